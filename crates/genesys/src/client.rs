@@ -1,0 +1,595 @@
+//! A typed async client for the Genesys Cloud endpoints qm-migrate calls.
+//!
+//! Every request passes a client-side rate limiter (governor, requests per minute), carries a bearer
+//! token from the OAuth client-credentials grant (fetched again before expiry and once on a 401), and
+//! is classified on failure: a 429 with a short `Retry-After` is waited out in-line, a long one is
+//! returned as [`GenesysError::Throttled`] (the per-agent daily cap: the caller parks that agent);
+//! reads are retried on 5xx and transport errors; creates are never blindly re-sent — a create that
+//! may have reached Genesys is returned as possibly sent, for the ledger to reconcile.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+use crate::error::GenesysError;
+use crate::models::{
+    AnalyticsConversation, ConversationMultiGet, EntityListing, ErrorBody, Evaluation,
+    EvaluationCreateBody, EvaluationForm, PublishForm, TokenResponse, User,
+};
+
+/// The API hosts of the Genesys Cloud regions (reference/genesys-api.md §1).
+pub const REGIONS: &[(&str, &str)] = &[
+    ("us-east-1", "api.mypurecloud.com"),
+    ("eu-west-1", "api.mypurecloud.ie"),
+    ("ap-southeast-2", "api.mypurecloud.com.au"),
+    ("ap-northeast-1", "api.mypurecloud.jp"),
+    ("eu-central-1", "api.mypurecloud.de"),
+    ("us-west-2", "api.usw2.pure.cloud"),
+    ("ca-central-1", "api.cac1.pure.cloud"),
+    ("ap-northeast-2", "api.apne2.pure.cloud"),
+    ("eu-west-2", "api.euw2.pure.cloud"),
+    ("ap-south-1", "api.aps1.pure.cloud"),
+    ("us-east-2", "api.use2.us-gov-pure.cloud"),
+    ("sa-east-1", "api.sae1.pure.cloud"),
+    ("me-central-1", "api.mec1.pure.cloud"),
+    ("ap-northeast-3", "api.apne3.pure.cloud"),
+    ("eu-central-2", "api.euc2.pure.cloud"),
+    ("mx-central-1", "api.mxc1.pure.cloud"),
+    ("ap-southeast-1", "api.apse1.pure.cloud"),
+];
+
+/// The API base URL of a region, e.g. `https://api.mypurecloud.ie`.
+pub fn region_api_url(region: &str) -> Option<String> {
+    REGIONS
+        .iter()
+        .find(|(r, _)| r.eq_ignore_ascii_case(region))
+        .map(|(_, host)| format!("https://{host}"))
+}
+
+/// The login host of an API URL: `//api.` becomes `//login.` (the SDKs' rule); other hosts (an
+/// emulator) are their own login host.
+pub fn login_url_for(api_url: &str) -> String {
+    api_url.replacen("//api.", "//login.", 1)
+}
+
+/// Client settings.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// API base, e.g. `https://api.mypurecloud.com` (no trailing slash).
+    pub api_url: String,
+    /// Login base, e.g. `https://login.mypurecloud.com`.
+    pub login_url: String,
+    /// OAuth client id.
+    pub client_id: String,
+    /// OAuth client secret.
+    pub client_secret: SecretString,
+    /// Client-side limit, requests per minute (Genesys: 300 per token).
+    pub requests_per_minute: u32,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Attempts per request for retriable failures (reads) and short throttles.
+    pub max_attempts: u32,
+    /// Longest `Retry-After` waited in-line; longer ones are returned as [`GenesysError::Throttled`].
+    pub max_inline_retry_after: Duration,
+    /// First back-off after a 5xx or transport error on a read.
+    pub initial_backoff: Duration,
+}
+
+impl ClientConfig {
+    /// Defaults for everything but the endpoint and the credentials.
+    pub fn new(api_url: &str, login_url: &str, client_id: &str, secret: SecretString) -> Self {
+        ClientConfig {
+            api_url: api_url.trim_end_matches('/').to_owned(),
+            login_url: login_url.trim_end_matches('/').to_owned(),
+            client_id: client_id.to_owned(),
+            client_secret: secret,
+            requests_per_minute: 300,
+            timeout: Duration::from_secs(30),
+            max_attempts: 5,
+            max_inline_retry_after: Duration::from_secs(180),
+            initial_backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+struct Token {
+    value: SecretString,
+    refresh_at: Instant,
+}
+
+/// The Genesys client. Cheap to clone.
+#[derive(Clone)]
+pub struct GenesysClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    cfg: ClientConfig,
+    limiter: DefaultDirectRateLimiter,
+    token: Mutex<Option<Token>>,
+    requests: AtomicU64,
+    throttled: AtomicU64,
+}
+
+/// Whether a request may be sent again after it possibly reached the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resend {
+    /// Reads: retry transport errors and 5xx.
+    Safe,
+    /// Creates: never re-send without reconciling first.
+    Never,
+}
+
+impl GenesysClient {
+    /// Builds a client.
+    ///
+    /// # Errors
+    /// [`GenesysError::Config`] when the rate is zero or the HTTP client cannot be built.
+    pub fn new(cfg: ClientConfig) -> Result<Self, GenesysError> {
+        let rpm = NonZeroU32::new(cfg.requests_per_minute)
+            .ok_or_else(|| GenesysError::Config("requests_per_minute must be above 0".into()))?;
+        let http = reqwest::Client::builder()
+            .timeout(cfg.timeout)
+            .user_agent(concat!("qm-migrate/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| GenesysError::Config(e.to_string()))?;
+        Ok(GenesysClient {
+            inner: Arc::new(Inner {
+                http,
+                limiter: RateLimiter::direct(Quota::per_minute(rpm)),
+                cfg,
+                token: Mutex::new(None),
+                requests: AtomicU64::new(0),
+                throttled: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// HTTP requests sent so far (token requests included).
+    pub fn requests_sent(&self) -> u64 {
+        self.inner.requests.load(Ordering::Relaxed)
+    }
+
+    /// 429 answers received so far.
+    pub fn throttled(&self) -> u64 {
+        self.inner.throttled.load(Ordering::Relaxed)
+    }
+
+    async fn bearer(&self, force: bool) -> Result<SecretString, GenesysError> {
+        let mut guard = self.inner.token.lock().await;
+        if !force
+            && let Some(t) = guard.as_ref()
+            && Instant::now() < t.refresh_at
+        {
+            return Ok(t.value.clone());
+        }
+        self.inner.limiter.until_ready().await;
+        self.inner.requests.fetch_add(1, Ordering::Relaxed);
+        let url = format!("{}/oauth/token", self.inner.cfg.login_url);
+        let resp = self
+            .inner
+            .http
+            .post(&url)
+            .basic_auth(
+                &self.inner.cfg.client_id,
+                Some(self.inner.cfg.client_secret.expose_secret()),
+            )
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .map_err(|e| GenesysError::Auth(transport_message(&e)))?;
+        let status = resp.status();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| GenesysError::Auth(transport_message(&e)))?;
+        if !status.is_success() {
+            #[derive(serde::Deserialize)]
+            struct AuthError {
+                error: Option<String>,
+                error_description: Option<String>,
+            }
+            let detail = serde_json::from_slice::<AuthError>(&bytes)
+                .map(|e| {
+                    format!(
+                        "{} ({})",
+                        e.error.unwrap_or_default(),
+                        e.error_description.unwrap_or_default()
+                    )
+                })
+                .unwrap_or_else(|_| "unreadable error body".into());
+            return Err(GenesysError::Auth(format!("{status}: {detail}")));
+        }
+        let token: TokenResponse = decode(&url, &bytes)?;
+        let lifetime = Duration::from_secs(token.expires_in);
+        let margin = (lifetime / 10).min(Duration::from_secs(300));
+        let value = SecretString::from(token.access_token);
+        *guard = Some(Token {
+            value: value.clone(),
+            refresh_at: Instant::now() + lifetime.saturating_sub(margin),
+        });
+        Ok(value)
+    }
+
+    async fn call<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&B>,
+        idempotency_key: Option<Uuid>,
+        resend: Resend,
+    ) -> Result<Option<T>, GenesysError> {
+        let url = format!("{}{}", self.inner.cfg.api_url, path);
+        let cfg = &self.inner.cfg;
+        let mut refreshed = false;
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let token = self.bearer(false).await?;
+            self.inner.limiter.until_ready().await;
+            self.inner.requests.fetch_add(1, Ordering::Relaxed);
+            let mut req = self
+                .inner
+                .http
+                .request(method.clone(), &url)
+                .bearer_auth(token.expose_secret())
+                .header("Accept", "application/json");
+            if !query.is_empty() {
+                req = req.query(query);
+            }
+            if let Some(key) = idempotency_key {
+                req = req.header("Idempotency-Key", key.to_string());
+            }
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            let resp = match req.send().await {
+                Ok(r) => r,
+                Err(e) => {
+                    let possibly_sent = !e.is_connect() && !e.is_builder();
+                    let retry = resend == Resend::Safe || !possibly_sent;
+                    if retry && attempt < cfg.max_attempts {
+                        tracing::debug!(%path, attempt, "Transport error; retrying.");
+                        tokio::time::sleep(backoff(cfg.initial_backoff, attempt)).await;
+                        continue;
+                    }
+                    return Err(GenesysError::Transport {
+                        url: path.to_owned(),
+                        message: transport_message(&e),
+                        possibly_sent,
+                    });
+                }
+            };
+            let status = resp.status();
+            let correlation_id = resp
+                .headers()
+                .get("ININ-Correlation-Id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let retry_after = resp
+                .headers()
+                .get("Retry-After")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            let bytes = match resp.bytes().await {
+                Ok(b) => b,
+                Err(e) => {
+                    return Err(GenesysError::Transport {
+                        url: path.to_owned(),
+                        message: transport_message(&e),
+                        possibly_sent: true,
+                    });
+                }
+            };
+            if status.is_success() {
+                if status == StatusCode::NO_CONTENT || bytes.is_empty() {
+                    return Ok(None);
+                }
+                return decode(path, &bytes).map(Some);
+            }
+            let body: ErrorBody = serde_json::from_slice(&bytes).unwrap_or_else(|_| ErrorBody {
+                message: Some(String::from_utf8_lossy(&bytes).chars().take(300).collect()),
+                status: Some(i32::from(status.as_u16())),
+                ..ErrorBody::default()
+            });
+            match status.as_u16() {
+                401 if !refreshed => {
+                    refreshed = true;
+                    self.bearer(true).await?;
+                    attempt -= 1;
+                    continue;
+                }
+                429 => {
+                    self.inner.throttled.fetch_add(1, Ordering::Relaxed);
+                    let wait = retry_after.unwrap_or(Duration::from_secs(1));
+                    if wait > cfg.max_inline_retry_after || attempt >= cfg.max_attempts {
+                        return Err(GenesysError::Throttled {
+                            retry_after: wait,
+                            body: Box::new(body),
+                        });
+                    }
+                    tracing::info!(%path, wait_s = wait.as_secs(), "Rate limited; waiting as Retry-After asks.");
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+                408 | 500 | 502 | 503 | 504
+                    if resend == Resend::Safe && attempt < cfg.max_attempts =>
+                {
+                    tracing::debug!(%path, %status, attempt, "Server error; retrying.");
+                    tokio::time::sleep(backoff(cfg.initial_backoff, attempt)).await;
+                    continue;
+                }
+                _ => {
+                    return Err(GenesysError::Api {
+                        status: status.as_u16(),
+                        body: Box::new(body),
+                        correlation_id,
+                    });
+                }
+            }
+        }
+    }
+
+    async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, GenesysError> {
+        self.call::<(), T>(Method::GET, path, query, None, None, Resend::Safe)
+            .await?
+            .ok_or_else(|| empty_body(path))
+    }
+
+    /// Fetches a token now (a cheap credentials check).
+    ///
+    /// # Errors
+    /// [`GenesysError::Auth`].
+    pub async fn authenticate(&self) -> Result<(), GenesysError> {
+        self.bearer(true).await.map(|_| ())
+    }
+
+    /// Every user in `state` (`active`, `inactive`, `deleted`, `any`), following the pages.
+    ///
+    /// # Errors
+    /// Any [`GenesysError`].
+    pub async fn list_users(&self, state: &str) -> Result<Vec<User>, GenesysError> {
+        let mut out = Vec::new();
+        let mut page = 1;
+        loop {
+            let listing: EntityListing<User> = self
+                .get(
+                    "/api/v2/users",
+                    &[
+                        ("pageSize", "100".into()),
+                        ("pageNumber", page.to_string()),
+                        ("state", state.into()),
+                    ],
+                )
+                .await?;
+            let n = listing.entities.len();
+            out.extend(listing.entities);
+            if listing.next_uri.is_none() || n == 0 {
+                return Ok(out);
+            }
+            page += 1;
+        }
+    }
+
+    /// Analytics details of up to 100 conversations; ids Genesys does not know are absent.
+    ///
+    /// # Errors
+    /// Any [`GenesysError`].
+    pub async fn conversation_details(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<AnalyticsConversation>, GenesysError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let got: ConversationMultiGet = self
+            .get(
+                "/api/v2/analytics/conversations/details",
+                &[("id", ids.join(","))],
+            )
+            .await?;
+        Ok(got.conversations)
+    }
+
+    /// Creates a draft form.
+    ///
+    /// # Errors
+    /// Any [`GenesysError`].
+    pub async fn create_form(&self, form: &EvaluationForm) -> Result<EvaluationForm, GenesysError> {
+        let path = "/api/v2/quality/forms/evaluations";
+        self.call(Method::POST, path, &[], Some(form), None, Resend::Never)
+            .await?
+            .ok_or_else(|| empty_body(path))
+    }
+
+    /// Publishes a draft. The response is not trusted (unverified #8): read the published version.
+    ///
+    /// # Errors
+    /// Any [`GenesysError`].
+    pub async fn publish_form(&self, draft_id: &str) -> Result<(), GenesysError> {
+        let body = PublishForm {
+            id: draft_id.to_owned(),
+            published: true,
+        };
+        self.call::<_, serde_json::Value>(
+            Method::POST,
+            "/api/v2/quality/publishedforms/evaluations",
+            &[],
+            Some(&body),
+            None,
+            Resend::Safe,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// The latest published version of a form (by any of its version ids).
+    ///
+    /// # Errors
+    /// Any [`GenesysError`]; 404 when the form was never published.
+    pub async fn get_published_form(&self, form_id: &str) -> Result<EvaluationForm, GenesysError> {
+        self.get(
+            &format!("/api/v2/quality/publishedforms/evaluations/{form_id}"),
+            &[],
+        )
+        .await
+    }
+
+    /// Forms whose name matches `name` (the list shows no question groups).
+    ///
+    /// # Errors
+    /// Any [`GenesysError`].
+    pub async fn list_forms(&self, name: &str) -> Result<Vec<EvaluationForm>, GenesysError> {
+        let listing: EntityListing<EvaluationForm> = self
+            .get(
+                "/api/v2/quality/forms/evaluations",
+                &[("name", name.into()), ("pageSize", "100".into())],
+            )
+            .await?;
+        Ok(listing.entities)
+    }
+
+    /// Creates an evaluation on a conversation. Never re-sent after it may have reached Genesys.
+    ///
+    /// # Errors
+    /// Any [`GenesysError`]; check [`GenesysError::possibly_sent`].
+    pub async fn create_evaluation(
+        &self,
+        conversation_id: &str,
+        body: &EvaluationCreateBody,
+        idempotency_key: Uuid,
+    ) -> Result<Evaluation, GenesysError> {
+        let path = format!("/api/v2/quality/conversations/{conversation_id}/evaluations");
+        self.call(
+            Method::POST,
+            &path,
+            &[],
+            Some(body),
+            Some(idempotency_key),
+            Resend::Never,
+        )
+        .await?
+        .ok_or_else(|| empty_body(&path))
+    }
+
+    /// Evaluations on a conversation, with answers, following the pages.
+    ///
+    /// # Errors
+    /// Any [`GenesysError`].
+    pub async fn evaluations_for_conversation(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Vec<Evaluation>, GenesysError> {
+        let mut out = Vec::new();
+        let mut page = 1;
+        loop {
+            let listing: EntityListing<Evaluation> = self
+                .get(
+                    "/api/v2/quality/evaluations/query",
+                    &[
+                        ("conversationId", conversation_id.into()),
+                        ("expandAnswerTotalScores", "true".into()),
+                        ("pageSize", "25".into()),
+                        ("pageNumber", page.to_string()),
+                    ],
+                )
+                .await?;
+            let n = listing.entities.len();
+            out.extend(listing.entities);
+            if listing.next_uri.is_none() || n == 0 {
+                return Ok(out);
+            }
+            page += 1;
+        }
+    }
+}
+
+fn backoff(initial: Duration, attempt: u32) -> Duration {
+    let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(6));
+    (initial * factor).min(Duration::from_secs(30))
+}
+
+fn empty_body(path: &str) -> GenesysError {
+    GenesysError::Decode {
+        url: path.to_owned(),
+        path: ".".into(),
+        message: "empty response body".into(),
+    }
+}
+
+fn decode<T: DeserializeOwned>(url: &str, bytes: &[u8]) -> Result<T, GenesysError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| GenesysError::Decode {
+        url: url.to_owned(),
+        path: e.path().to_string(),
+        message: e.inner().to_string(),
+    })
+}
+
+/// A transport error's text without the URL (which could carry a query with ids, never secrets,
+/// but we keep messages short and uniform).
+fn transport_message(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "response body failed"
+    } else {
+        "request failed"
+    };
+    let mut source = std::error::Error::source(e);
+    let mut detail = String::new();
+    while let Some(s) = source {
+        detail = s.to_string();
+        source = s.source();
+    }
+    if detail.is_empty() {
+        kind.to_owned()
+    } else {
+        format!("{kind}: {detail}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn login_host_follows_sdk_rule() {
+        assert_eq!(
+            login_url_for("https://api.mypurecloud.ie"),
+            "https://login.mypurecloud.ie"
+        );
+        assert_eq!(login_url_for("http://127.0.0.1:9"), "http://127.0.0.1:9");
+        assert_eq!(
+            region_api_url("EU-WEST-1").as_deref(),
+            Some("https://api.mypurecloud.ie")
+        );
+        assert_eq!(region_api_url("mars-1"), None);
+    }
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        let b = Duration::from_millis(500);
+        assert_eq!(backoff(b, 1), Duration::from_millis(500));
+        assert_eq!(backoff(b, 3), Duration::from_secs(2));
+        assert_eq!(backoff(b, 30), Duration::from_secs(30));
+    }
+}

@@ -1,0 +1,14 @@
+//! Genesys Cloud, as qm-migrate sees it: the wire types of the endpoints we call ([`models`]), the
+//! documented server-side scoring formula ([`scoring`]) and a typed async client ([`client`]) that
+//! respects the platform's rate limits and never blindly re-sends a create.
+//!
+//! The emulator crate shares the wire types and the scoring formula; it does *not* share the client,
+//! so a client misunderstanding still has to get past the emulator's own validation.
+
+pub mod client;
+pub mod error;
+pub mod models;
+pub mod scoring;
+
+pub use client::{ClientConfig, GenesysClient, login_url_for, region_api_url};
+pub use error::GenesysError;
