@@ -1,0 +1,1101 @@
+//! Handlers, one per Genesys operation, answering as reference/genesys-api.md documents: status codes,
+//! `ErrorBody` codes, paging, the published-version rule and the per-agent cap.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use genesys::models::{
+    AnalyticsConversation, AnalyticsParticipant, EntityListing, EntityRef, ErrorBody, Evaluation,
+    EvaluationCreateBody, EvaluationForm, PublishForm, ScoringSet, TokenResponse, User,
+};
+use jiff::{SignedDuration, Timestamp};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::state::{EmulatorState, FixtureConversation, FixtureUser, FormVersion, StoredEvaluation};
+
+/// A Genesys-shaped error response.
+pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    let correlation = Uuid::new_v4().to_string();
+    let message = message.into();
+    let body = ErrorBody {
+        message: Some(message.clone()),
+        code: Some(code.to_owned()),
+        status: Some(i32::from(status.as_u16())),
+        context_id: Some(correlation.clone()),
+        message_with_params: Some(message),
+        message_params: Some(serde_json::Map::new()),
+        details: Vec::new(),
+        errors: Vec::new(),
+    };
+    let mut resp = (status, Json(body)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&correlation) {
+        resp.headers_mut().insert("ININ-Correlation-Id", v);
+    }
+    resp
+}
+
+fn bad_request(message: impl Into<String>) -> Response {
+    error(StatusCode::BAD_REQUEST, "bad.request", message)
+}
+
+fn not_found(what: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "not.found",
+        format!("The requested {what} was not found."),
+    )
+}
+
+/// A 429 as Genesys normalised it in 2021.
+pub(crate) fn too_many(retry_after_s: u64, why: &str) -> Response {
+    let mut resp = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too.many.requests.retry.after",
+        format!(
+            "Rate limit exceeded the maximum. Retry the request in [{retry_after_s}] seconds ({why})"
+        ),
+    );
+    if let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string()) {
+        resp.headers_mut().insert("Retry-After", v);
+    }
+    resp
+}
+
+fn parse_json<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Response> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        bad_request(format!(
+            "The request body could not be read at '{}': {}",
+            e.path(),
+            e.inner()
+        ))
+    })
+}
+
+fn iso(ts: Timestamp) -> String {
+    ts.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+// ---------------------------------------------------------------- OAuth
+
+pub(crate) async fn token(
+    State(st): State<EmulatorState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    st.inner.stats.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let oauth_error = |status: StatusCode, error: &str, description: &str| {
+        (
+            status,
+            Json(json!({"error": error, "description": description, "error_description": description})),
+        )
+            .into_response()
+    };
+    let form: HashMap<String, String> = url_form(&body);
+    if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "grant_type must be client_credentials",
+        );
+    }
+    let Some((id, secret)) = basic_auth(&headers) else {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "client credentials must be sent in a Basic Authorization header",
+        );
+    };
+    let known = st
+        .inner
+        .fixture
+        .oauth_clients
+        .iter()
+        .any(|c| c.client_id == id && c.client_secret == secret);
+    if !known {
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client not found");
+    }
+    let token = Uuid::new_v4().simple().to_string();
+    let lifetime = st.inner.settings.token_lifetime_s;
+    let expires = st
+        .inner
+        .clock
+        .now()
+        .checked_add(SignedDuration::from_secs(i64::try_from(lifetime).unwrap_or(i64::MAX)))
+        .unwrap_or(Timestamp::MAX);
+    st.store().tokens.insert(token.clone(), (id, expires));
+    Json(TokenResponse {
+        access_token: token,
+        token_type: "bearer".into(),
+        expires_in: lifetime,
+    })
+    .into_response()
+}
+
+fn url_form(body: &[u8]) -> HashMap<String, String> {
+    let text = String::from_utf8_lossy(body);
+    text.split('&')
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            Some((k.to_owned(), v.replace('+', " ")))
+        })
+        .collect()
+}
+
+fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get("authorization")?.to_str().ok()?;
+    let encoded = value.strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    Some((id.to_owned(), secret.to_owned()))
+}
+
+/// Authenticates a bearer token and applies the per-client request limit. Returns the client id.
+pub(crate) fn admit(st: &EmulatorState, headers: &HeaderMap) -> Result<String, Response> {
+    st.inner.stats.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let Some(auth) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
+        return Err(error(
+            StatusCode::UNAUTHORIZED,
+            "authentication.required",
+            "No authentication bearer token specified in authorization header.",
+        ));
+    };
+    let token = auth
+        .strip_prefix("Bearer ")
+        .or_else(|| auth.strip_prefix("bearer "))
+        .unwrap_or("");
+    let now = st.inner.clock.now();
+    let mut store = st.store();
+    let client = match store.tokens.get(token) {
+        Some((client, expires)) if *expires > now => client.clone(),
+        _ => {
+            return Err(error(
+                StatusCode::UNAUTHORIZED,
+                "bad.credentials",
+                "Invalid login credentials.",
+            ));
+        }
+    };
+    let limit = st.inner.settings.requests_per_minute as usize;
+    let window = store.windows.entry(client.clone()).or_default();
+    let minute_ago = now
+        .checked_sub(SignedDuration::from_secs(60))
+        .unwrap_or(Timestamp::MIN);
+    while window.front().is_some_and(|t| *t <= minute_ago) {
+        window.pop_front();
+    }
+    if window.len() >= limit {
+        let oldest = window.front().copied().unwrap_or(now);
+        let wait = oldest
+            .checked_add(SignedDuration::from_secs(60))
+            .unwrap_or(now)
+            .duration_since(now)
+            .as_secs()
+            .max(1);
+        st.inner.stats.throttled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return Err(too_many(
+            u64::try_from(wait).unwrap_or(1),
+            "client.credentials.token.rate.per.minute",
+        ));
+    }
+    window.push_back(now);
+    Ok(client)
+}
+
+macro_rules! admit {
+    ($st:expr, $headers:expr) => {
+        if let Err(resp) = admit(&$st, &$headers) {
+            return resp;
+        }
+    };
+}
+
+// ---------------------------------------------------------------- users
+
+fn to_user(u: &FixtureUser) -> User {
+    User {
+        id: u.id.clone(),
+        name: Some(u.name.clone()),
+        email: u.email.clone(),
+        username: u.username.clone(),
+        state: Some(u.state.clone()),
+        version: 1,
+        self_uri: Some(format!("/api/v2/users/{}", u.id)),
+    }
+}
+
+fn page_params(q: &HashMap<String, String>, default_size: usize) -> Result<(usize, usize), Response> {
+    let size = match q.get("pageSize") {
+        Some(s) => s
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=500).contains(n))
+            .ok_or_else(|| bad_request(format!("pageSize '{s}' is not a number from 1 to 500")))?,
+        None => default_size,
+    };
+    let number = match q.get("pageNumber") {
+        Some(s) => s
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| bad_request(format!("pageNumber '{s}' is not a number from 1")))?,
+        None => 1,
+    };
+    Ok((size, number))
+}
+
+fn paginate<T: Clone>(
+    all: &[T],
+    size: usize,
+    number: usize,
+    base: &str,
+    extra: &str,
+) -> EntityListing<T> {
+    let total = all.len();
+    let page_count = total.div_ceil(size).max(1);
+    let start = (number - 1).saturating_mul(size).min(total);
+    let end = (start + size).min(total);
+    let uri = |n: usize| format!("{base}?pageSize={size}&pageNumber={n}{extra}");
+    EntityListing {
+        entities: all[start..end].to_vec(),
+        page_size: i32::try_from(size).ok(),
+        page_number: i32::try_from(number).ok(),
+        total: i64::try_from(total).ok(),
+        page_count: i32::try_from(page_count).ok(),
+        first_uri: Some(uri(1)),
+        next_uri: (number < page_count).then(|| uri(number + 1)),
+        previous_uri: (number > 1).then(|| uri(number - 1)),
+        last_uri: Some(uri(page_count)),
+        self_uri: Some(uri(number)),
+    }
+}
+
+pub(crate) async fn list_users(
+    State(st): State<EmulatorState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    admit!(st, headers);
+    let (size, number) = match page_params(&q, 25) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let state = q.get("state").map(String::as_str).unwrap_or("active");
+    if !["active", "inactive", "deleted", "any"].contains(&state) {
+        return bad_request(format!("state '{state}' is not one of active, inactive, deleted, any"));
+    }
+    let ids: Option<Vec<&str>> = q.get("id").map(|s| s.split(',').collect());
+    let users: Vec<User> = st
+        .inner
+        .fixture
+        .users
+        .iter()
+        .filter(|u| state == "any" || u.state == state)
+        .filter(|u| ids.as_ref().is_none_or(|ids| ids.contains(&u.id.as_str())))
+        .map(to_user)
+        .collect();
+    Json(paginate(&users, size, number, "/api/v2/users", &format!("&state={state}"))).into_response()
+}
+
+pub(crate) async fn get_user(
+    State(st): State<EmulatorState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    admit!(st, headers);
+    match st.user(&id) {
+        Some(u) => Json(to_user(u)).into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "general.resource.not.found",
+            format!("User {id} not found"),
+        ),
+    }
+}
+
+pub(crate) async fn search_users(
+    State(st): State<EmulatorState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    admit!(st, headers);
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct SearchRequest {
+        #[serde(default)]
+        query: Vec<Criterion>,
+        #[serde(default)]
+        page_size: Option<usize>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Criterion {
+        #[serde(rename = "type")]
+        kind: String,
+        #[serde(default)]
+        fields: Vec<String>,
+        #[serde(default)]
+        value: Option<String>,
+        #[serde(default)]
+        values: Vec<String>,
+    }
+    let req: SearchRequest = match parse_json(&body) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let users: Vec<User> = st
+        .inner
+        .fixture
+        .users
+        .iter()
+        .filter(|u| u.state == "active")
+        .filter(|u| {
+            req.query.iter().all(|c| {
+                let mut wanted: Vec<String> = c.values.iter().map(|v| v.to_lowercase()).collect();
+                if let Some(v) = &c.value {
+                    wanted.push(v.to_lowercase());
+                }
+                c.fields.iter().any(|f| {
+                    let have = match f.as_str() {
+                        "email" => u.email.clone(),
+                        "username" => u.username.clone(),
+                        "name" => Some(u.name.clone()),
+                        "id" => Some(u.id.clone()),
+                        _ => None,
+                    }
+                    .map(|h| h.to_lowercase());
+                    have.is_some_and(|h| match c.kind.as_str() {
+                        "EXACT" => wanted.contains(&h),
+                        _ => wanted.iter().any(|w| h.contains(w.as_str())),
+                    })
+                })
+            })
+        })
+        .map(to_user)
+        .collect();
+    let size = req.page_size.unwrap_or(25);
+    Json(json!({
+        "total": users.len(),
+        "pageCount": users.len().div_ceil(size.max(1)).max(1),
+        "pageSize": size,
+        "pageNumber": 1,
+        "results": users.into_iter().take(size).collect::<Vec<_>>(),
+    }))
+    .into_response()
+}
+
+// ---------------------------------------------------------------- forms
+
+fn assign_ids(form: &mut EvaluationForm, fresh_context: bool) {
+    let new = || Some(Uuid::new_v4().to_string());
+    form.id = new();
+    if fresh_context || form.context_id.is_none() {
+        form.context_id = new();
+    }
+    for g in &mut form.question_groups {
+        g.id = new();
+        if fresh_context || g.context_id.is_none() {
+            g.context_id = new();
+        }
+        for q in &mut g.questions {
+            q.id = new();
+            if fresh_context || q.context_id.is_none() {
+                q.context_id = new();
+            }
+            for o in &mut q.answer_options {
+                o.id = new();
+                if fresh_context || o.context_id.is_none() {
+                    o.context_id = new();
+                }
+            }
+        }
+    }
+}
+
+fn validate_form(form: &EvaluationForm) -> Result<(), Response> {
+    let invalid = |m: String| error(StatusCode::BAD_REQUEST, "evaluation.form.invalid", m);
+    if form.name.trim().is_empty() || form.name.chars().count() > 250 {
+        return Err(invalid("Form name must have 1 to 250 characters".into()));
+    }
+    if form.question_groups.is_empty() {
+        return Err(invalid("A form needs at least one question group".into()));
+    }
+    let questions: usize = form.question_groups.iter().map(|g| g.questions.len()).sum();
+    if questions > 200 {
+        return Err(invalid(format!("A form may hold 200 questions, this one has {questions}")));
+    }
+    for g in &form.question_groups {
+        if g.name.trim().is_empty() || g.name.chars().count() > 250 {
+            return Err(invalid("Question group names must have 1 to 250 characters".into()));
+        }
+        if !(g.weight.is_finite() && g.weight >= 0.0) {
+            return Err(invalid(format!("Question group '{}' has an invalid weight", g.name)));
+        }
+        if g.questions.is_empty() {
+            return Err(invalid(format!("Question group '{}' has no questions", g.name)));
+        }
+        for q in &g.questions {
+            if q.text.trim().is_empty() || q.text.chars().count() > 500 {
+                return Err(invalid("Question text must have 1 to 500 characters".into()));
+            }
+            let choice = matches!(
+                q.kind.as_str(),
+                "multipleChoiceQuestion" | "multipleSelectQuestion"
+            );
+            if !choice
+                && !matches!(
+                    q.kind.as_str(),
+                    "freeTextQuestion" | "npsQuestion" | "readOnlyTextBlockQuestion"
+                )
+            {
+                return Err(invalid(format!("Question type '{}' is not valid", q.kind)));
+            }
+            if choice && q.answer_options.is_empty() {
+                return Err(invalid(format!("Question '{}' has no answer options", q.text)));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn form_response(v: &FormVersion) -> EvaluationForm {
+    let mut f = v.form.clone();
+    f.published = Some(v.published);
+    f.weight_mode = Some("SCALED".into());
+    f.self_uri = Some(format!(
+        "/api/v2/quality/forms/evaluations/{}",
+        f.id.clone().unwrap_or_default()
+    ));
+    f
+}
+
+pub(crate) async fn create_form(
+    State(st): State<EmulatorState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    admit!(st, headers);
+    let mut form: EvaluationForm = match parse_json(&body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    if let Err(r) = validate_form(&form) {
+        return r;
+    }
+    assign_ids(&mut form, true);
+    form.modified_date = Some(iso(st.inner.clock.now()));
+    let mut store = st.store();
+    store.form_seq += 1;
+    let version = FormVersion {
+        form,
+        published: false,
+        seq: store.form_seq,
+    };
+    let resp = form_response(&version);
+    store
+        .forms
+        .insert(version.form.id.clone().unwrap_or_default(), version);
+    Json(resp).into_response()
+}
+
+pub(crate) async fn list_forms(
+    State(st): State<EmulatorState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    admit!(st, headers);
+    let (size, number) = match page_params(&q, 25) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let store = st.store();
+    // One entry per form (context): its newest version, shown unpublished and without groups, as the
+    // real list endpoint does.
+    let mut latest: HashMap<String, &FormVersion> = HashMap::new();
+    for v in store.forms.values() {
+        let ctx = v.form.context_id.clone().unwrap_or_default();
+        if latest.get(&ctx).is_none_or(|cur| cur.seq < v.seq) {
+            latest.insert(ctx, v);
+        }
+    }
+    let mut forms: Vec<(u64, EvaluationForm)> = latest
+        .values()
+        .filter(|v| q.get("name").is_none_or(|n| v.form.name.contains(n.as_str())))
+        .map(|v| {
+            let mut f = form_response(v);
+            f.published = Some(false);
+            f.question_groups.clear();
+            (v.seq, f)
+        })
+        .collect();
+    forms.sort_by_key(|(seq, _)| *seq);
+    let forms: Vec<EvaluationForm> = forms.into_iter().map(|(_, f)| f).collect();
+    Json(paginate(&forms, size, number, "/api/v2/quality/forms/evaluations", "")).into_response()
+}
+
+pub(crate) async fn get_form(
+    State(st): State<EmulatorState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    admit!(st, headers);
+    match st.store().forms.get(&id) {
+        Some(v) => Json(form_response(v)).into_response(),
+        None => error(StatusCode::NOT_FOUND, "evaluation.not.found", format!("Form {id} not found")),
+    }
+}
+
+pub(crate) async fn delete_form(
+    State(st): State<EmulatorState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    admit!(st, headers);
+    let mut store = st.store();
+    let Some(v) = store.forms.get(&id) else {
+        return error(StatusCode::NOT_FOUND, "evaluation.not.found", format!("Form {id} not found"));
+    };
+    let ctx = v.form.context_id.clone();
+    if store
+        .forms
+        .values()
+        .any(|o| o.published && o.form.context_id == ctx)
+    {
+        return error(
+            StatusCode::CONFLICT,
+            "evaluation.cannot.be.deleted",
+            "A published evaluation form cannot be deleted",
+        );
+    }
+    store.forms.retain(|_, o| o.form.context_id != ctx);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+pub(crate) async fn publish_form(
+    State(st): State<EmulatorState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    admit!(st, headers);
+    let req: PublishForm = match parse_json(&body) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    if !req.published {
+        return bad_request("Unpublishing is not supported by this emulator");
+    }
+    let mut store = st.store();
+    let Some(draft) = store.forms.get(&req.id).cloned() else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "evaluation.not.found",
+            format!("Form {} not found", req.id),
+        );
+    };
+    if draft.published {
+        return bad_request(format!("Form version {} is already published", req.id));
+    }
+    let now = iso(st.inner.clock.now());
+    // Publishing makes a new published version (new ids, same context ids) and, as Terraform
+    // observes, answers with a new draft: clients must re-read the published version.
+    let mut published = draft.form.clone();
+    assign_ids(&mut published, false);
+    published.modified_date = Some(now.clone());
+    let mut next_draft = draft.form.clone();
+    assign_ids(&mut next_draft, false);
+    next_draft.modified_date = Some(now);
+    store.form_seq += 1;
+    let p = FormVersion {
+        form: published,
+        published: true,
+        seq: store.form_seq,
+    };
+    store.form_seq += 1;
+    let d = FormVersion {
+        form: next_draft,
+        published: false,
+        seq: store.form_seq,
+    };
+    let resp = form_response(&d);
+    store.forms.insert(p.form.id.clone().unwrap_or_default(), p);
+    store.forms.insert(d.form.id.clone().unwrap_or_default(), d);
+    Json(resp).into_response()
+}
+
+fn latest_published<'a>(
+    forms: &'a HashMap<String, FormVersion>,
+    context: &Option<String>,
+) -> Option<&'a FormVersion> {
+    forms
+        .values()
+        .filter(|v| v.published && &v.form.context_id == context)
+        .max_by_key(|v| v.seq)
+}
+
+pub(crate) async fn get_published_form(
+    State(st): State<EmulatorState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    admit!(st, headers);
+    let store = st.store();
+    let Some(any) = store.forms.get(&id) else {
+        return error(StatusCode::NOT_FOUND, "evaluation.not.found", format!("Form {id} not found"));
+    };
+    match latest_published(&store.forms, &any.form.context_id) {
+        Some(v) => Json(form_response(v)).into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "evaluation.not.found",
+            format!("Form {id} has no published version"),
+        ),
+    }
+}
+
+pub(crate) async fn list_published_forms(
+    State(st): State<EmulatorState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    admit!(st, headers);
+    let (size, number) = match page_params(&q, 25) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let store = st.store();
+    let mut versions: Vec<&FormVersion> = store
+        .forms
+        .values()
+        .filter(|v| v.published)
+        .filter(|v| q.get("name").is_none_or(|n| v.form.name.contains(n.as_str())))
+        .collect();
+    versions.sort_by_key(|v| v.seq);
+    let forms: Vec<EvaluationForm> = versions.into_iter().map(form_response).collect();
+    Json(paginate(&forms, size, number, "/api/v2/quality/publishedforms/evaluations", ""))
+        .into_response()
+}
+
+// ---------------------------------------------------------------- evaluations
+
+const STATUSES: [&str; 5] = ["PENDING", "INPROGRESS", "FINISHED", "INREVIEW", "RETRACTED"];
+
+fn usable(st: &EmulatorState, u: &FixtureUser) -> bool {
+    u.state == "active" || st.inner.settings.accept_inactive_users
+}
+
+pub(crate) async fn create_evaluation(
+    State(st): State<EmulatorState>,
+    headers: HeaderMap,
+    Path(conversation_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    admit!(st, headers);
+    let key = match headers.get("Idempotency-Key").map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(k)) if Uuid::try_parse(k).is_ok() => Some(k.to_owned()),
+        Some(_) => return bad_request("Idempotency-Key must be a UUID"),
+    };
+    let body_text = String::from_utf8_lossy(&body).into_owned();
+    if let Some(k) = &key {
+        let store = st.store();
+        if let Some((stored_body, evaluation_id)) = store.idempotency.get(k) {
+            if *stored_body != body_text {
+                return bad_request(
+                    "Idempotency-Key was already used with a different request body",
+                );
+            }
+            if let Some(e) = store
+                .evaluations
+                .iter()
+                .find(|e| &e.evaluation.id == evaluation_id)
+            {
+                st.inner
+                    .stats
+                    .idempotent_replays
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return Json(e.evaluation.clone()).into_response();
+            }
+        }
+    }
+    let req: EvaluationCreateBody = match parse_json(&body) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let Some(conversation) = st.conversation(&conversation_id).cloned() else {
+        return not_found(&format!("conversation {conversation_id}"));
+    };
+    for (field, value) in [
+        ("evaluationForm.id", &req.evaluation_form.id),
+        ("agent.id", &req.agent.id),
+        ("evaluator.id", &req.evaluator.id),
+    ] {
+        if value.trim().is_empty() {
+            return bad_request(format!("{field} must be included"));
+        }
+    }
+    if let Some(s) = &req.status
+        && !STATUSES.contains(&s.as_str())
+    {
+        return bad_request(format!("status '{s}' is not one of {}", STATUSES.join(", ")));
+    }
+    if req.never_release == Some(true) && req.release_date.is_some() {
+        return bad_request("neverRelease cannot be set true if releaseDate is also set");
+    }
+    if let Some(d) = &req.release_date
+        && d.parse::<Timestamp>().is_err()
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid.date",
+            format!("releaseDate '{d}' is not a date (yyyy-MM-ddTHH:mm:ss.SSSZ)"),
+        );
+    }
+    let form = {
+        let store = st.store();
+        match store.forms.get(&req.evaluation_form.id) {
+            Some(v) if v.published => v.form.clone(),
+            Some(_) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "evaluation.form.invalid",
+                    format!(
+                        "Evaluation form {} is not a published form version",
+                        req.evaluation_form.id
+                    ),
+                );
+            }
+            None => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "evaluation.form.invalid",
+                    format!("Evaluation form {} does not exist", req.evaluation_form.id),
+                );
+            }
+        }
+    };
+    match st.user(&req.agent.id) {
+        Some(u) if usable(&st, u) => {}
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "quality.evaluation.agent.doesnt.exist",
+                format!("Agent {} does not exist or is not active", req.agent.id),
+            );
+        }
+    }
+    if !has_agent(&conversation, &req.agent.id) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "qm.evaluation.create.error.no.agent",
+            format!(
+                "User {} is not an agent participant of conversation {conversation_id}",
+                req.agent.id
+            ),
+        );
+    }
+    match st.user(&req.evaluator.id) {
+        Some(u) if usable(&st, u) && u.quality_evaluator => {}
+        Some(u) if usable(&st, u) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "quality.evaluation.evaluator.not.quality.evaluator",
+                format!("User {} is not a quality evaluator", req.evaluator.id),
+            );
+        }
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "qm.evaluation.create.error.no.evaluator",
+                format!("Evaluator {} does not exist or is not active", req.evaluator.id),
+            );
+        }
+    }
+    let finished = req.status.as_deref() == Some("FINISHED");
+    let answers = match genesys::scoring::score(&form, &req.answers, finished) {
+        Ok(a) => a,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.code, e.message),
+    };
+    let now = st.inner.clock.now();
+    let mut store = st.store();
+    // A concurrent create with the same key may have won the race while we validated.
+    if let Some(k) = &key
+        && let Some((_, id)) = store.idempotency.get(k)
+        && let Some(e) = store.evaluations.iter().find(|e| &e.evaluation.id == id)
+    {
+        return Json(e.evaluation.clone()).into_response();
+    }
+    let cap = st.inner.settings.per_agent_daily_cap as usize;
+    let day_ago = now
+        .checked_sub(SignedDuration::from_hours(24))
+        .unwrap_or(Timestamp::MIN);
+    let creates = store.agent_creates.entry(req.agent.id.clone()).or_default();
+    while creates.front().is_some_and(|t| *t <= day_ago) {
+        creates.pop_front();
+    }
+    if creates.len() >= cap {
+        let oldest = creates.front().copied().unwrap_or(now);
+        let wait = oldest
+            .checked_add(SignedDuration::from_hours(24))
+            .unwrap_or(now)
+            .duration_since(now)
+            .as_secs()
+            .max(1);
+        st.inner.stats.throttled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return too_many(
+            u64::try_from(wait).unwrap_or(1),
+            "quality evaluations.per.agent.per.day",
+        );
+    }
+    creates.push_back(now);
+    let id = Uuid::new_v4().to_string();
+    let stamp = iso(now);
+    let evaluation = Evaluation {
+        id: id.clone(),
+        conversation: Some(EntityRef {
+            id: conversation_id.clone(),
+            self_uri: Some(format!("/api/v2/conversations/{conversation_id}")),
+            ..EntityRef::default()
+        }),
+        evaluation_form: Some(EntityRef {
+            id: form.id.clone().unwrap_or_default(),
+            name: Some(form.name.clone()),
+            context_id: form.context_id.clone(),
+            self_uri: Some(format!(
+                "/api/v2/quality/forms/evaluations/{}",
+                form.id.clone().unwrap_or_default()
+            )),
+        }),
+        evaluator: Some(EntityRef {
+            id: req.evaluator.id.clone(),
+            self_uri: Some(format!("/api/v2/users/{}", req.evaluator.id)),
+            ..EntityRef::default()
+        }),
+        agent: Some(EntityRef {
+            id: req.agent.id.clone(),
+            self_uri: Some(format!("/api/v2/users/{}", req.agent.id)),
+            ..EntityRef::default()
+        }),
+        status: Some(req.status.clone().unwrap_or_else(|| "PENDING".into())),
+        answers: Some(answers),
+        agent_has_read: Some(req.agent_has_read.unwrap_or(false)),
+        release_date: req.release_date.clone(),
+        never_release: Some(req.never_release.unwrap_or(false)),
+        created_date: Some(stamp.clone()),
+        assigned_date: Some(stamp.clone()),
+        changed_date: Some(stamp.clone()),
+        submitted_date: finished.then(|| stamp.clone()),
+        conversation_date: Some(iso(conversation.start)),
+        self_uri: Some(format!(
+            "/api/v2/quality/conversations/{conversation_id}/evaluations/{id}"
+        )),
+    };
+    store.evaluations.push(StoredEvaluation {
+        conversation_id,
+        agent_id: req.agent.id.clone(),
+        evaluator_id: req.evaluator.id.clone(),
+        evaluation: evaluation.clone(),
+    });
+    if let Some(k) = key {
+        store.idempotency.insert(k, (body_text, id));
+    }
+    st.inner
+        .stats
+        .evaluations_created
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Json(evaluation).into_response()
+}
+
+fn has_agent(c: &FixtureConversation, user_id: &str) -> bool {
+    c.participants
+        .iter()
+        .any(|p| p.purpose == "agent" && p.user_id.as_deref() == Some(user_id))
+}
+
+pub(crate) async fn get_evaluation(
+    State(st): State<EmulatorState>,
+    headers: HeaderMap,
+    Path((conversation_id, evaluation_id)): Path<(String, String)>,
+) -> Response {
+    admit!(st, headers);
+    let store = st.store();
+    match store
+        .evaluations
+        .iter()
+        .find(|e| e.evaluation.id == evaluation_id && e.conversation_id == conversation_id)
+    {
+        Some(e) => Json(e.evaluation.clone()).into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "evaluation.not.found",
+            format!("Evaluation {evaluation_id} not found"),
+        ),
+    }
+}
+
+pub(crate) async fn delete_evaluation(
+    State(st): State<EmulatorState>,
+    headers: HeaderMap,
+    Path((conversation_id, evaluation_id)): Path<(String, String)>,
+) -> Response {
+    admit!(st, headers);
+    let mut store = st.store();
+    let Some(pos) = store
+        .evaluations
+        .iter()
+        .position(|e| e.evaluation.id == evaluation_id && e.conversation_id == conversation_id)
+    else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "evaluation.not.found",
+            format!("Evaluation {evaluation_id} not found"),
+        );
+    };
+    let removed = store.evaluations.remove(pos);
+    Json(removed.evaluation).into_response()
+}
+
+pub(crate) async fn query_evaluations(
+    State(st): State<EmulatorState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    admit!(st, headers);
+    let (size, number) = match page_params(&q, 25) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let conversation = q.get("conversationId");
+    let agent = q.get("agentUserId");
+    let evaluator = q.get("evaluatorUserId");
+    let assignee = q.get("assigneeUserId");
+    if conversation.is_none() && agent.is_none() && evaluator.is_none() && assignee.is_none() {
+        return bad_request(
+            "One of conversationId, agentUserId, evaluatorUserId or assigneeUserId is required",
+        );
+    }
+    let expand = q.get("expandAnswerTotalScores").map(String::as_str) == Some("true");
+    let agent_alone = agent.is_some() && conversation.is_none() && evaluator.is_none();
+    let store = st.store();
+    let found: Vec<Evaluation> = store
+        .evaluations
+        .iter()
+        .filter(|e| conversation.is_none_or(|c| &e.conversation_id == c))
+        .filter(|e| agent.is_none_or(|a| &e.agent_id == a))
+        .filter(|e| evaluator.is_none_or(|a| &e.evaluator_id == a))
+        .filter(|e| assignee.is_none_or(|a| &e.evaluator_id == a))
+        .filter(|e| !(agent_alone && e.evaluation.never_release == Some(true)))
+        .map(|e| {
+            let mut ev = e.evaluation.clone();
+            if !expand {
+                ev.answers = None;
+            }
+            ev
+        })
+        .collect();
+    Json(paginate(&found, size, number, "/api/v2/quality/evaluations/query", "")).into_response()
+}
+
+pub(crate) async fn scoring(
+    State(st): State<EmulatorState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    admit!(st, headers);
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct DryRun {
+        evaluation_form: EvaluationForm,
+        answers: ScoringSet,
+    }
+    let req: DryRun = match parse_json(&body) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    match genesys::scoring::score(&req.evaluation_form, &req.answers, false) {
+        Ok(s) => Json(s).into_response(),
+        Err(e) => error(StatusCode::BAD_REQUEST, e.code, e.message),
+    }
+}
+
+// ---------------------------------------------------------------- analytics, limits
+
+fn to_analytics(c: &FixtureConversation) -> AnalyticsConversation {
+    AnalyticsConversation {
+        conversation_id: c.conversation_id.clone(),
+        conversation_start: Some(iso(c.start)),
+        conversation_end: Some(iso(c.end)),
+        participants: c
+            .participants
+            .iter()
+            .enumerate()
+            .map(|(i, p)| AnalyticsParticipant {
+                participant_id: Some(format!("{}-p{i}", c.conversation_id)),
+                purpose: Some(p.purpose.clone()),
+                user_id: p.user_id.clone(),
+            })
+            .collect(),
+    }
+}
+
+pub(crate) async fn conversation_details_multi(
+    State(st): State<EmulatorState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    admit!(st, headers);
+    let Some(ids) = q.get("id") else {
+        return bad_request("id is required");
+    };
+    let ids: Vec<&str> = ids.split(',').filter(|s| !s.is_empty()).collect();
+    if ids.len() > 100 {
+        return bad_request(format!("At most 100 ids per request, got {}", ids.len()));
+    }
+    let conversations: Vec<AnalyticsConversation> = ids
+        .iter()
+        .filter_map(|id| st.conversation(id))
+        .map(to_analytics)
+        .collect();
+    Json(json!({ "conversations": conversations })).into_response()
+}
+
+pub(crate) async fn conversation_details(
+    State(st): State<EmulatorState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    admit!(st, headers);
+    match st.conversation(&id) {
+        Some(c) => Json(to_analytics(c)).into_response(),
+        None => not_found(&format!("conversation {id}")),
+    }
+}
+
+pub(crate) async fn limits(
+    State(st): State<EmulatorState>,
+    headers: HeaderMap,
+    Path(namespace): Path<String>,
+) -> Response {
+    admit!(st, headers);
+    let s = &st.inner.settings;
+    let entities = match namespace.as_str() {
+        "quality" => json!([{"key": "evaluations.per.agent.per.day", "namespace": "quality", "value": s.per_agent_daily_cap}]),
+        "platform.api" => json!([{"key": "client.credentials.token.rate.per.minute", "namespace": "platform.api", "value": s.requests_per_minute}]),
+        other => return not_found(&format!("limits namespace {other}")),
+    };
+    Json(json!({"entities": entities, "pageSize": 25, "pageNumber": 1, "total": 1, "pageCount": 1}))
+        .into_response()
+}
+
+pub(crate) async fn fallback(State(st): State<EmulatorState>) -> Response {
+    st.inner.stats.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    not_found("resource (this emulator does not serve this path)")
+}

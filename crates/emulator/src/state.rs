@@ -1,0 +1,269 @@
+//! The emulator's world: a fixture (users, conversations, OAuth clients), its settings, a clock that
+//! can be moved forward, and the stores of what clients created.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use genesys::models::{Evaluation, EvaluationForm};
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+
+/// What the emulator serves: written by `qm-migrate sample`, read by `emulator genesys --fixture`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fixture {
+    /// OAuth clients that may obtain tokens.
+    #[serde(default)]
+    pub oauth_clients: Vec<OAuthClient>,
+    /// The user directory, in every state.
+    #[serde(default)]
+    pub users: Vec<FixtureUser>,
+    /// Conversations with their participants.
+    #[serde(default)]
+    pub conversations: Vec<FixtureConversation>,
+}
+
+/// An OAuth client (client-credentials grant).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthClient {
+    /// Client id.
+    pub client_id: String,
+    /// Client secret.
+    pub client_secret: String,
+}
+
+/// A Genesys user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixtureUser {
+    /// User id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// E-mail.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Login name.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// `active`, `inactive` or `deleted`.
+    pub state: String,
+    /// Holds the rights to score evaluations (else `quality.evaluation.evaluator.not.quality.evaluator`).
+    #[serde(default = "yes")]
+    pub quality_evaluator: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixtureConversation {
+    /// Conversation id.
+    pub conversation_id: String,
+    /// Start.
+    pub start: Timestamp,
+    /// End.
+    pub end: Timestamp,
+    /// Participants.
+    pub participants: Vec<FixtureParticipant>,
+}
+
+/// A conversation participant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixtureParticipant {
+    /// `agent`, `customer`, `acd`, …
+    pub purpose: String,
+    /// User id, for users.
+    #[serde(default)]
+    pub user_id: Option<String>,
+}
+
+/// Behaviour knobs. Defaults are Genesys' documented values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Requests per minute per OAuth client (Genesys: 300 per client-credentials token).
+    pub requests_per_minute: u32,
+    /// Evaluations per agent per rolling 24 h (Genesys: 50, up to 200 on request).
+    pub per_agent_daily_cap: u32,
+    /// Token lifetime, seconds (Genesys default: 86400).
+    pub token_lifetime_s: u64,
+    /// Accept inactive or deleted users as agent or evaluator (unverified #5; default: reject).
+    pub accept_inactive_users: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            requests_per_minute: 300,
+            per_agent_daily_cap: 50,
+            token_lifetime_s: 86_400,
+            accept_inactive_users: false,
+        }
+    }
+}
+
+/// A clock that runs with real time plus an offset tests can advance (multi-day caps in seconds).
+#[derive(Debug, Default)]
+pub struct Clock {
+    offset_ms: AtomicI64,
+}
+
+impl Clock {
+    /// Now, on the emulator's clock.
+    pub fn now(&self) -> Timestamp {
+        let off = SignedDuration::from_millis(self.offset_ms.load(Ordering::Relaxed));
+        Timestamp::now().checked_add(off).unwrap_or(Timestamp::MAX)
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: std::time::Duration) {
+        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        self.offset_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+}
+
+/// A form version.
+#[derive(Debug, Clone)]
+pub(crate) struct FormVersion {
+    pub(crate) form: EvaluationForm,
+    pub(crate) published: bool,
+    pub(crate) seq: u64,
+}
+
+/// A stored evaluation.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredEvaluation {
+    pub(crate) conversation_id: String,
+    pub(crate) agent_id: String,
+    pub(crate) evaluator_id: String,
+    pub(crate) evaluation: Evaluation,
+}
+
+/// Everything mutable.
+#[derive(Debug, Default)]
+pub(crate) struct Store {
+    pub(crate) tokens: HashMap<String, (String, Timestamp)>,
+    pub(crate) windows: HashMap<String, VecDeque<Timestamp>>,
+    pub(crate) forms: HashMap<String, FormVersion>,
+    pub(crate) form_seq: u64,
+    pub(crate) evaluations: Vec<StoredEvaluation>,
+    pub(crate) idempotency: HashMap<String, (String, String)>,
+    pub(crate) agent_creates: HashMap<String, VecDeque<Timestamp>>,
+}
+
+/// Counters a test or a demo reads.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Every HTTP request received.
+    pub requests: AtomicU64,
+    /// Evaluations created.
+    pub evaluations_created: AtomicU64,
+    /// Creates answered from the idempotency store.
+    pub idempotent_replays: AtomicU64,
+    /// 429s sent.
+    pub throttled: AtomicU64,
+}
+
+/// Shared emulator state.
+#[derive(Clone)]
+pub struct EmulatorState {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) fixture: Fixture,
+    pub(crate) settings: Settings,
+    pub(crate) clock: Clock,
+    pub(crate) store: Mutex<Store>,
+    pub(crate) stats: Stats,
+}
+
+impl EmulatorState {
+    /// A fresh state over `fixture`.
+    pub fn new(fixture: Fixture, settings: Settings) -> Self {
+        EmulatorState {
+            inner: Arc::new(Inner {
+                fixture,
+                settings,
+                clock: Clock::default(),
+                store: Mutex::new(Store::default()),
+                stats: Stats::default(),
+            }),
+        }
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &Stats {
+        &self.inner.stats
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// The fixture.
+    pub fn fixture(&self) -> &Fixture {
+        &self.inner.fixture
+    }
+
+    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
+        // A panic while holding the lock cannot leave the store half-written in a way later
+        // requests could not serve, so recover from poisoning instead of failing every request.
+        self.inner
+            .store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Every evaluation currently stored (deleted ones are gone), for tests and demo summaries.
+    pub fn evaluations(&self) -> Vec<Evaluation> {
+        self.store()
+            .evaluations
+            .iter()
+            .map(|e| e.evaluation.clone())
+            .collect()
+    }
+
+    /// Evaluations stored per agent.
+    pub fn evaluations_per_agent(&self) -> HashMap<String, usize> {
+        let mut out = HashMap::new();
+        for e in &self.store().evaluations {
+            *out.entry(e.agent_id.clone()).or_insert(0) += 1;
+        }
+        out
+    }
+
+    /// Evaluations stored by evaluator.
+    pub fn evaluator_of(&self, evaluation_id: &str) -> Option<String> {
+        self.store()
+            .evaluations
+            .iter()
+            .find(|e| e.evaluation.id == evaluation_id)
+            .map(|e| e.evaluator_id.clone())
+    }
+
+    pub(crate) fn user(&self, id: &str) -> Option<&FixtureUser> {
+        self.inner.fixture.users.iter().find(|u| u.id == id)
+    }
+
+    pub(crate) fn conversation(&self, id: &str) -> Option<&FixtureConversation> {
+        self.inner
+            .fixture
+            .conversations
+            .iter()
+            .find(|c| c.conversation_id == id)
+    }
+}
