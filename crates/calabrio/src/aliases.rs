@@ -65,33 +65,77 @@ impl Canonical {
 const ALIASES: &[(Canonical, &[&str])] = &[
     (
         Canonical::EvaluationId,
-        &["evaluation_id", "Evaluation ID", "evaluationId", "id", "eval_id", "EvaluationID"],
+        &[
+            "evaluation_id",
+            "Evaluation ID",
+            "evaluationId",
+            "id",
+            "eval_id",
+            "EvaluationID",
+        ],
     ),
     (
         Canonical::ContactId,
-        &["contact_id", "Contact ID", "recordId", "ccrId", "RecordingID", "Recording ID"],
+        &[
+            "contact_id",
+            "Contact ID",
+            "recordId",
+            "ccrId",
+            "RecordingID",
+            "Recording ID",
+        ],
     ),
     (
         Canonical::AssocCallId,
-        &["assoc_call_id", "Associated Call ID", "assocCallId", "cjp_session_id"],
+        &[
+            "assoc_call_id",
+            "Associated Call ID",
+            "assocCallId",
+            "cjp_session_id",
+        ],
     ),
     (
         Canonical::ConversationId,
-        &["conversation_id", "Genesys Conversation ID", "conversationId"],
+        &[
+            "conversation_id",
+            "Genesys Conversation ID",
+            "conversationId",
+        ],
     ),
-    (Canonical::ContactType, &["contact_type", "Contact Type Name"]),
-    (Canonical::ContactStartUtc, &["contact_start_utc", "Contact Start Time"]),
-    (Canonical::ContactTz, &["contact_tz", "Contact Start Timezone"]),
+    (
+        Canonical::ContactType,
+        &["contact_type", "Contact Type Name"],
+    ),
+    (
+        Canonical::ContactStartUtc,
+        &["contact_start_utc", "Contact Start Time"],
+    ),
+    (
+        Canonical::ContactTz,
+        &["contact_tz", "Contact Start Timezone"],
+    ),
     (
         Canonical::FormId,
         &["form_id", "Evaluation Form ID", "evalForm.evalFormId"],
     ),
     (Canonical::FormName, &["form_name", "Form Name"]),
-    (Canonical::ScoringType, &["scoring_type", "Form Scoring Type Name"]),
+    (
+        Canonical::ScoringType,
+        &["scoring_type", "Form Scoring Type Name"],
+    ),
     (Canonical::Kind, &["kind"]),
-    (Canonical::IsScoreCounted, &["is_score_counted", "isScoreCounted"]),
-    (Canonical::EvaluationType, &["evaluation_type", "Evaluation Type"]),
-    (Canonical::State, &["state", "Evaluation State", "state.text"]),
+    (
+        Canonical::IsScoreCounted,
+        &["is_score_counted", "isScoreCounted"],
+    ),
+    (
+        Canonical::EvaluationType,
+        &["evaluation_type", "Evaluation Type"],
+    ),
+    (
+        Canonical::State,
+        &["state", "Evaluation State", "state.text"],
+    ),
     (
         Canonical::ResponseState,
         &["response_state", "Evaluation Response Type Name"],
@@ -107,7 +151,10 @@ const ALIASES: &[(Canonical, &[&str])] = &[
             "EvaluationDate",
         ],
     ),
-    (Canonical::EvaluatedAtTz, &["evaluated_at_tz", "evaluatedTz"]),
+    (
+        Canonical::EvaluatedAtTz,
+        &["evaluated_at_tz", "evaluatedTz"],
+    ),
     (
         Canonical::CreatedAt,
         &["created_at", "CreatedDate", "Created Date", "created"],
@@ -129,10 +176,16 @@ const ALIASES: &[(Canonical, &[&str])] = &[
     (Canonical::AgentPersonId, &["agent_person_id"]),
     (Canonical::AgentUsername, &["agent_username"]),
     (Canonical::AgentEmail, &["agent_email"]),
-    (Canonical::AgentWindowsLogin, &["agent_windows_login", "agent_ad_login"]),
+    (
+        Canonical::AgentWindowsLogin,
+        &["agent_windows_login", "agent_ad_login"],
+    ),
     (Canonical::AgentEmployeeId, &["agent_employee_id"]),
     (Canonical::AgentAcdId, &["agent_acd_id"]),
-    (Canonical::AgentDisplayName, &["agent_display_name", "Agent"]),
+    (
+        Canonical::AgentDisplayName,
+        &["agent_display_name", "Agent"],
+    ),
     (Canonical::AgentKey, &["agent_key", "AgentID"]),
     (Canonical::EvaluatorPersonId, &["evaluator_person_id"]),
     (Canonical::EvaluatorUsername, &["evaluator_username"]),
@@ -141,12 +194,21 @@ const ALIASES: &[(Canonical, &[&str])] = &[
         Canonical::EvaluatorWindowsLogin,
         &["evaluator_windows_login", "evaluator_ad_login"],
     ),
-    (Canonical::EvaluatorDisplayName, &["evaluator_display_name", "Evaluator"]),
+    (
+        Canonical::EvaluatorDisplayName,
+        &["evaluator_display_name", "Evaluator"],
+    ),
     (Canonical::EvaluatorKey, &["evaluator_key", "EvaluatorID"]),
     (Canonical::ApproverPersonId, &["approver_person_id"]),
     (Canonical::ApproverUsername, &["approver_username"]),
-    (Canonical::EvaluationComment, &["evaluation_comment", "Comments", "comment"]),
-    (Canonical::SectionScores, &["section_scores", "SectionScores"]),
+    (
+        Canonical::EvaluationComment,
+        &["evaluation_comment", "Comments", "comment"],
+    ),
+    (
+        Canonical::SectionScores,
+        &["section_scores", "SectionScores"],
+    ),
 ];
 
 /// Folds a header for matching: lower case, without spaces, `_`, `.`, `-` and a UTF-8 BOM.

@@ -75,9 +75,8 @@ impl WideCsvReader {
         }
         let mut headers = Vec::with_capacity(header_record.len());
         for (i, h) in header_record.iter().enumerate() {
-            let text = std::str::from_utf8(h).map_err(|_| {
-                header_err(format!("header {} is not valid UTF-8", i + 1))
-            })?;
+            let text = std::str::from_utf8(h)
+                .map_err(|_| header_err(format!("header {} is not valid UTF-8", i + 1)))?;
             headers.push(text.trim_start_matches('\u{feff}').trim().to_owned());
         }
         let mut columns = Vec::with_capacity(headers.len());
@@ -147,7 +146,10 @@ impl WideCsvReader {
             buf.clear();
         }
         self.raw_pos = end;
-        let lead = buf.iter().take_while(|b| matches!(b, b'\n' | b'\r')).count();
+        let lead = buf
+            .iter()
+            .take_while(|b| matches!(b, b'\n' | b'\r'))
+            .count();
         let line = self.next_line + buf[..lead].iter().filter(|b| **b == b'\n').count() as u64;
         self.next_line += buf.iter().filter(|b| **b == b'\n').count() as u64;
         buf.drain(..lead);
@@ -160,7 +162,8 @@ impl WideCsvReader {
 
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
 }
 
 impl Iterator for WideCsvReader {
@@ -189,7 +192,9 @@ impl Iterator for WideCsvReader {
             }
             Err(e) => {
                 let message = match e.kind() {
-                    csv::ErrorKind::UnequalLengths { expected_len, len, .. } => format!(
+                    csv::ErrorKind::UnequalLengths {
+                        expected_len, len, ..
+                    } => format!(
                         "row has {len} fields but the header has {expected_len} (unbalanced quote or stray comma?)"
                     ),
                     csv::ErrorKind::Io(io) => {
@@ -237,7 +242,10 @@ impl WideCsvReader {
                         continue;
                     }
                     let value = number(header, text)?;
-                    let idx = match sections.iter().position(|s| s.name.as_deref() == Some(name)) {
+                    let idx = match sections
+                        .iter()
+                        .position(|s| s.name.as_deref() == Some(name))
+                    {
                         Some(i) => i,
                         None => {
                             sections.push(Section {
@@ -492,7 +500,10 @@ pub(crate) fn number(field: &str, text: &str) -> Result<Option<f64>, RecordError
     let t = t.strip_suffix('%').unwrap_or(t).trim();
     match t.parse::<f64>() {
         Ok(v) if v.is_finite() => Ok(Some(v)),
-        _ => Err(RecordError::field(field, format!("'{text}' is not a number"))),
+        _ => Err(RecordError::field(
+            field,
+            format!("'{text}' is not a number"),
+        )),
     }
 }
 
@@ -527,9 +538,9 @@ fn section_scores(field: &str, cell: &str) -> Result<Vec<Section>, RecordError> 
         return Ok(out);
     }
     for pair in cell.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-        let (name, value) = pair.split_once('=').ok_or_else(|| {
-            RecordError::field(field, format!("'{pair}' is not Name=score"))
-        })?;
+        let (name, value) = pair
+            .split_once('=')
+            .ok_or_else(|| RecordError::field(field, format!("'{pair}' is not Name=score")))?;
         let score = number(field, value)?.ok_or_else(|| {
             RecordError::field(field, format!("section '{}' has no score", name.trim()))
         })?;
@@ -567,7 +578,10 @@ mod tests {
         let a = recs[0].parsed.as_ref().unwrap();
         assert_eq!(a.evaluation_id, "E1");
         assert_eq!(a.agent.key.as_deref(), Some("jane@x.com"));
-        assert_eq!(a.evaluator.as_ref().unwrap().key.as_deref(), Some("CORP\\qa"));
+        assert_eq!(
+            a.evaluator.as_ref().unwrap().key.as_deref(),
+            Some("CORP\\qa")
+        );
         assert_eq!(a.score.total, Some(4.0));
         assert_eq!(a.contact.contact_id.as_deref(), Some("R77"));
         assert_eq!(a.sections.len(), 2);
@@ -582,7 +596,11 @@ mod tests {
             b.dates.created_at_utc.unwrap().to_string(),
             "2023-05-02T10:00:00Z"
         );
-        assert_eq!(recs[1].locator.line, Some(4), "line counts the embedded newline");
+        assert_eq!(
+            recs[1].locator.line,
+            Some(4),
+            "line counts the embedded newline"
+        );
         assert_ne!(recs[0].hash, recs[1].hash);
     }
 
@@ -605,7 +623,10 @@ mod tests {
         assert_eq!(recs[1].locator.line, Some(3));
         let e = recs[2].parsed.as_ref().unwrap_err();
         assert!(e.message.contains("3 fields"), "{e}");
-        assert_eq!(recs[3].parsed.as_ref().unwrap_err().field.as_deref(), Some("agent"));
+        assert_eq!(
+            recs[3].parsed.as_ref().unwrap_err().field.as_deref(),
+            Some("agent")
+        );
         assert_eq!(
             recs[4].parsed.as_ref().unwrap_err().field.as_deref(),
             Some("evaluated_at")
@@ -636,13 +657,17 @@ mod tests {
 
     #[test]
     fn kpi_failure_is_inferred_from_zero_total() {
-        let csv = b"evaluation_id,agent_email,evaluated_at,total_score,raw_additive_score,kind,state\n\
+        let csv =
+            b"evaluation_id,agent_email,evaluated_at,total_score,raw_additive_score,kind,state\n\
                     1,a@x.com,2023-01-01T00:00:00Z,0,85,calibration,SCORED\n\
                     2,a@x.com,2023-01-01T00:00:00Z,,,evaluation,In Progress\n";
         let recs = read_all(csv);
         let a = recs[0].parsed.as_ref().unwrap();
         assert_eq!(a.score.kpi_failed, Some(true));
-        assert_eq!(a.score.kpi_failed_basis.as_deref(), Some("inferred_total_zero"));
+        assert_eq!(
+            a.score.kpi_failed_basis.as_deref(),
+            Some("inferred_total_zero")
+        );
         assert_eq!(a.kind, Kind::Calibration);
         let b = recs[1].parsed.as_ref().unwrap();
         assert_eq!(b.state, "in_progress");

@@ -310,7 +310,10 @@ mod tests {
 
     #[test]
     fn truncated_array_ends_with_an_error_record() {
-        let recs = read(".json", &format!("[{GOOD}, {{\"evaluation_id\":\"2\", \"agent\""));
+        let recs = read(
+            ".json",
+            &format!("[{GOOD}, {{\"evaluation_id\":\"2\", \"agent\""),
+        );
         assert_eq!(recs.len(), 2);
         assert!(recs[0].parsed.is_ok());
         assert!(

@@ -64,10 +64,7 @@ pub fn app(state: EmulatorState) -> Router {
             "/api/v2/analytics/conversations/{id}/details",
             get(conversation_details),
         )
-        .route(
-            "/api/v2/organizations/limits/namespaces/{ns}",
-            get(limits),
-        )
+        .route("/api/v2/organizations/limits/namespaces/{ns}", get(limits))
         .fallback(fallback)
         .with_state(state)
 }

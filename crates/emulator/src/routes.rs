@@ -1,6 +1,9 @@
 //! Handlers, one per Genesys operation, answering as reference/genesys-api.md documents: status codes,
 //! `ErrorBody` codes, paging, the published-version rule and the per-agent cap.
 
+// Handlers answer with a ready `Response` on every error path; boxing it would only add noise.
+#![allow(clippy::result_large_err)]
+
 use std::collections::HashMap;
 
 use axum::Json;
@@ -18,7 +21,9 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::state::{EmulatorState, FixtureConversation, FixtureUser, FormVersion, StoredEvaluation};
+use crate::state::{
+    EmulatorState, FixtureConversation, FixtureUser, FormVersion, StoredEvaluation,
+};
 
 /// A Genesys-shaped error response.
 pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -90,7 +95,10 @@ pub(crate) async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    st.inner.stats.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    st.inner
+        .stats
+        .requests
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let oauth_error = |status: StatusCode, error: &str, description: &str| {
         (
             status,
@@ -120,7 +128,11 @@ pub(crate) async fn token(
         .iter()
         .any(|c| c.client_id == id && c.client_secret == secret);
     if !known {
-        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client not found");
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "client not found",
+        );
     }
     let token = Uuid::new_v4().simple().to_string();
     let lifetime = st.inner.settings.token_lifetime_s;
@@ -128,7 +140,9 @@ pub(crate) async fn token(
         .inner
         .clock
         .now()
-        .checked_add(SignedDuration::from_secs(i64::try_from(lifetime).unwrap_or(i64::MAX)))
+        .checked_add(SignedDuration::from_secs(
+            i64::try_from(lifetime).unwrap_or(i64::MAX),
+        ))
         .unwrap_or(Timestamp::MAX);
     st.store().tokens.insert(token.clone(), (id, expires));
     Json(TokenResponse {
@@ -162,7 +176,10 @@ fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
 
 /// Authenticates a bearer token and applies the per-client request limit. Returns the client id.
 pub(crate) fn admit(st: &EmulatorState, headers: &HeaderMap) -> Result<String, Response> {
-    st.inner.stats.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    st.inner
+        .stats
+        .requests
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let Some(auth) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
         return Err(error(
             StatusCode::UNAUTHORIZED,
@@ -202,7 +219,10 @@ pub(crate) fn admit(st: &EmulatorState, headers: &HeaderMap) -> Result<String, R
             .duration_since(now)
             .as_secs()
             .max(1);
-        st.inner.stats.throttled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        st.inner
+            .stats
+            .throttled
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         return Err(too_many(
             u64::try_from(wait).unwrap_or(1),
             "client.credentials.token.rate.per.minute",
@@ -234,7 +254,10 @@ fn to_user(u: &FixtureUser) -> User {
     }
 }
 
-fn page_params(q: &HashMap<String, String>, default_size: usize) -> Result<(usize, usize), Response> {
+fn page_params(
+    q: &HashMap<String, String>,
+    default_size: usize,
+) -> Result<(usize, usize), Response> {
     let size = match q.get("pageSize") {
         Some(s) => s
             .parse::<usize>()
@@ -292,7 +315,9 @@ pub(crate) async fn list_users(
     };
     let state = q.get("state").map(String::as_str).unwrap_or("active");
     if !["active", "inactive", "deleted", "any"].contains(&state) {
-        return bad_request(format!("state '{state}' is not one of active, inactive, deleted, any"));
+        return bad_request(format!(
+            "state '{state}' is not one of active, inactive, deleted, any"
+        ));
     }
     let ids: Option<Vec<&str>> = q.get("id").map(|s| s.split(',').collect());
     let users: Vec<User> = st
@@ -304,7 +329,14 @@ pub(crate) async fn list_users(
         .filter(|u| ids.as_ref().is_none_or(|ids| ids.contains(&u.id.as_str())))
         .map(to_user)
         .collect();
-    Json(paginate(&users, size, number, "/api/v2/users", &format!("&state={state}"))).into_response()
+    Json(paginate(
+        &users,
+        size,
+        number,
+        "/api/v2/users",
+        &format!("&state={state}"),
+    ))
+    .into_response()
 }
 
 pub(crate) async fn get_user(
@@ -431,21 +463,33 @@ fn validate_form(form: &EvaluationForm) -> Result<(), Response> {
     }
     let questions: usize = form.question_groups.iter().map(|g| g.questions.len()).sum();
     if questions > 200 {
-        return Err(invalid(format!("A form may hold 200 questions, this one has {questions}")));
+        return Err(invalid(format!(
+            "A form may hold 200 questions, this one has {questions}"
+        )));
     }
     for g in &form.question_groups {
         if g.name.trim().is_empty() || g.name.chars().count() > 250 {
-            return Err(invalid("Question group names must have 1 to 250 characters".into()));
+            return Err(invalid(
+                "Question group names must have 1 to 250 characters".into(),
+            ));
         }
         if !(g.weight.is_finite() && g.weight >= 0.0) {
-            return Err(invalid(format!("Question group '{}' has an invalid weight", g.name)));
+            return Err(invalid(format!(
+                "Question group '{}' has an invalid weight",
+                g.name
+            )));
         }
         if g.questions.is_empty() {
-            return Err(invalid(format!("Question group '{}' has no questions", g.name)));
+            return Err(invalid(format!(
+                "Question group '{}' has no questions",
+                g.name
+            )));
         }
         for q in &g.questions {
             if q.text.trim().is_empty() || q.text.chars().count() > 500 {
-                return Err(invalid("Question text must have 1 to 500 characters".into()));
+                return Err(invalid(
+                    "Question text must have 1 to 500 characters".into(),
+                ));
             }
             let choice = matches!(
                 q.kind.as_str(),
@@ -460,7 +504,10 @@ fn validate_form(form: &EvaluationForm) -> Result<(), Response> {
                 return Err(invalid(format!("Question type '{}' is not valid", q.kind)));
             }
             if choice && q.answer_options.is_empty() {
-                return Err(invalid(format!("Question '{}' has no answer options", q.text)));
+                return Err(invalid(format!(
+                    "Question '{}' has no answer options",
+                    q.text
+                )));
             }
         }
     }
@@ -529,7 +576,10 @@ pub(crate) async fn list_forms(
     }
     let mut forms: Vec<(u64, EvaluationForm)> = latest
         .values()
-        .filter(|v| q.get("name").is_none_or(|n| v.form.name.contains(n.as_str())))
+        .filter(|v| {
+            q.get("name")
+                .is_none_or(|n| v.form.name.contains(n.as_str()))
+        })
         .map(|v| {
             let mut f = form_response(v);
             f.published = Some(false);
@@ -539,7 +589,14 @@ pub(crate) async fn list_forms(
         .collect();
     forms.sort_by_key(|(seq, _)| *seq);
     let forms: Vec<EvaluationForm> = forms.into_iter().map(|(_, f)| f).collect();
-    Json(paginate(&forms, size, number, "/api/v2/quality/forms/evaluations", "")).into_response()
+    Json(paginate(
+        &forms,
+        size,
+        number,
+        "/api/v2/quality/forms/evaluations",
+        "",
+    ))
+    .into_response()
 }
 
 pub(crate) async fn get_form(
@@ -550,7 +607,11 @@ pub(crate) async fn get_form(
     admit!(st, headers);
     match st.store().forms.get(&id) {
         Some(v) => Json(form_response(v)).into_response(),
-        None => error(StatusCode::NOT_FOUND, "evaluation.not.found", format!("Form {id} not found")),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "evaluation.not.found",
+            format!("Form {id} not found"),
+        ),
     }
 }
 
@@ -562,7 +623,11 @@ pub(crate) async fn delete_form(
     admit!(st, headers);
     let mut store = st.store();
     let Some(v) = store.forms.get(&id) else {
-        return error(StatusCode::NOT_FOUND, "evaluation.not.found", format!("Form {id} not found"));
+        return error(
+            StatusCode::NOT_FOUND,
+            "evaluation.not.found",
+            format!("Form {id} not found"),
+        );
     };
     let ctx = v.form.context_id.clone();
     if store
@@ -649,7 +714,11 @@ pub(crate) async fn get_published_form(
     admit!(st, headers);
     let store = st.store();
     let Some(any) = store.forms.get(&id) else {
-        return error(StatusCode::NOT_FOUND, "evaluation.not.found", format!("Form {id} not found"));
+        return error(
+            StatusCode::NOT_FOUND,
+            "evaluation.not.found",
+            format!("Form {id} not found"),
+        );
     };
     match latest_published(&store.forms, &any.form.context_id) {
         Some(v) => Json(form_response(v)).into_response(),
@@ -676,12 +745,21 @@ pub(crate) async fn list_published_forms(
         .forms
         .values()
         .filter(|v| v.published)
-        .filter(|v| q.get("name").is_none_or(|n| v.form.name.contains(n.as_str())))
+        .filter(|v| {
+            q.get("name")
+                .is_none_or(|n| v.form.name.contains(n.as_str()))
+        })
         .collect();
     versions.sort_by_key(|v| v.seq);
     let forms: Vec<EvaluationForm> = versions.into_iter().map(form_response).collect();
-    Json(paginate(&forms, size, number, "/api/v2/quality/publishedforms/evaluations", ""))
-        .into_response()
+    Json(paginate(
+        &forms,
+        size,
+        number,
+        "/api/v2/quality/publishedforms/evaluations",
+        "",
+    ))
+    .into_response()
 }
 
 // ---------------------------------------------------------------- evaluations
@@ -745,7 +823,10 @@ pub(crate) async fn create_evaluation(
     if let Some(s) = &req.status
         && !STATUSES.contains(&s.as_str())
     {
-        return bad_request(format!("status '{s}' is not one of {}", STATUSES.join(", ")));
+        return bad_request(format!(
+            "status '{s}' is not one of {}",
+            STATUSES.join(", ")
+        ));
     }
     if req.never_release == Some(true) && req.release_date.is_some() {
         return bad_request("neverRelease cannot be set true if releaseDate is also set");
@@ -815,7 +896,10 @@ pub(crate) async fn create_evaluation(
             return error(
                 StatusCode::BAD_REQUEST,
                 "qm.evaluation.create.error.no.evaluator",
-                format!("Evaluator {} does not exist or is not active", req.evaluator.id),
+                format!(
+                    "Evaluator {} does not exist or is not active",
+                    req.evaluator.id
+                ),
             );
         }
     }
@@ -849,7 +933,10 @@ pub(crate) async fn create_evaluation(
             .duration_since(now)
             .as_secs()
             .max(1);
-        st.inner.stats.throttled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        st.inner
+            .stats
+            .throttled
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         return too_many(
             u64::try_from(wait).unwrap_or(1),
             "quality evaluations.per.agent.per.day",
@@ -1001,7 +1088,14 @@ pub(crate) async fn query_evaluations(
             ev
         })
         .collect();
-    Json(paginate(&found, size, number, "/api/v2/quality/evaluations/query", "")).into_response()
+    Json(paginate(
+        &found,
+        size,
+        number,
+        "/api/v2/quality/evaluations/query",
+        "",
+    ))
+    .into_response()
 }
 
 pub(crate) async fn scoring(
@@ -1087,8 +1181,12 @@ pub(crate) async fn limits(
     admit!(st, headers);
     let s = &st.inner.settings;
     let entities = match namespace.as_str() {
-        "quality" => json!([{"key": "evaluations.per.agent.per.day", "namespace": "quality", "value": s.per_agent_daily_cap}]),
-        "platform.api" => json!([{"key": "client.credentials.token.rate.per.minute", "namespace": "platform.api", "value": s.requests_per_minute}]),
+        "quality" => {
+            json!([{"key": "evaluations.per.agent.per.day", "namespace": "quality", "value": s.per_agent_daily_cap}])
+        }
+        "platform.api" => {
+            json!([{"key": "client.credentials.token.rate.per.minute", "namespace": "platform.api", "value": s.requests_per_minute}])
+        }
         other => return not_found(&format!("limits namespace {other}")),
     };
     Json(json!({"entities": entities, "pageSize": 25, "pageNumber": 1, "total": 1, "pageCount": 1}))
@@ -1096,6 +1194,9 @@ pub(crate) async fn limits(
 }
 
 pub(crate) async fn fallback(State(st): State<EmulatorState>) -> Response {
-    st.inner.stats.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    st.inner
+        .stats
+        .requests
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     not_found("resource (this emulator does not serve this path)")
 }

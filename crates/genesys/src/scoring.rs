@@ -151,7 +151,10 @@ pub fn score(
                 ));
             };
             if question.comments_required
-                && entry.comments.as_deref().is_none_or(|c| c.trim().is_empty())
+                && entry
+                    .comments
+                    .as_deref()
+                    .is_none_or(|c| c.trim().is_empty())
             {
                 return Err(err(
                     "quality.scoring.unanswered.required.comments",
@@ -259,7 +262,11 @@ mod tests {
         let form = EvaluationForm {
             name: "f".into(),
             question_groups: vec![
-                group("g1", 40.0, vec![q("q1", false, yes_no()), q("q2", false, yes_no())]),
+                group(
+                    "g1",
+                    40.0,
+                    vec![q("q1", false, yes_no()), q("q2", false, yes_no())],
+                ),
                 group("g2", 20.0, vec![q("q3", false, yes_no())]),
             ],
             ..EvaluationForm::default()
@@ -294,8 +301,16 @@ mod tests {
         let form = EvaluationForm {
             name: "f".into(),
             question_groups: vec![
-                group("total", 1.0, vec![q("t", false, vec![opt("t80", 80), opt("t100", 100)])]),
-                group("kpi", 1.0, vec![q("k", true, vec![opt("pass", 1), opt("fail", 0)])]),
+                group(
+                    "total",
+                    1.0,
+                    vec![q("t", false, vec![opt("t80", 80), opt("t100", 100)])],
+                ),
+                group(
+                    "kpi",
+                    1.0,
+                    vec![q("k", true, vec![opt("pass", 1), opt("fail", 0)])],
+                ),
             ],
             ..EvaluationForm::default()
         };

@@ -210,7 +210,11 @@ impl Person {
 
     /// A short human label: the display name, else the first identifier.
     pub fn label(&self) -> String {
-        if let Some(name) = self.display_name.as_deref().filter(|n| !n.trim().is_empty()) {
+        if let Some(name) = self
+            .display_name
+            .as_deref()
+            .filter(|n| !n.trim().is_empty())
+        {
             return name.to_owned();
         }
         self.identifiers()

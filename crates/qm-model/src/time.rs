@@ -12,7 +12,9 @@ use jiff::{Timestamp, civil, tz::TimeZone};
 #[non_exhaustive]
 pub enum TimeError {
     /// Not a date in any accepted format.
-    #[error("'{0}' is not a date in an accepted format (epoch ms, ISO 8601, YYYY-MM-DD HH:MM:SS, MM/DD/YYYY hh:mm AM)")]
+    #[error(
+        "'{0}' is not a date in an accepted format (epoch ms, ISO 8601, YYYY-MM-DD HH:MM:SS, MM/DD/YYYY hh:mm AM)"
+    )]
     Unrecognised(String),
     /// A wall time without zone and no `[source] time_zone` configured.
     #[error("'{0}' has no time zone; set [source] time_zone to read naive times")]
@@ -43,7 +45,8 @@ pub fn parse_instant(text: &str, zone: Option<&TimeZone>) -> Result<Timestamp, T
         let ms: i64 = t
             .parse()
             .map_err(|_| TimeError::Unrecognised(text.to_owned()))?;
-        return Timestamp::from_millisecond(ms).map_err(|_| TimeError::Unrecognised(text.to_owned()));
+        return Timestamp::from_millisecond(ms)
+            .map_err(|_| TimeError::Unrecognised(text.to_owned()));
     }
     if let Ok(ts) = t.parse::<Timestamp>() {
         return Ok(ts);
@@ -92,10 +95,19 @@ mod tests {
         let want = "2022-10-18T15:02:11Z".parse::<Timestamp>().unwrap();
         assert_eq!(parse_instant("1666105331000", None).unwrap(), want);
         assert_eq!(parse_instant("2022-10-18T15:02:11Z", None).unwrap(), want);
-        assert_eq!(parse_instant("2022-10-18T11:02:11-04:00", None).unwrap(), want);
+        assert_eq!(
+            parse_instant("2022-10-18T11:02:11-04:00", None).unwrap(),
+            want
+        );
         let utc = TimeZone::UTC;
-        assert_eq!(parse_instant("2022-10-18 15:02:11", Some(&utc)).unwrap(), want);
-        assert_eq!(parse_instant("10/18/2022 11:02:11 AM", Some(&ny())).unwrap(), want);
+        assert_eq!(
+            parse_instant("2022-10-18 15:02:11", Some(&utc)).unwrap(),
+            want
+        );
+        assert_eq!(
+            parse_instant("10/18/2022 11:02:11 AM", Some(&ny())).unwrap(),
+            want
+        );
         assert_eq!(
             parse_instant("10/18/2022 3:02 PM", Some(&utc)).unwrap(),
             "2022-10-18T15:02:00Z".parse::<Timestamp>().unwrap()
