@@ -130,7 +130,7 @@ impl Clock {
 }
 
 /// A form version.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct FormVersion {
     pub(crate) form: EvaluationForm,
     pub(crate) published: bool,
@@ -138,7 +138,7 @@ pub(crate) struct FormVersion {
 }
 
 /// A stored evaluation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct StoredEvaluation {
     pub(crate) conversation_id: String,
     pub(crate) agent_id: String,
@@ -156,6 +156,17 @@ pub(crate) struct Store {
     pub(crate) evaluations: Vec<StoredEvaluation>,
     pub(crate) idempotency: HashMap<String, (String, String)>,
     pub(crate) agent_creates: HashMap<String, VecDeque<Timestamp>>,
+}
+
+/// What persists between runs of an emulator (forms, evaluations, idempotency keys, per-agent
+/// counters); tokens and rate windows do not, as in a real org after a restart of the client.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Snapshot {
+    forms: HashMap<String, FormVersion>,
+    form_seq: u64,
+    evaluations: Vec<StoredEvaluation>,
+    idempotency: HashMap<String, (String, String)>,
+    agent_creates: HashMap<String, VecDeque<Timestamp>>,
 }
 
 /// Counters a test or a demo reads.
@@ -226,6 +237,34 @@ impl EmulatorState {
             .store
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The persistent part of the state, as JSON.
+    pub fn snapshot(&self) -> serde_json::Value {
+        let store = self.store();
+        let snap = Snapshot {
+            forms: store.forms.clone(),
+            form_seq: store.form_seq,
+            evaluations: store.evaluations.clone(),
+            idempotency: store.idempotency.clone(),
+            agent_creates: store.agent_creates.clone(),
+        };
+        serde_json::to_value(&snap).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Restores a [`EmulatorState::snapshot`].
+    ///
+    /// # Errors
+    /// When the JSON is not a snapshot.
+    pub fn restore(&self, value: serde_json::Value) -> Result<(), serde_json::Error> {
+        let snap: Snapshot = serde_json::from_value(value)?;
+        let mut store = self.store();
+        store.forms = snap.forms;
+        store.form_seq = snap.form_seq;
+        store.evaluations = snap.evaluations;
+        store.idempotency = snap.idempotency;
+        store.agent_creates = snap.agent_creates;
+        Ok(())
     }
 
     /// Every evaluation currently stored (deleted ones are gone), for tests and demo summaries.

@@ -473,7 +473,7 @@ impl GenesysClient {
         &self,
         conversation_id: &str,
         body: &EvaluationCreateBody,
-        idempotency_key: Uuid,
+        idempotency_key: Option<Uuid>,
     ) -> Result<Evaluation, GenesysError> {
         let path = format!("/api/v2/quality/conversations/{conversation_id}/evaluations");
         self.call(
@@ -481,7 +481,7 @@ impl GenesysClient {
             &path,
             &[],
             Some(body),
-            Some(idempotency_key),
+            idempotency_key,
             Resend::Never,
         )
         .await?

@@ -1,1 +1,401 @@
-//! placeholder
+//! qm-migrate: move Calabrio ONE QM evaluation history into Genesys Cloud, provably and exactly once.
+//!
+//! The pipeline (DESIGN §2) is a module per stage, all state in one SQLite [`ledger`]:
+//! [`extract`] stages source records, [`plan`] gives each a disposition and a reason, [`provision`]
+//! creates and publishes the Legacy Migration Form ([`form`]), [`load`] sends the evaluations.
+//! [`sample`] writes a synthetic dataset and [`demo`] runs the whole thing against the in-process
+//! emulator. [`main`] is the command line: `0` done, `1` done but some records quarantined, rejected
+//! or unknown, `2` fatal (config, auth, I/O).
+
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod extract;
+pub mod form;
+pub mod fsutil;
+pub mod ledger;
+pub mod load;
+pub mod plan;
+pub mod provision;
+pub mod sample;
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use serde_json::{Value, json};
+
+use crate::cli::{Cli, Command, EmulatorKind};
+use crate::config::{Config, Credentials};
+use crate::ledger::Ledger;
+
+/// What a command reports: a JSON summary (for `--json`), a human text, and the exit code.
+pub struct Outcome {
+    /// The `--json` object.
+    pub json: Value,
+    /// The text for people.
+    pub human: String,
+    /// 0 or 1.
+    pub code: u8,
+}
+
+/// Runs the command line.
+pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_logging(cli.quiet);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let json_out = cli.json;
+    match runtime.block_on(dispatch(cli)) {
+        Ok(out) => {
+            if json_out {
+                println!("{}", serde_json::to_string_pretty(&out.json).unwrap_or_default());
+            } else if !out.human.is_empty() {
+                println!("{}", out.human.trim_end());
+            }
+            ExitCode::from(out.code)
+        }
+        Err(e) => {
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(quiet: bool) {
+    let default = if quiet { "error" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("QM_MIGRATE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+        .try_init();
+}
+
+/// A progress bar on stderr, hidden when stderr is not a terminal, with `--quiet`, or with
+/// `QM_MIGRATE_NO_PROGRESS` set.
+pub fn progress_bar(quiet: bool) -> indicatif::ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() || std::env::var_os("QM_MIGRATE_NO_PROGRESS").is_some() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{msg:>8} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+fn load_config(path: &Path) -> Result<Config> {
+    Config::load(path).with_context(|| {
+        if path.exists() {
+            String::new()
+        } else {
+            "hint: `qm-migrate init` writes a commented configuration".into()
+        }
+    })
+}
+
+/// Builds the Genesys client of `cfg` with `creds`.
+///
+/// # Errors
+/// Configuration errors.
+pub fn client_for(cfg: &Config, creds: Credentials) -> Result<genesys::GenesysClient> {
+    let (api, login) = cfg.endpoints()?;
+    let mut c = genesys::ClientConfig::new(&api, &login, &creds.client_id, creds.client_secret);
+    c.requests_per_minute = cfg.genesys.requests_per_minute;
+    c.timeout = std::time::Duration::from_secs(cfg.genesys.timeout_s);
+    c.max_attempts = cfg.genesys.max_attempts.max(1);
+    c.max_inline_retry_after = std::time::Duration::from_secs(cfg.genesys.park_threshold_s);
+    Ok(genesys::GenesysClient::new(c)?)
+}
+
+/// Counts per disposition (all four keys) and the number of records of the latest extract.
+///
+/// # Errors
+/// Ledger errors.
+pub fn ledger_counts(ledger: &Ledger) -> Result<(u64, BTreeMap<String, u64>, u64)> {
+    let mut dispositions: BTreeMap<String, u64> = qm_model::Disposition::ALL
+        .iter()
+        .map(|d| (d.as_str().to_owned(), 0))
+        .collect();
+    let mut records = 0;
+    let mut unplanned = 0;
+    for (d, n) in ledger.disposition_counts()? {
+        let n = u64::try_from(n).unwrap_or(0);
+        records += n;
+        if d == "unplanned" {
+            unplanned += n;
+        } else {
+            *dispositions.entry(d).or_insert(0) += n;
+        }
+    }
+    Ok((records, dispositions, unplanned))
+}
+
+/// Counts per load state (all six keys).
+///
+/// # Errors
+/// Ledger errors.
+pub fn load_counts(ledger: &Ledger) -> Result<BTreeMap<String, u64>> {
+    let mut out: BTreeMap<String, u64> =
+        ledger::state::ALL.iter().map(|s| ((*s).to_owned(), 0)).collect();
+    for (s, n) in ledger.load_counts()? {
+        out.insert(s, u64::try_from(n).unwrap_or(0));
+    }
+    Ok(out)
+}
+
+fn exit_code(dispositions: &BTreeMap<String, u64>, load: Option<&BTreeMap<String, u64>>) -> u8 {
+    let q = dispositions.get("quarantined").copied().unwrap_or(0);
+    let bad = load.map_or(0, |l| {
+        l.get("rejected").copied().unwrap_or(0) + l.get("unknown").copied().unwrap_or(0)
+    });
+    u8::from(q > 0 || bad > 0)
+}
+
+fn table(rows: &[(&str, String)]) -> String {
+    let w = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    rows.iter()
+        .map(|(k, v)| format!("  {k:<w$}  {v}\n"))
+        .collect()
+}
+
+fn invariant_line(records: u64, d: &BTreeMap<String, u64>) -> String {
+    let sum: u64 = d.values().sum();
+    format!(
+        "records {records} = evaluation {} + history {} + excluded {} + quarantined {} = {sum} ({})",
+        d.get("evaluation").unwrap_or(&0),
+        d.get("history").unwrap_or(&0),
+        d.get("excluded").unwrap_or(&0),
+        d.get("quarantined").unwrap_or(&0),
+        if sum == records { "invariant holds" } else { "INVARIANT BROKEN" }
+    )
+}
+
+async fn dispatch(cli: Cli) -> Result<Outcome> {
+    let config_path = cli.config.clone().unwrap_or_else(|| PathBuf::from("qm-migrate.toml"));
+    let progress = progress_bar(cli.quiet);
+    match cli.command {
+        Command::Init { force } => {
+            if config_path.exists() && !force {
+                anyhow::bail!("{} exists; use --force to overwrite it", config_path.display());
+            }
+            fsutil::write_private(&config_path, config::TEMPLATE.as_bytes())?;
+            Ok(Outcome {
+                json: json!({"command": "init", "config": config_path}),
+                human: format!("wrote {}", config_path.display()),
+                code: 0,
+            })
+        }
+        Command::Sample { evaluations, out, seed } => {
+            let s = sample::generate(evaluations, seed, &out)?;
+            Ok(Outcome {
+                human: format!(
+                    "wrote a synthetic Calabrio dataset to {}: {} evaluations, {} CSV records, {} JSON Lines records, {} Genesys users, {} conversations, {} planted edge cases (sample-manifest.json)",
+                    out.display(), s.evaluations, s.csv_records, s.jsonl_records, s.users, s.conversations, s.cases
+                ),
+                json: json!({"command": "sample", "sample": s}),
+                code: 0,
+            })
+        }
+        Command::Extract => {
+            let cfg = load_config(&config_path)?;
+            let mut ledger = Ledger::open(&cfg.ledger.path)?;
+            let s = extract::run(&cfg, &mut ledger, &progress)?;
+            progress.finish_and_clear();
+            let (records, dispositions, unplanned) = ledger_counts(&ledger)?;
+            let code = u8::from(s.unreadable > 0);
+            Ok(Outcome {
+                human: format!(
+                    "extract: {} records read ({} new, {} changed, {} unchanged); {} unreadable (they will be quarantined with file, line and field){}",
+                    s.records, s.new, s.changed, s.unchanged, s.unreadable,
+                    if s.ignored_columns.is_empty() { String::new() } else { format!("; columns kept only in the raw text: {}", s.ignored_columns.join(", ")) }
+                ),
+                json: json!({"command": "extract", "records": records, "dispositions": dispositions, "unplanned": unplanned, "extract": s}),
+                code,
+            })
+        }
+        Command::Plan { exceptions, refresh_users } => {
+            let cfg = load_config(&config_path)?;
+            let mut ledger = Ledger::open(&cfg.ledger.path)?;
+            let client = client_for(&cfg, Credentials::from_env()?)?;
+            let s = plan::run(&cfg, &mut ledger, &client, &plan::PlanOptions { refresh_users }).await?;
+            let written = match &exceptions {
+                Some(p) => Some(plan::write_exceptions(&ledger, p)?),
+                None => None,
+            };
+            let code = exit_code(&s.dispositions, None);
+            Ok(Outcome {
+                human: format!(
+                    "plan: {}{}",
+                    invariant_line(s.records, &s.dispositions),
+                    written.map(|n| format!("\n{n} exceptions written")).unwrap_or_default()
+                ),
+                json: json!({"command": "plan", "records": s.records, "dispositions": s.dispositions,
+                    "invariant_holds": s.invariant_holds(), "requests": client.requests_sent(), "plan": s}),
+                code,
+            })
+        }
+        Command::Provision => {
+            let cfg = load_config(&config_path)?;
+            let ledger = Ledger::open(&cfg.ledger.path)?;
+            let client = client_for(&cfg, Credentials::from_env()?)?;
+            let s = provision::run(&cfg, &ledger, &client).await?;
+            let (records, dispositions, _) = ledger_counts(&ledger)?;
+            Ok(Outcome {
+                human: format!(
+                    "provision: form '{}' {} (published version {}, {} groups)",
+                    s.form,
+                    if s.created { "created and published" } else { "already provisioned" },
+                    s.published_id,
+                    s.groups
+                ),
+                json: json!({"command": "provision", "records": records, "dispositions": dispositions,
+                    "requests": client.requests_sent(), "provision": s}),
+                code: 0,
+            })
+        }
+        Command::Load { dry_run, max } => {
+            let cfg = load_config(&config_path)?;
+            let ledger = Ledger::open(&cfg.ledger.path)?;
+            let client = client_for(&cfg, Credentials::from_env()?)?;
+            let s = load::run(&cfg, &ledger, &client, &load::LoadOptions { dry_run, max }, &progress).await?;
+            let (records, dispositions, _) = ledger_counts(&ledger)?;
+            let code = exit_code(&dispositions, Some(&s.load));
+            Ok(Outcome {
+                human: format!(
+                    "load: created {} now ({} adopted after an unknown outcome), rejected {}, deferred {}, unknown {}{}\n{}",
+                    s.created_now, s.adopted, s.rejected_now, s.deferred_now, s.unknown_now,
+                    if dry_run { format!("; dry run: {} creates would be sent", s.would_send) } else { String::new() },
+                    table(&s.load.iter().map(|(k, v)| (k.as_str(), v.to_string())).collect::<Vec<_>>())
+                ),
+                json: json!({"command": "load", "records": records, "dispositions": dispositions,
+                    "load": s.load, "requests": client.requests_sent(), "load_run": s}),
+                code,
+            })
+        }
+        Command::Run { exceptions } => {
+            let cfg = load_config(&config_path)?;
+            let client = client_for(&cfg, Credentials::from_env()?)?;
+            let r = run_all(&cfg, &client, exceptions.as_deref(), &progress).await?;
+            Ok(r)
+        }
+        Command::Status => {
+            let cfg = load_config(&config_path)?;
+            let ledger = Ledger::open(&cfg.ledger.path)?;
+            let (records, dispositions, unplanned) = ledger_counts(&ledger)?;
+            let load = load_counts(&ledger)?;
+            let form = ledger.form(&cfg.form.name)?;
+            Ok(Outcome {
+                human: format!(
+                    "{}\nunplanned {unplanned}; stale records (no longer in the source) {}\nform: {}\nload:\n{}",
+                    invariant_line(records, &dispositions),
+                    ledger.stale_records()?,
+                    form.and_then(|f| f.published_id).map(|p| format!("published version {p}")).unwrap_or_else(|| "not provisioned".into()),
+                    table(&load.iter().map(|(k, v)| (k.as_str(), v.to_string())).collect::<Vec<_>>())
+                ),
+                code: exit_code(&dispositions, Some(&load)),
+                json: json!({"command": "status", "records": records, "dispositions": dispositions, "unplanned": unplanned, "load": load}),
+            })
+        }
+        Command::Emulator { kind: EmulatorKind::Genesys { listen, fixture, requests_per_minute, per_agent_daily_cap, token_lifetime_s, accept_inactive_users } } => {
+            let text = std::fs::read_to_string(&fixture)
+                .with_context(|| format!("cannot read fixture {}", fixture.display()))?;
+            let fx: emulator::Fixture = serde_json::from_str(&text)
+                .with_context(|| format!("fixture {} is not an emulator fixture", fixture.display()))?;
+            let settings = emulator::Settings {
+                requests_per_minute,
+                per_agent_daily_cap,
+                token_lifetime_s,
+                accept_inactive_users,
+            };
+            let handle = emulator::spawn(&listen, emulator::EmulatorState::new(fx, settings))
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            eprintln!("Genesys emulator listening on {} (Ctrl-C stops it)", handle.url());
+            tokio::signal::ctrl_c().await.ok();
+            let created = handle.state.evaluations().len();
+            handle.stop().await;
+            Ok(Outcome {
+                json: json!({"command": "emulator", "evaluations": created}),
+                human: format!("emulator stopped; it held {created} evaluations"),
+                code: 0,
+            })
+        }
+        Command::Demo { out, evaluations } => demo::run(&out, evaluations, &progress).await,
+    }
+}
+
+/// extract → plan → provision → load, with one summary.
+///
+/// # Errors
+/// Any stage's fatal error.
+pub async fn run_all(
+    cfg: &Config,
+    client: &genesys::GenesysClient,
+    exceptions: Option<&Path>,
+    progress: &indicatif::ProgressBar,
+) -> Result<Outcome> {
+    let mut ledger = Ledger::open(&cfg.ledger.path)?;
+    let ex = extract::run(cfg, &mut ledger, progress)?;
+    let pl = plan::run(cfg, &mut ledger, client, &plan::PlanOptions::default()).await?;
+    if let Some(p) = exceptions {
+        plan::write_exceptions(&ledger, p)?;
+    }
+    let pr = provision::run(cfg, &ledger, client).await?;
+    let ld = load::run(cfg, &ledger, client, &load::LoadOptions::default(), progress).await?;
+    let code = exit_code(&pl.dispositions, Some(&ld.load));
+    let human = format!(
+        "{}\nform '{}' ({})\ncreated {} evaluations now; load states:\n{}requests sent: {}",
+        invariant_line(pl.records, &pl.dispositions),
+        pr.form,
+        if pr.created { "created" } else { "already provisioned" },
+        ld.created_now,
+        table(&ld.load.iter().map(|(k, v)| (k.as_str(), v.to_string())).collect::<Vec<_>>()),
+        client.requests_sent()
+    );
+    Ok(Outcome {
+        json: json!({
+            "command": "run",
+            "records": pl.records,
+            "dispositions": pl.dispositions,
+            "invariant_holds": pl.invariant_holds(),
+            "load": ld.load,
+            "requests": client.requests_sent(),
+            "extract": ex,
+            "provision": pr,
+            "load_run": ld,
+        }),
+        human,
+        code,
+    })
+}

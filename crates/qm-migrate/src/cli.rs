@@ -1,0 +1,138 @@
+//! The command line (DESIGN §4): `qm-migrate [--config FILE] [--json] [--quiet] <command>`.
+//! Flags hold runtime behaviour only; the pipeline lives in the config file and credentials in the
+//! environment — there is deliberately no flag for a secret.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Move Calabrio ONE QM evaluation history into Genesys Cloud, provably and exactly once.
+#[derive(Debug, Parser)]
+#[command(name = "qm-migrate", version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration file.
+    #[arg(long, global = true, value_name = "FILE", env = "QM_MIGRATE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Print one JSON object with the command's summary on stdout (logs go to stderr).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// No progress bars, errors only on stderr.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented qm-migrate.toml.
+    Init {
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Write a realistic synthetic Calabrio dataset and a matching emulator fixture.
+    Sample {
+        /// Number of evaluations.
+        #[arg(long, default_value_t = 2000)]
+        evaluations: usize,
+        /// Output folder.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Seed (the same seed writes the same dataset).
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Stage the source records into the ledger (idempotent).
+    Extract,
+    /// Give every record a disposition and a reason.
+    Plan {
+        /// Write every non-evaluation record to this CSV.
+        #[arg(long, value_name = "FILE")]
+        exceptions: Option<PathBuf>,
+        /// Take a new snapshot of the Genesys user directory.
+        #[arg(long)]
+        refresh_users: bool,
+    },
+    /// Create and publish the Legacy Migration Form (idempotent).
+    Provision,
+    /// Send the planned evaluations.
+    Load {
+        /// Build every request, send none.
+        #[arg(long)]
+        dry_run: bool,
+        /// Send at most N creates.
+        #[arg(long, value_name = "N")]
+        max: Option<usize>,
+    },
+    /// extract → plan → provision → load.
+    Run {
+        /// Write every non-evaluation record to this CSV.
+        #[arg(long, value_name = "FILE")]
+        exceptions: Option<PathBuf>,
+    },
+    /// Ledger counts by disposition and load state.
+    Status,
+    /// Serve a stand-in API until stopped.
+    Emulator {
+        /// Which API.
+        #[command(subcommand)]
+        kind: EmulatorKind,
+    },
+    /// The whole migration of a synthetic dataset into the built-in emulator.
+    Demo {
+        /// Output folder (ledger, exceptions, summary, emulator state).
+        #[arg(long, default_value = "demo-out", value_name = "DIR")]
+        out: PathBuf,
+        /// Number of evaluations in the synthetic dataset.
+        #[arg(long, default_value_t = 2000)]
+        evaluations: usize,
+    },
+}
+
+/// Emulators.
+#[derive(Debug, Subcommand)]
+pub enum EmulatorKind {
+    /// Genesys Cloud.
+    Genesys {
+        /// Address to bind.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Fixture (users, conversations, OAuth clients), as written by `sample`.
+        #[arg(long, value_name = "FILE")]
+        fixture: PathBuf,
+        /// Requests per minute per OAuth client.
+        #[arg(long, default_value_t = 300)]
+        requests_per_minute: u32,
+        /// Evaluations per agent per rolling 24 h.
+        #[arg(long, default_value_t = 50)]
+        per_agent_daily_cap: u32,
+        /// Token lifetime, seconds.
+        #[arg(long, default_value_t = 86_400)]
+        token_lifetime_s: u64,
+        /// Accept inactive and deleted users as agent or evaluator (unverified #5).
+        #[arg(long)]
+        accept_inactive_users: bool,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_work_after_the_command() {
+        let cli = Cli::try_parse_from(["qm-migrate", "status", "--json", "--config", "x.toml"]).unwrap();
+        assert!(cli.json);
+        assert_eq!(cli.config, Some(PathBuf::from("x.toml")));
+        assert!(Cli::try_parse_from(["qm-migrate", "plan", "--client-secret", "x"]).is_err());
+    }
+}

@@ -1,0 +1,592 @@
+//! `qm-migrate.toml`: the pipeline (sources, mappings, target org, limits) lives in the file; runtime
+//! behaviour (`--dry-run`, `--max`) lives in flags; credentials live only in the environment (or in
+//! files named by `*_FILE` variables) and are held as `SecretString`, so no `Debug` or log line can
+//! print them. Unknown keys are errors naming the key. Every switch for a behaviour the public Genesys
+//! documentation leaves open (reference/genesys-api.md §12) is here, with a safe default.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use qm_model::ScoringMethod;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+/// The whole file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the Calabrio records come from.
+    #[serde(default)]
+    pub source: SourceConfig,
+    /// Score normalisation.
+    #[serde(default)]
+    pub scoring: ScoringConfig,
+    /// The Legacy Migration Form.
+    #[serde(default)]
+    pub form: FormConfig,
+    /// People.
+    #[serde(default)]
+    pub users: UsersConfig,
+    /// Conversation links.
+    #[serde(default)]
+    pub link: LinkConfig,
+    /// The Genesys org.
+    #[serde(default)]
+    pub genesys: GenesysConfig,
+    /// The history channel.
+    #[serde(default)]
+    pub history: HistoryConfig,
+    /// The ledger.
+    #[serde(default)]
+    pub ledger: LedgerConfig,
+}
+
+/// `[source]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SourceConfig {
+    /// `csv` (wide, one row per evaluation) or `json` (JSON, JSON Lines).
+    pub kind: String,
+    /// The export file.
+    pub path: PathBuf,
+    /// IANA zone of naive timestamps; none refuses them.
+    pub time_zone: Option<String>,
+    /// Source system name, part of every idempotency key (keep it stable for the whole migration).
+    pub system: String,
+}
+
+impl Default for SourceConfig {
+    fn default() -> Self {
+        SourceConfig {
+            kind: "csv".into(),
+            path: PathBuf::from("calabrio-export.csv"),
+            time_zone: None,
+            system: "calabrio_one".into(),
+        }
+    }
+}
+
+/// `[scoring]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScoringConfig {
+    /// Method for forms not listed in `forms`.
+    pub default: MethodConfig,
+    /// Per Calabrio form (by name, else id).
+    pub forms: BTreeMap<String, MethodConfig>,
+    /// Largest accepted difference between Genesys' predicted total and the source, points.
+    pub tolerance: f64,
+}
+
+impl Default for ScoringConfig {
+    fn default() -> Self {
+        ScoringConfig {
+            default: MethodConfig::default(),
+            forms: BTreeMap::new(),
+            tolerance: 0.5,
+        }
+    }
+}
+
+/// One normalisation method.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MethodConfig {
+    /// `percent`, `ratio` or `linear`.
+    pub method: String,
+    /// Top of the scale (`ratio`, `linear`).
+    #[serde(default)]
+    pub max: Option<f64>,
+    /// Bottom of the scale (`linear`).
+    #[serde(default)]
+    pub min: Option<f64>,
+}
+
+impl Default for MethodConfig {
+    fn default() -> Self {
+        MethodConfig {
+            method: "percent".into(),
+            max: None,
+            min: None,
+        }
+    }
+}
+
+impl MethodConfig {
+    /// The method.
+    ///
+    /// # Errors
+    /// When the method is unknown or lacks its bounds.
+    pub fn method(&self) -> Result<ScoringMethod> {
+        Ok(match self.method.as_str() {
+            "percent" => ScoringMethod::Percent,
+            "ratio" => ScoringMethod::Ratio {
+                max: self.max.context("method 'ratio' needs 'max'")?,
+            },
+            "linear" => ScoringMethod::Linear {
+                min: self.min.context("method 'linear' needs 'min'")?,
+                max: self.max.context("method 'linear' needs 'max'")?,
+            },
+            other => bail!("unknown scoring method '{other}' (percent, ratio, linear)"),
+        })
+    }
+}
+
+/// `[form]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FormConfig {
+    /// `container` (the only mode so far; `mirror` comes later).
+    pub mode: String,
+    /// Name of the Legacy Migration Form in Genesys.
+    pub name: String,
+    /// Granularity of the encoded 0–100 score (1 ⇒ 101 options; 0.5 ⇒ 201).
+    pub score_step: f64,
+    /// Calabrio sections that get their own informational question group (weight 0).
+    pub sections: Vec<String>,
+    /// Status of created evaluations (`FINISHED`; unverified #3: single call).
+    pub status: String,
+    /// `immediate` (release now), `never` (neverRelease) — unverified #4.
+    pub release_policy: String,
+}
+
+impl Default for FormConfig {
+    fn default() -> Self {
+        FormConfig {
+            mode: "container".into(),
+            name: "Legacy Migration Form (Calabrio)".into(),
+            score_step: 1.0,
+            sections: Vec::new(),
+            status: "FINISHED".into(),
+            release_policy: "immediate".into(),
+        }
+    }
+}
+
+/// `[users]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UsersConfig {
+    /// Keys tried in order: `email`, `username`.
+    pub match_keys: Vec<String>,
+    /// Agents whose Genesys account is inactive or deleted: `history` (default) or `allow`
+    /// (unverified #5).
+    pub inactive_policy: String,
+    /// Evaluator used when the original is missing, unmatched or not active (e-mail or username).
+    pub default_evaluator: Option<String>,
+    /// `original` (default) or `service_user` (always the default evaluator; unverified #6).
+    pub evaluator_mode: String,
+}
+
+impl Default for UsersConfig {
+    fn default() -> Self {
+        UsersConfig {
+            match_keys: vec!["email".into(), "username".into()],
+            inactive_policy: "history".into(),
+            default_evaluator: None,
+            evaluator_mode: "original".into(),
+        }
+    }
+}
+
+/// `[link]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LinkConfig {
+    /// Strategies in order: `field`, `mapping`.
+    pub strategies: Vec<String>,
+    /// CSV from the recording migration: `contact_id,conversation_id` (header aliases accepted).
+    pub mapping_file: Option<PathBuf>,
+    /// Which export field carries the Genesys conversation id for `field`: `conversation_id`
+    /// (explicit column) and/or `assoc_call_id` (unverified #17).
+    pub conversation_id_fields: Vec<String>,
+}
+
+impl Default for LinkConfig {
+    fn default() -> Self {
+        LinkConfig {
+            strategies: vec!["field".into()],
+            mapping_file: None,
+            conversation_id_fields: vec!["conversation_id".into(), "assoc_call_id".into()],
+        }
+    }
+}
+
+/// `[genesys]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GenesysConfig {
+    /// Region, e.g. `us-east-1`; or set `api_url` (and `login_url`).
+    pub region: Option<String>,
+    /// API base URL (overrides `region`).
+    pub api_url: Option<String>,
+    /// Login base URL (default: derived from `api_url`).
+    pub login_url: Option<String>,
+    /// Client-side request limit (Genesys: 300 per minute per token).
+    pub requests_per_minute: u32,
+    /// Evaluations per agent per rolling 24 h (Genesys: 50; up to 200 on request; unverified #7).
+    pub per_agent_daily_cap: u32,
+    /// Longest `Retry-After` waited in-line; a longer one parks the agent (unverified #7).
+    pub park_threshold_s: u64,
+    /// Per-request timeout.
+    pub timeout_s: u64,
+    /// Attempts per request on throttling and server errors (reads).
+    pub max_attempts: u32,
+    /// Send `Idempotency-Key` on creates (unverified #12).
+    pub use_idempotency_key: bool,
+}
+
+impl Default for GenesysConfig {
+    fn default() -> Self {
+        GenesysConfig {
+            region: None,
+            api_url: None,
+            login_url: None,
+            requests_per_minute: 300,
+            per_agent_daily_cap: 50,
+            park_threshold_s: 180,
+            timeout_s: 30,
+            max_attempts: 5,
+            use_idempotency_key: true,
+        }
+    }
+}
+
+/// `[history]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HistoryConfig {
+    /// Directory of the history channel.
+    pub dir: PathBuf,
+}
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        HistoryConfig {
+            dir: PathBuf::from("history"),
+        }
+    }
+}
+
+/// `[ledger]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LedgerConfig {
+    /// The SQLite ledger file.
+    pub path: PathBuf,
+}
+
+impl Default for LedgerConfig {
+    fn default() -> Self {
+        LedgerConfig {
+            path: PathBuf::from("qm-migrate.db"),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates `path`; relative paths inside are taken relative to the file's folder.
+    ///
+    /// # Errors
+    /// I/O, TOML (naming the key or line) and validation errors.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        let mut cfg: Config = toml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        cfg.rebase(base);
+        cfg.validate()
+            .with_context(|| format!("invalid config {}", path.display()))?;
+        Ok(cfg)
+    }
+
+    /// Makes relative paths relative to `base`.
+    pub fn rebase(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut self.source.path);
+        fix(&mut self.ledger.path);
+        fix(&mut self.history.dir);
+        if let Some(m) = self.link.mapping_file.as_mut() {
+            fix(m);
+        }
+    }
+
+    /// Checks values the types cannot.
+    ///
+    /// # Errors
+    /// The first problem, naming the key.
+    pub fn validate(&self) -> Result<()> {
+        if !["csv", "json"].contains(&self.source.kind.as_str()) {
+            bail!(
+                "[source] kind = '{}' is not supported yet (csv, json)",
+                self.source.kind
+            );
+        }
+        if let Some(tz) = &self.source.time_zone {
+            jiff::tz::TimeZone::get(tz)
+                .with_context(|| format!("[source] time_zone = '{tz}' is not an IANA zone"))?;
+        }
+        self.scoring
+            .default
+            .method()
+            .context("[scoring.default]")?;
+        for (form, m) in &self.scoring.forms {
+            m.method()
+                .with_context(|| format!("[scoring.forms.\"{form}\"]"))?;
+        }
+        if self.form.mode != "container" {
+            bail!(
+                "[form] mode = '{}' is not supported yet (container)",
+                self.form.mode
+            );
+        }
+        let step = self.form.score_step;
+        if !(step > 0.0 && step <= 10.0 && (100.0 / step - (100.0 / step).round()).abs() < 1e-9) {
+            bail!("[form] score_step = {step} must divide 100 (e.g. 1, 0.5, 0.25)");
+        }
+        if 100.0 / step > 1000.0 {
+            bail!("[form] score_step = {step} gives more than 1000 options");
+        }
+        if self.form.sections.len() > 150 {
+            bail!("[form] sections: at most 150 (Genesys allows 200 questions per form)");
+        }
+        if !["FINISHED", "INPROGRESS", "PENDING"].contains(&self.form.status.as_str()) {
+            bail!("[form] status = '{}' (FINISHED, INPROGRESS, PENDING)", self.form.status);
+        }
+        if !["immediate", "never"].contains(&self.form.release_policy.as_str()) {
+            bail!(
+                "[form] release_policy = '{}' (immediate, never)",
+                self.form.release_policy
+            );
+        }
+        for k in &self.users.match_keys {
+            if !["email", "username"].contains(&k.as_str()) {
+                bail!("[users] match_keys: '{k}' is not supported yet (email, username)");
+            }
+        }
+        if !["history", "allow"].contains(&self.users.inactive_policy.as_str()) {
+            bail!(
+                "[users] inactive_policy = '{}' (history, allow)",
+                self.users.inactive_policy
+            );
+        }
+        if !["original", "service_user"].contains(&self.users.evaluator_mode.as_str()) {
+            bail!(
+                "[users] evaluator_mode = '{}' (original, service_user)",
+                self.users.evaluator_mode
+            );
+        }
+        if self.users.evaluator_mode == "service_user" && self.users.default_evaluator.is_none() {
+            bail!("[users] evaluator_mode = 'service_user' needs default_evaluator");
+        }
+        for s in &self.link.strategies {
+            if !["field", "mapping"].contains(&s.as_str()) {
+                bail!("[link] strategies: '{s}' is not supported yet (field, mapping)");
+            }
+        }
+        if self.link.strategies.iter().any(|s| s == "mapping") && self.link.mapping_file.is_none()
+        {
+            bail!("[link] strategy 'mapping' needs mapping_file");
+        }
+        for f in &self.link.conversation_id_fields {
+            if !["conversation_id", "assoc_call_id"].contains(&f.as_str()) {
+                bail!("[link] conversation_id_fields: '{f}' (conversation_id, assoc_call_id)");
+            }
+        }
+        if self.genesys.requests_per_minute == 0 || self.genesys.per_agent_daily_cap == 0 {
+            bail!("[genesys] requests_per_minute and per_agent_daily_cap must be above 0");
+        }
+        if let Some(r) = &self.genesys.region
+            && self.genesys.api_url.is_none()
+            && genesys::region_api_url(r).is_none()
+        {
+            bail!("[genesys] region = '{r}' is not a known Genesys Cloud region");
+        }
+        Ok(())
+    }
+
+    /// The normalisation method of a Calabrio form.
+    ///
+    /// # Errors
+    /// Never after [`Config::validate`].
+    pub fn method_for(&self, form_key: &str) -> Result<ScoringMethod> {
+        self.scoring
+            .forms
+            .get(form_key)
+            .unwrap_or(&self.scoring.default)
+            .method()
+    }
+
+    /// API and login base URLs.
+    ///
+    /// # Errors
+    /// When neither `region` nor `api_url` is set.
+    pub fn endpoints(&self) -> Result<(String, String)> {
+        let api = match (&self.genesys.api_url, &self.genesys.region) {
+            (Some(url), _) => url.trim_end_matches('/').to_owned(),
+            (None, Some(region)) => genesys::region_api_url(region)
+                .with_context(|| format!("unknown region '{region}'"))?,
+            (None, None) => bail!("[genesys] needs region or api_url"),
+        };
+        let login = self
+            .genesys
+            .login_url
+            .clone()
+            .unwrap_or_else(|| genesys::login_url_for(&api));
+        Ok((api, login))
+    }
+}
+
+/// Genesys OAuth client credentials.
+pub struct Credentials {
+    /// Client id (not secret, but kept out of logs all the same).
+    pub client_id: String,
+    /// Client secret.
+    pub client_secret: SecretString,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credentials { .. }")
+    }
+}
+
+/// Reads `NAME` or the file named by `NAME_FILE`.
+fn env_secret(name: &str) -> Result<Option<String>> {
+    if let Ok(v) = std::env::var(name) {
+        return Ok(Some(v.trim().to_owned()));
+    }
+    let file_var = format!("{name}_FILE");
+    if let Ok(path) = std::env::var(&file_var) {
+        let v = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read the file named by {file_var}"))?;
+        return Ok(Some(v.trim().to_owned()));
+    }
+    Ok(None)
+}
+
+impl Credentials {
+    /// `GENESYS_CLIENT_ID` / `GENESYS_CLIENT_SECRET` (or their `_FILE` variants).
+    ///
+    /// # Errors
+    /// When either is missing (the message names the variables, never a value).
+    pub fn from_env() -> Result<Credentials> {
+        let id = env_secret("GENESYS_CLIENT_ID")?;
+        let secret = env_secret("GENESYS_CLIENT_SECRET")?;
+        match (id, secret) {
+            (Some(id), Some(secret)) if !id.is_empty() && !secret.is_empty() => Ok(Credentials {
+                client_id: id,
+                client_secret: SecretString::from(secret),
+            }),
+            _ => bail!(
+                "Genesys credentials missing: set GENESYS_CLIENT_ID and GENESYS_CLIENT_SECRET (or GENESYS_CLIENT_ID_FILE and GENESYS_CLIENT_SECRET_FILE)"
+            ),
+        }
+    }
+}
+
+/// The commented file `init` writes.
+pub const TEMPLATE: &str = r#"# qm-migrate configuration. Paths are relative to this file.
+# Credentials never go here: set GENESYS_CLIENT_ID and GENESYS_CLIENT_SECRET in the environment
+# (or GENESYS_CLIENT_ID_FILE / GENESYS_CLIENT_SECRET_FILE naming files that hold them).
+
+[source]
+kind = "csv"                      # csv (one row per evaluation) | json (JSON array, object or JSON Lines)
+path = "calabrio-export.csv"
+# time_zone = "America/New_York"  # zone of timestamps written without offset; unset refuses them
+system = "calabrio_one"           # part of every idempotency key: keep it stable for the whole migration
+
+[scoring]
+tolerance = 0.5                   # largest |Genesys total - Calabrio total| accepted, in points
+default = { method = "percent" }  # percent | ratio (max) | linear (min, max)
+# [scoring.forms]
+# "Sales Call 1-5" = { method = "ratio", max = 5 }
+
+[form]
+mode = "container"
+name = "Legacy Migration Form (Calabrio)"
+score_step = 1.0                  # 1 => options 0..100; 0.5 => 0, 0.5, ..., 100
+sections = []                     # Calabrio sections shown as their own (weight 0) question groups
+status = "FINISHED"               # unverified #3: FINISHED with full answers in one call
+release_policy = "immediate"      # immediate | never (unverified #4)
+
+[users]
+match_keys = ["email", "username"]
+inactive_policy = "history"       # history | allow (unverified #5: does Genesys accept inactive users?)
+# default_evaluator = "migration_admin@example.com"
+evaluator_mode = "original"       # original | service_user (unverified #6)
+
+[link]
+strategies = ["field"]            # add "mapping" with mapping_file to use the recording migration's map
+# mapping_file = "recording-map.csv"   # contact_id,conversation_id
+conversation_id_fields = ["conversation_id", "assoc_call_id"]   # unverified #17
+
+[genesys]
+region = "us-east-1"              # or api_url = "https://api.mypurecloud.com"
+requests_per_minute = 300
+per_agent_daily_cap = 50          # 200 when raised by Genesys Care (unverified #7)
+park_threshold_s = 180            # a longer Retry-After parks the agent
+timeout_s = 30
+max_attempts = 5
+use_idempotency_key = true        # unverified #12
+
+[history]
+dir = "history"
+
+[ledger]
+path = "qm-migrate.db"
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_parses_and_validates() {
+        let cfg: Config = toml::from_str(TEMPLATE).unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.genesys.per_agent_daily_cap, 50);
+        assert_eq!(
+            cfg.endpoints().unwrap(),
+            (
+                "https://api.mypurecloud.com".to_owned(),
+                "https://login.mypurecloud.com".to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_naming_the_key() {
+        let err = toml::from_str::<Config>("[genesys]\nrequests_per_minut = 3\n").unwrap_err();
+        assert!(err.to_string().contains("requests_per_minut"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let mut cfg = Config::default();
+        cfg.form.score_step = 3.0;
+        assert!(cfg.validate().unwrap_err().to_string().contains("score_step"));
+        let mut cfg = Config::default();
+        cfg.scoring
+            .forms
+            .insert("F".into(), MethodConfig { method: "ratio".into(), max: None, min: None });
+        let err = format!("{:#}", cfg.validate().unwrap_err());
+        assert!(err.contains("needs 'max'") && err.contains("F"), "{err}");
+    }
+
+    #[test]
+    fn credentials_debug_hides_everything() {
+        let c = Credentials {
+            client_id: "id-123".into(),
+            client_secret: SecretString::from("s3cr3t-value".to_owned()),
+        };
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3cr3t") && !shown.contains("id-123"));
+    }
+}

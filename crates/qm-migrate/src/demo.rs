@@ -1,0 +1,159 @@
+//! `demo`: the whole migration of a synthetic dataset into the built-in Genesys emulator.
+//!
+//! `sample` (deterministic) → the emulator in-process on 127.0.0.1 → extract → plan → provision →
+//! load → a short summary on stdout and `demo-out/` with the ledger, the exceptions, a plain summary
+//! and the emulator's state. The emulator's state is saved and restored, so running `demo` twice
+//! talks to the same "org": the second run creates nothing, because everything already exists.
+//! The demo raises the emulator's request limit (it says so) — it never disables a limit.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde_json::json;
+
+use crate::config::{Config, Credentials};
+use crate::ledger::Ledger;
+use crate::{Outcome, fsutil, ledger_counts, load_counts};
+
+/// The request rate of the demo's emulator (the real default is 300 per minute).
+pub const DEMO_REQUESTS_PER_MINUTE: u32 = 60_000;
+
+/// Runs the demo into `out`.
+///
+/// # Errors
+/// Any stage's fatal error.
+pub async fn run(out: &Path, evaluations: usize, progress: &indicatif::ProgressBar) -> Result<Outcome> {
+    let started = std::time::Instant::now();
+    let sample_dir = out.join("sample");
+    let sample = crate::sample::generate(evaluations, 42, &sample_dir)?;
+
+    let fixture_text = std::fs::read_to_string(sample_dir.join("genesys-fixture.json"))?;
+    let fixture: emulator::Fixture = serde_json::from_str(&fixture_text)?;
+    let client_cred = fixture
+        .oauth_clients
+        .first()
+        .cloned()
+        .context("the sample fixture has no OAuth client")?;
+    let settings = emulator::Settings {
+        requests_per_minute: DEMO_REQUESTS_PER_MINUTE,
+        ..emulator::Settings::default()
+    };
+    let cap = settings.per_agent_daily_cap;
+    let state = emulator::EmulatorState::new(fixture, settings);
+    let state_file = out.join("emulator-state.json");
+    if state_file.exists() {
+        let snap: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state_file)?)
+            .with_context(|| format!("{} is not an emulator state", state_file.display()))?;
+        state
+            .restore(snap)
+            .with_context(|| format!("{} is not an emulator state", state_file.display()))?;
+    }
+    let before = state.evaluations().len();
+    let handle = emulator::spawn("127.0.0.1:0", state.clone()).await?;
+
+    let mut cfg = Config::load(&sample_dir.join("qm-migrate.toml"))?;
+    cfg.genesys.api_url = Some(handle.url());
+    cfg.genesys.login_url = Some(handle.url());
+    cfg.genesys.requests_per_minute = DEMO_REQUESTS_PER_MINUTE;
+    cfg.ledger.path = out.join("ledger.db");
+    cfg.history.dir = out.join("history");
+    let creds = Credentials {
+        client_id: client_cred.client_id.clone(),
+        client_secret: secrecy::SecretString::from(client_cred.client_secret.clone()),
+    };
+    let client = crate::client_for(&cfg, creds)?;
+    let exceptions = out.join("exceptions.csv");
+    let result = crate::run_all(&cfg, &client, Some(&exceptions), progress).await;
+    fsutil::write_private(&state_file, serde_json::to_string(&state.snapshot())?.as_bytes())?;
+    handle.stop().await;
+    let run = result?;
+
+    let ledger = Ledger::open(&cfg.ledger.path)?;
+    let (records, dispositions, _) = ledger_counts(&ledger)?;
+    let load = load_counts(&ledger)?;
+    let after = state.evaluations().len();
+    let created_now = after.saturating_sub(before);
+    // Every created evaluation's Genesys total against the normalised Calabrio score.
+    let (checked, mismatched, max_diff) = score_check(&ledger)?;
+    let evaluation = dispositions.get("evaluation").copied().unwrap_or(0);
+    let created = load.get("created").copied().unwrap_or(0);
+    let invariant = dispositions.values().sum::<u64>() == records;
+    let per_agent_max = state.evaluations_per_agent().values().copied().max().unwrap_or(0);
+    let ok = invariant && created == evaluation && mismatched == 0;
+    let elapsed = started.elapsed().as_secs_f64();
+
+    let rows = [
+        ("records read", records.to_string()),
+        ("  evaluation", evaluation.to_string()),
+        ("  history", dispositions["history"].to_string()),
+        ("  excluded", dispositions["excluded"].to_string()),
+        ("  quarantined", dispositions["quarantined"].to_string()),
+        ("invariant", if invariant { "records = Σ dispositions".into() } else { "BROKEN".into() }),
+        ("created in Genesys", format!("{created} ({created_now} in this run)")),
+        ("rejected", load["rejected"].to_string()),
+        ("unknown / deferred", format!("{} / {}", load["unknown"], load["deferred"])),
+        ("scores checked", format!("{checked} Genesys totals, {mismatched} differ from Calabrio (max |diff| {max_diff:.2})")),
+        ("requests sent", client.requests_sent().to_string()),
+        ("busiest agent", format!("{per_agent_max} evaluations (cap {cap} per 24 h)")),
+        ("emulator limit", format!("{DEMO_REQUESTS_PER_MINUTE} requests/min (raised for the demo; Genesys: 300)")),
+        ("time", format!("{elapsed:.1} s")),
+    ];
+    let mut human = String::from("qm-migrate demo: synthetic Calabrio export → Genesys emulator\n\n");
+    human.push_str(&crate::table(&rows));
+    human.push_str(&format!(
+        "\n{} written: ledger.db, exceptions.csv (every non-evaluation record with its reason), summary.txt, sample/ (the dataset)\n",
+        out.display()
+    ));
+    fsutil::write_private(&out.join("summary.txt"), human.as_bytes())?;
+    let json = json!({
+        "command": "demo",
+        "records": records,
+        "dispositions": dispositions,
+        "invariant_holds": invariant,
+        "load": load,
+        "requests": client.requests_sent(),
+        "created_this_run": created_now,
+        "score_check": {"checked": checked, "mismatched": mismatched, "max_abs_diff": max_diff},
+        "emulator": {"requests_per_minute": DEMO_REQUESTS_PER_MINUTE, "per_agent_daily_cap": cap, "busiest_agent": per_agent_max},
+        "sample": sample,
+        "out": out,
+        "elapsed_s": elapsed,
+        "run": run.json,
+    });
+    Ok(Outcome {
+        json,
+        human,
+        code: if ok { 0 } else { 1 },
+    })
+}
+
+/// Compares the Genesys total of every created evaluation with the normalised source score.
+/// Returns (checked, mismatched, max |diff|); a KPI failure expects 0.
+///
+/// # Errors
+/// Ledger errors.
+pub fn score_check(ledger: &Ledger) -> Result<(u64, u64, f64)> {
+    let mut stmt = ledger.conn().prepare(
+        "SELECT l.genesys_total, p.predicted FROM loads l JOIN plans p ON p.record_id = l.record_id
+         WHERE l.state = 'created'",
+    )?;
+    let mut checked = 0;
+    let mut mismatched = 0;
+    let mut max_diff: f64 = 0.0;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, Option<f64>>(0)?, r.get::<_, Option<f64>>(1)?)))?;
+    for row in rows {
+        let (genesys, predicted) = row?;
+        checked += 1;
+        match (genesys, predicted) {
+            (Some(g), Some(p)) => {
+                let d = (g - p).abs();
+                max_diff = max_diff.max(d);
+                if d > 1e-6 {
+                    mismatched += 1;
+                }
+            }
+            _ => mismatched += 1,
+        }
+    }
+    Ok((checked, mismatched, max_diff))
+}

@@ -1,0 +1,773 @@
+//! The ledger: one SQLite file, the single source of truth of a migration (DESIGN §2).
+//!
+//! It holds the staged source records (raw text, content hash, canonical JSON or the read error), the
+//! Genesys directory snapshot, the plan (one disposition and reason per record), the provisioned forms
+//! with the ids of their published version, and the load state machine of every `evaluation` item:
+//!
+//! ```text
+//! planned → sending → created(evaluationId) | rejected(code, message) | deferred(until) | unknown
+//! ```
+//!
+//! `sending` is committed *before* the request leaves, with the item's idempotency key, so a crash
+//! at any point leaves an item that the next `load` can reconcile (an item found in `sending` at start
+//! is `unknown`). The file is created with mode 0600: it holds personal data. Schema changes are
+//! numbered migrations applied through `PRAGMA user_version`.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use qm_model::Disposition;
+use rusqlite::{Connection, OptionalExtension, params};
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY,
+    command TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    summary TEXT
+);
+CREATE TABLE records (
+    id INTEGER PRIMARY KEY,
+    file TEXT NOT NULL,
+    locator TEXT NOT NULL,
+    line INTEGER,
+    json_path TEXT,
+    evaluation_id TEXT,
+    hash TEXT NOT NULL,
+    raw TEXT NOT NULL,
+    canonical TEXT,
+    error_field TEXT,
+    error TEXT,
+    seq INTEGER NOT NULL,
+    first_run INTEGER NOT NULL,
+    last_seen_run INTEGER NOT NULL,
+    UNIQUE (file, locator)
+);
+CREATE INDEX records_evaluation ON records (evaluation_id);
+CREATE TABLE directory (
+    user_id TEXT PRIMARY KEY,
+    name TEXT,
+    email TEXT,
+    username TEXT,
+    state TEXT,
+    fetched_at TEXT NOT NULL
+);
+CREATE TABLE plans (
+    record_id INTEGER PRIMARY KEY REFERENCES records (id),
+    disposition TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    agent_user_id TEXT,
+    evaluator_user_id TEXT,
+    conversation_id TEXT,
+    link_strategy TEXT,
+    evaluated_at TEXT,
+    date_basis TEXT,
+    score REAL,
+    method TEXT,
+    predicted REAL,
+    answers TEXT,
+    planned_at TEXT NOT NULL
+);
+CREATE TABLE forms (
+    name TEXT PRIMARY KEY,
+    definition_hash TEXT NOT NULL,
+    draft_id TEXT NOT NULL,
+    published_id TEXT,
+    context_id TEXT,
+    id_map TEXT,
+    provisioned_at TEXT NOT NULL
+);
+CREATE TABLE loads (
+    record_id INTEGER PRIMARY KEY REFERENCES records (id),
+    state TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    conversation_id TEXT NOT NULL,
+    agent_user_id TEXT NOT NULL,
+    evaluation_id TEXT,
+    deferred_until TEXT,
+    code TEXT,
+    message TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    genesys_total REAL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE attempts (
+    id INTEGER PRIMARY KEY,
+    record_id INTEGER NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    outcome TEXT,
+    status INTEGER,
+    code TEXT,
+    message TEXT,
+    response TEXT
+);
+"#];
+
+/// The load states of an `evaluation` item.
+pub mod state {
+    /// Waiting to be sent.
+    pub const PLANNED: &str = "planned";
+    /// Committed as about to be sent; found at start ⇒ unknown.
+    pub const SENDING: &str = "sending";
+    /// Exists in Genesys.
+    pub const CREATED: &str = "created";
+    /// Permanently refused by Genesys.
+    pub const REJECTED: &str = "rejected";
+    /// Parked until a time (per-agent daily cap).
+    pub const DEFERRED: &str = "deferred";
+    /// May or may not exist in Genesys: reconciled before anything is re-sent.
+    pub const UNKNOWN: &str = "unknown";
+    /// Every state, in report order.
+    pub const ALL: [&str; 6] = [PLANNED, SENDING, CREATED, REJECTED, DEFERRED, UNKNOWN];
+}
+
+/// The open ledger.
+pub struct Ledger {
+    conn: Connection,
+}
+
+/// A staged record, as the planner reads it.
+#[derive(Debug, Clone)]
+pub struct RecordRow {
+    /// Row id.
+    pub id: i64,
+    /// `file:line` or `file $[i]`.
+    pub locator: String,
+    /// Evaluation id, when readable.
+    pub evaluation_id: Option<String>,
+    /// Content hash.
+    pub hash: String,
+    /// Canonical JSON, when readable.
+    pub canonical: Option<String>,
+    /// The field of the read error.
+    pub error_field: Option<String>,
+    /// The read error.
+    pub error: Option<String>,
+    /// Order in the source.
+    pub seq: i64,
+}
+
+/// One plan row.
+#[derive(Debug, Clone, Default)]
+pub struct PlanRow {
+    /// Record.
+    pub record_id: i64,
+    /// Disposition.
+    pub disposition: Option<Disposition>,
+    /// Human reason.
+    pub reason: String,
+    /// Genesys agent.
+    pub agent_user_id: Option<String>,
+    /// Genesys evaluator.
+    pub evaluator_user_id: Option<String>,
+    /// Linked conversation.
+    pub conversation_id: Option<String>,
+    /// `field` or `mapping`.
+    pub link_strategy: Option<String>,
+    /// Chosen evaluation date, RFC 3339.
+    pub evaluated_at: Option<String>,
+    /// `evaluated`, `created` or `contact_start`.
+    pub date_basis: Option<String>,
+    /// Normalised source score.
+    pub score: Option<f64>,
+    /// Normalisation method.
+    pub method: Option<String>,
+    /// Predicted Genesys total.
+    pub predicted: Option<f64>,
+    /// Answers with logical ids (JSON `ScoringSet`).
+    pub answers: Option<String>,
+}
+
+/// A load item.
+#[derive(Debug, Clone)]
+pub struct LoadRow {
+    /// Record.
+    pub record_id: i64,
+    /// State.
+    pub state: String,
+    /// Idempotency key.
+    pub idempotency_key: String,
+    /// Conversation.
+    pub conversation_id: String,
+    /// Agent.
+    pub agent_user_id: String,
+    /// Evaluation id once created.
+    pub evaluation_id: Option<String>,
+    /// Parked until.
+    pub deferred_until: Option<String>,
+}
+
+/// A provisioned form.
+#[derive(Debug, Clone)]
+pub struct FormRow {
+    /// Name.
+    pub name: String,
+    /// Hash of the definition it was made from.
+    pub definition_hash: String,
+    /// First draft id.
+    pub draft_id: String,
+    /// Published version id.
+    pub published_id: Option<String>,
+    /// Context id.
+    pub context_id: Option<String>,
+    /// Logical id → published id (JSON object).
+    pub id_map: Option<String>,
+}
+
+fn now() -> String {
+    jiff::Timestamp::now().to_string()
+}
+
+impl Ledger {
+    /// Opens (creating with mode 0600) and migrates the ledger at `path`.
+    ///
+    /// # Errors
+    /// I/O and SQLite errors, naming the file.
+    pub fn open(path: &Path) -> Result<Ledger> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        crate::fsutil::touch_private(path)?;
+        let conn = Connection::open(path)
+            .with_context(|| format!("cannot open ledger {}", path.display()))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let mut ledger = Ledger { conn };
+        ledger
+            .migrate()
+            .with_context(|| format!("cannot migrate ledger {}", path.display()))?;
+        Ok(ledger)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+        anyhow::ensure!(
+            version <= known,
+            "the ledger was written by a newer qm-migrate (schema {version}, this one knows {known})"
+        );
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(version)?) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", i64::try_from(i + 1)?)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Starts a run of `command`.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn begin_run(&self, command: &str) -> Result<i64> {
+        self.conn.execute(
+            "INSERT INTO runs (command, started_at) VALUES (?1, ?2)",
+            params![command, now()],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Ends a run with its summary.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn finish_run(&self, run: i64, summary: &serde_json::Value) -> Result<()> {
+        self.conn.execute(
+            "UPDATE runs SET finished_at = ?1, summary = ?2 WHERE id = ?3",
+            params![now(), summary.to_string(), run],
+        )?;
+        Ok(())
+    }
+
+    /// The id of the latest finished extract run.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn latest_extract(&self) -> Result<Option<i64>> {
+        Ok(self.conn.query_row(
+            "SELECT max(last_seen_run) FROM records",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// A transaction for batched writes.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn transaction(&mut self) -> Result<rusqlite::Transaction<'_>> {
+        Ok(self.conn.transaction()?)
+    }
+
+    /// The raw connection (read-only queries of other modules).
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Stages one record. Returns `new`, `changed` or `unchanged`.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn upsert_record(
+        tx: &rusqlite::Transaction<'_>,
+        rec: &calabrio::SourceRecord,
+        seq: i64,
+        run: i64,
+    ) -> Result<&'static str> {
+        let locator = rec.locator.to_string();
+        let existing: Option<(i64, String)> = tx
+            .query_row(
+                "SELECT id, hash FROM records WHERE file = ?1 AND locator = ?2",
+                params![rec.locator.file, locator],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let (evaluation_id, canonical, field, error) = match &rec.parsed {
+            Ok(ev) => (
+                Some(ev.evaluation_id.clone()),
+                Some(serde_json::to_string(ev)?),
+                None,
+                None,
+            ),
+            Err(e) => (None, None, e.field.clone(), Some(e.message.clone())),
+        };
+        match existing {
+            Some((id, hash)) if hash == rec.hash => {
+                tx.execute(
+                    "UPDATE records SET last_seen_run = ?1, seq = ?2 WHERE id = ?3",
+                    params![run, seq, id],
+                )?;
+                Ok("unchanged")
+            }
+            Some((id, _)) => {
+                tx.execute(
+                    "UPDATE records SET hash = ?1, raw = ?2, canonical = ?3, error_field = ?4, error = ?5,
+                     evaluation_id = ?6, seq = ?7, last_seen_run = ?8, line = ?9, json_path = ?10 WHERE id = ?11",
+                    params![
+                        rec.hash,
+                        rec.raw,
+                        canonical,
+                        field,
+                        error,
+                        evaluation_id,
+                        seq,
+                        run,
+                        rec.locator.line.map(|l| l as i64),
+                        rec.locator.json_path,
+                        id
+                    ],
+                )?;
+                Ok("changed")
+            }
+            None => {
+                tx.execute(
+                    "INSERT INTO records (file, locator, line, json_path, evaluation_id, hash, raw, canonical,
+                     error_field, error, seq, first_run, last_seen_run)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+                    params![
+                        rec.locator.file,
+                        locator,
+                        rec.locator.line.map(|l| l as i64),
+                        rec.locator.json_path,
+                        evaluation_id,
+                        rec.hash,
+                        rec.raw,
+                        canonical,
+                        field,
+                        error,
+                        seq,
+                        run
+                    ],
+                )?;
+                Ok("new")
+            }
+        }
+    }
+
+    /// The records of the latest extract, in source order.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn current_records(&self) -> Result<Vec<RecordRow>> {
+        let Some(run) = self.latest_extract()? else {
+            return Ok(Vec::new());
+        };
+        let mut stmt = self.conn.prepare(
+            "SELECT id, locator, evaluation_id, hash, canonical, error_field, error, seq
+             FROM records WHERE last_seen_run = ?1 ORDER BY seq",
+        )?;
+        let rows = stmt
+            .query_map([run], |r| {
+                Ok(RecordRow {
+                    id: r.get(0)?,
+                    locator: r.get(1)?,
+                    evaluation_id: r.get(2)?,
+                    hash: r.get(3)?,
+                    canonical: r.get(4)?,
+                    error_field: r.get(5)?,
+                    error: r.get(6)?,
+                    seq: r.get(7)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Records staged by earlier extracts that the latest one no longer saw.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn stale_records(&self) -> Result<i64> {
+        let Some(run) = self.latest_extract()? else {
+            return Ok(0);
+        };
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM records WHERE last_seen_run < ?1",
+            [run],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Replaces the directory snapshot.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn replace_directory(&mut self, users: &[genesys::models::User]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM directory", [])?;
+        let at = now();
+        {
+            let mut stmt = tx.prepare(
+                "INSERT INTO directory (user_id, name, email, username, state, fetched_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for u in users {
+                stmt.execute(params![u.id, u.name, u.email, u.username, u.state, at])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The directory snapshot.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn directory(&self) -> Result<Vec<genesys::models::User>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT user_id, name, email, username, state FROM directory ORDER BY user_id")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(genesys::models::User {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    email: r.get(2)?,
+                    username: r.get(3)?,
+                    state: r.get(4)?,
+                    ..genesys::models::User::default()
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Load state of a record, if it has a load item.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn load_state(&self, record_id: i64) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT state FROM loads WHERE record_id = ?1",
+                [record_id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Writes a plan row (in `tx`).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn put_plan(tx: &rusqlite::Transaction<'_>, p: &PlanRow) -> Result<()> {
+        tx.execute(
+            "INSERT OR REPLACE INTO plans (record_id, disposition, reason, agent_user_id, evaluator_user_id,
+             conversation_id, link_strategy, evaluated_at, date_basis, score, method, predicted, answers, planned_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            params![
+                p.record_id,
+                p.disposition.map(|d| d.as_str()),
+                p.reason,
+                p.agent_user_id,
+                p.evaluator_user_id,
+                p.conversation_id,
+                p.link_strategy,
+                p.evaluated_at,
+                p.date_basis,
+                p.score,
+                p.method,
+                p.predicted,
+                p.answers,
+                now()
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Makes the load item of an `evaluation` plan row exist (state `planned`), or re-arms a
+    /// `rejected` one after a re-plan. Items already sent are left alone.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn arm_load(
+        tx: &rusqlite::Transaction<'_>,
+        record_id: i64,
+        key: &str,
+        conversation_id: &str,
+        agent_user_id: &str,
+    ) -> Result<()> {
+        tx.execute(
+            "INSERT INTO loads (record_id, state, idempotency_key, conversation_id, agent_user_id, updated_at)
+             VALUES (?1, 'planned', ?2, ?3, ?4, ?5)
+             ON CONFLICT (record_id) DO UPDATE SET
+               state = CASE WHEN state = 'rejected' THEN 'planned' ELSE state END,
+               conversation_id = CASE WHEN state IN ('planned', 'rejected', 'deferred') THEN excluded.conversation_id ELSE conversation_id END,
+               agent_user_id = CASE WHEN state IN ('planned', 'rejected', 'deferred') THEN excluded.agent_user_id ELSE agent_user_id END,
+               updated_at = excluded.updated_at",
+            params![record_id, key, conversation_id, agent_user_id, now()],
+        )?;
+        Ok(())
+    }
+
+    /// Drops the load item of a record that is no longer an `evaluation` (only if never sent).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn disarm_load(tx: &rusqlite::Transaction<'_>, record_id: i64) -> Result<()> {
+        tx.execute(
+            "DELETE FROM loads WHERE record_id = ?1 AND state IN ('planned', 'rejected', 'deferred')",
+            [record_id],
+        )?;
+        Ok(())
+    }
+
+    /// Counts of current records by disposition (records without a plan count as `unplanned`).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn disposition_counts(&self) -> Result<Vec<(String, i64)>> {
+        let run = self.latest_extract()?.unwrap_or(-1);
+        let mut stmt = self.conn.prepare(
+            "SELECT coalesce(p.disposition, 'unplanned'), count(*) FROM records r
+             LEFT JOIN plans p ON p.record_id = r.id WHERE r.last_seen_run = ?1 GROUP BY 1",
+        )?;
+        let rows = stmt
+            .query_map([run], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Counts of load items by state.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn load_counts(&self) -> Result<Vec<(String, i64)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT state, count(*) FROM loads GROUP BY state")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Load items in `states`, ordered by agent then record (the loader interleaves agents).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn loads_in(&self, states: &[&str]) -> Result<Vec<LoadRow>> {
+        let placeholders = vec!["?"; states.len()].join(",");
+        let sql = format!(
+            "SELECT record_id, state, idempotency_key, conversation_id, agent_user_id, evaluation_id, deferred_until
+             FROM loads WHERE state IN ({placeholders}) ORDER BY agent_user_id, record_id"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(states.iter()), |r| {
+                Ok(LoadRow {
+                    record_id: r.get(0)?,
+                    state: r.get(1)?,
+                    idempotency_key: r.get(2)?,
+                    conversation_id: r.get(3)?,
+                    agent_user_id: r.get(4)?,
+                    evaluation_id: r.get(5)?,
+                    deferred_until: r.get(6)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Sets the state of a load item (and the fields that go with it), recording an attempt row
+    /// when `attempt` is given.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    #[allow(clippy::too_many_arguments)]
+    pub fn set_load(
+        &self,
+        record_id: i64,
+        new_state: &str,
+        evaluation_id: Option<&str>,
+        deferred_until: Option<&str>,
+        code: Option<&str>,
+        message: Option<&str>,
+        genesys_total: Option<f64>,
+    ) -> Result<()> {
+        let n = self.conn.execute(
+            "UPDATE loads SET state = ?2, evaluation_id = coalesce(?3, evaluation_id), deferred_until = ?4,
+             code = ?5, message = ?6, genesys_total = coalesce(?7, genesys_total), updated_at = ?8,
+             attempts = attempts + CASE WHEN ?2 = 'sending' THEN 1 ELSE 0 END
+             WHERE record_id = ?1",
+            params![
+                record_id,
+                new_state,
+                evaluation_id,
+                deferred_until,
+                code,
+                message,
+                genesys_total,
+                now()
+            ],
+        )?;
+        anyhow::ensure!(n == 1, "no load item for record {record_id}");
+        Ok(())
+    }
+
+    /// Records one request attempt and its outcome.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn record_attempt(
+        &self,
+        record_id: i64,
+        started_at: &str,
+        outcome: &str,
+        status: Option<u16>,
+        code: Option<&str>,
+        message: Option<&str>,
+        response: Option<&str>,
+    ) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO attempts (record_id, started_at, finished_at, outcome, status, code, message, response)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![record_id, started_at, now(), outcome, status, code, message, response],
+        )?;
+        Ok(())
+    }
+
+    /// The plan row of a record.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn plan(&self, record_id: i64) -> Result<Option<PlanRow>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT record_id, disposition, reason, agent_user_id, evaluator_user_id, conversation_id,
+                 link_strategy, evaluated_at, date_basis, score, method, predicted, answers
+                 FROM plans WHERE record_id = ?1",
+                [record_id],
+                |r| {
+                    let d: Option<String> = r.get(1)?;
+                    Ok(PlanRow {
+                        record_id: r.get(0)?,
+                        disposition: d.as_deref().and_then(Disposition::parse),
+                        reason: r.get(2)?,
+                        agent_user_id: r.get(3)?,
+                        evaluator_user_id: r.get(4)?,
+                        conversation_id: r.get(5)?,
+                        link_strategy: r.get(6)?,
+                        evaluated_at: r.get(7)?,
+                        date_basis: r.get(8)?,
+                        score: r.get(9)?,
+                        method: r.get(10)?,
+                        predicted: r.get(11)?,
+                        answers: r.get(12)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// The provisioned form named `name`.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn form(&self, name: &str) -> Result<Option<FormRow>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT name, definition_hash, draft_id, published_id, context_id, id_map FROM forms WHERE name = ?1",
+                [name],
+                |r| {
+                    Ok(FormRow {
+                        name: r.get(0)?,
+                        definition_hash: r.get(1)?,
+                        draft_id: r.get(2)?,
+                        published_id: r.get(3)?,
+                        context_id: r.get(4)?,
+                        id_map: r.get(5)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Stores a provisioned form.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn put_form(&self, f: &FormRow) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO forms (name, definition_hash, draft_id, published_id, context_id, id_map, provisioned_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                f.name,
+                f.definition_hash,
+                f.draft_id,
+                f.published_id,
+                f.context_id,
+                f.id_map,
+                now()
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Non-`evaluation` plan rows with their locators, for `plan --exceptions`.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn exceptions(&self) -> Result<Vec<(String, Option<String>, String, String)>> {
+        let run = self.latest_extract()?.unwrap_or(-1);
+        let mut stmt = self.conn.prepare(
+            "SELECT r.locator, r.evaluation_id, p.disposition, p.reason FROM records r
+             JOIN plans p ON p.record_id = r.id
+             WHERE r.last_seen_run = ?1 AND p.disposition <> 'evaluation' ORDER BY r.seq",
+        )?;
+        let rows = stmt
+            .query_map([run], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+}

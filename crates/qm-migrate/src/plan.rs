@@ -1,0 +1,831 @@
+//! `plan`: give every staged record exactly one disposition and a human reason, before anything is
+//! written to Genesys (DESIGN §2–3).
+//!
+//! In order, for each record: unreadable ⇒ `quarantined` (file, line, field, why); a duplicate
+//! evaluation id ⇒ the newest wins, the others `excluded` as superseded; calibration or a state other
+//! than scored ⇒ `excluded`; score normalised by the form's method (out of scale ⇒ `quarantined`);
+//! date evaluated → created → contact start (none ⇒ `quarantined`); agent resolved by the configured
+//! keys against the directory snapshot (`state=any`): none ⇒ `history`, ambiguous ⇒ `quarantined`,
+//! inactive or deleted ⇒ per `[users] inactive_policy`; evaluator resolved, else the default
+//! evaluator; conversation linked by `field` then `mapping` and checked to exist with the agent as an
+//! agent participant (else `history`); answers built for the Legacy Migration Form and the Genesys
+//! total predicted with the server's formula, which must equal the normalised source within the
+//! tolerance (else `quarantined` with both numbers). Records already sent are not re-planned.
+//!
+//! The invariant `records = Σ dispositions` is checked at the end.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use anyhow::{Context, Result, bail};
+use genesys::GenesysClient;
+use genesys::models::{AnalyticsConversation, User};
+use qm_model::{CanonicalEvaluation, CommentScope, Disposition, Kind, Person, ScoringMethod, normalise};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::form;
+use crate::ledger::{Ledger, PlanRow, state};
+
+/// Options of `plan`.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// Fetch the Genesys directory again even if the ledger has a snapshot.
+    pub refresh_users: bool,
+}
+
+/// What `plan` decided.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PlanSummary {
+    /// Records of the latest extract.
+    pub records: u64,
+    /// Count per disposition (all four names present).
+    pub dispositions: BTreeMap<String, u64>,
+    /// Records left as they were because they were already sent.
+    pub kept_loaded: u64,
+    /// Users in the directory snapshot.
+    pub directory_users: usize,
+    /// Conversations looked up in Genesys.
+    pub conversations_checked: usize,
+}
+
+impl PlanSummary {
+    /// True when every record has exactly one disposition.
+    pub fn invariant_holds(&self) -> bool {
+        self.dispositions.values().sum::<u64>() == self.records
+    }
+}
+
+/// One person resolved against the directory.
+#[derive(Debug, Clone)]
+enum Resolved {
+    Found { user: User, how: String },
+    Ambiguous { how: String, ids: Vec<String> },
+    NotFound { tried: String },
+}
+
+struct Directory {
+    by_email: HashMap<String, Vec<User>>,
+    by_username: HashMap<String, Vec<User>>,
+}
+
+impl Directory {
+    fn new(users: &[User]) -> Self {
+        let mut by_email: HashMap<String, Vec<User>> = HashMap::new();
+        let mut by_username: HashMap<String, Vec<User>> = HashMap::new();
+        for u in users {
+            if let Some(e) = &u.email {
+                by_email.entry(e.trim().to_lowercase()).or_default().push(u.clone());
+            }
+            if let Some(n) = &u.username {
+                by_username.entry(n.trim().to_lowercase()).or_default().push(u.clone());
+            }
+        }
+        Directory { by_email, by_username }
+    }
+
+    fn resolve(&self, p: &Person, keys: &[String]) -> Resolved {
+        let mut tried = Vec::new();
+        for key in keys {
+            let (index, values) = match key.as_str() {
+                "email" => (
+                    &self.by_email,
+                    [p.email.as_deref(), p.key.as_deref().filter(|k| k.contains('@'))],
+                ),
+                _ => (&self.by_username, [p.username.as_deref(), p.key.as_deref()]),
+            };
+            for v in values.into_iter().flatten() {
+                let v = v.trim();
+                if v.is_empty() {
+                    continue;
+                }
+                tried.push(format!("{key}={v}"));
+                if let Some(users) = index.get(&v.to_lowercase()) {
+                    let mut ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
+                    ids.sort();
+                    ids.dedup();
+                    if ids.len() == 1 {
+                        return Resolved::Found {
+                            user: users[0].clone(),
+                            how: format!("{key}={v}"),
+                        };
+                    }
+                    return Resolved::Ambiguous {
+                        how: format!("{key}={v}"),
+                        ids,
+                    };
+                }
+            }
+        }
+        if tried.is_empty() {
+            tried.push(format!(
+                "no {} in the export",
+                keys.join(" or ")
+            ));
+        }
+        Resolved::NotFound {
+            tried: tried.join(", "),
+        }
+    }
+
+    fn find_default(&self, key: &str) -> Option<User> {
+        let k = key.trim().to_lowercase();
+        let mut all: Vec<&User> = self
+            .by_email
+            .get(&k)
+            .into_iter()
+            .flatten()
+            .chain(self.by_username.get(&k).into_iter().flatten())
+            .collect();
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        all.dedup_by(|a, b| a.id == b.id);
+        match all.as_slice() {
+            [one] if one.state.as_deref() == Some("active") => Some((*one).clone()),
+            _ => None,
+        }
+    }
+}
+
+/// `contact_id → conversation_id` from the recording migration, with conflicts kept.
+fn read_mapping(path: &std::path::Path) -> Result<HashMap<String, Vec<String>>> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(path)
+        .with_context(|| format!("cannot read mapping file {}", path.display()))?;
+    let headers = rdr
+        .headers()
+        .with_context(|| format!("{}: cannot read the header", path.display()))?
+        .clone();
+    let fold = |s: &str| -> String {
+        s.trim_start_matches('\u{feff}')
+            .chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let find = |names: &[&str]| headers.iter().position(|h| names.contains(&fold(h).as_str()));
+    let contact = find(&["contactid", "recordingid", "ccrid", "recordid"]).with_context(|| {
+        format!("{}: no contact_id column (contact_id, recording_id, ccrId)", path.display())
+    })?;
+    let conversation = find(&["conversationid", "genesysconversationid"])
+        .with_context(|| format!("{}: no conversation_id column", path.display()))?;
+    let mut map: HashMap<String, Vec<String>> = HashMap::new();
+    for (i, row) in rdr.records().enumerate() {
+        let row = row.with_context(|| format!("{}: row {}", path.display(), i + 2))?;
+        let (Some(c), Some(v)) = (row.get(contact), row.get(conversation)) else {
+            bail!("{}:{}: row has too few fields", path.display(), i + 2);
+        };
+        let (c, v) = (c.trim(), v.trim());
+        if c.is_empty() || v.is_empty() {
+            continue;
+        }
+        let entry = map.entry(c.to_owned()).or_default();
+        if !entry.iter().any(|x| x == v) {
+            entry.push(v.to_owned());
+        }
+    }
+    Ok(map)
+}
+
+struct Pending {
+    row: PlanRow,
+    ev: Option<CanonicalEvaluation>,
+    candidate: Option<(String, String)>,
+    agent: Option<User>,
+    evaluator_note: String,
+    evaluator_label: String,
+    method: Option<ScoringMethod>,
+    notes: Vec<String>,
+}
+
+fn decided(record_id: i64, d: Disposition, reason: String) -> Pending {
+    Pending {
+        row: PlanRow {
+            record_id,
+            disposition: Some(d),
+            reason,
+            ..PlanRow::default()
+        },
+        ev: None,
+        candidate: None,
+        agent: None,
+        evaluator_note: String::new(),
+        evaluator_label: String::new(),
+        method: None,
+        notes: Vec::new(),
+    }
+}
+
+fn ts_human(ts: jiff::Timestamp) -> String {
+    ts.strftime("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+fn looks_like_uuid(s: &str) -> bool {
+    uuid::Uuid::try_parse(s).is_ok()
+}
+
+/// Plans every staged record.
+///
+/// # Errors
+/// Ledger and Genesys errors (a failed user or conversation lookup stops the plan: nothing is guessed).
+pub async fn run(
+    cfg: &Config,
+    ledger: &mut Ledger,
+    client: &GenesysClient,
+    opts: &PlanOptions,
+) -> Result<PlanSummary> {
+    let run_id = ledger.begin_run("plan")?;
+    let mut summary = PlanSummary::default();
+    for d in Disposition::ALL {
+        summary.dispositions.insert(d.as_str().to_owned(), 0);
+    }
+
+    let mut users = ledger.directory()?;
+    if users.is_empty() || opts.refresh_users {
+        users = client
+            .list_users("any")
+            .await
+            .context("cannot read the Genesys user directory (GET /api/v2/users?state=any)")?;
+        ledger.replace_directory(&users)?;
+    }
+    summary.directory_users = users.len();
+    let dir = Directory::new(&users);
+    let mapping = if cfg.link.strategies.iter().any(|s| s == "mapping") {
+        match &cfg.link.mapping_file {
+            Some(p) => read_mapping(p)?,
+            None => HashMap::new(),
+        }
+    } else {
+        HashMap::new()
+    };
+    let default_owned = cfg
+        .users
+        .default_evaluator
+        .as_deref()
+        .map(|k| (k, dir.find_default(k)));
+    let default_evaluator = default_owned.as_ref().map(|(k, u)| (*k, u.as_ref()));
+
+    let records = ledger.current_records()?;
+    summary.records = records.len() as u64;
+
+    // Newest record per evaluation id (by evaluation date, then position in the source).
+    let mut parsed: HashMap<i64, CanonicalEvaluation> = HashMap::new();
+    let mut newest: HashMap<String, (i64, Option<jiff::Timestamp>, i64, String)> = HashMap::new();
+    for r in &records {
+        if let Some(text) = &r.canonical {
+            let ev: CanonicalEvaluation = serde_json::from_str(text)
+                .with_context(|| format!("ledger record {} holds unreadable canonical JSON", r.id))?;
+            let date = ev.dates.evaluated_at_utc.or(ev.dates.created_at_utc);
+            let better = match newest.get(&ev.evaluation_id) {
+                None => true,
+                Some((_, d, seq, _)) => (date, r.seq) > (*d, *seq),
+            };
+            if better {
+                newest.insert(ev.evaluation_id.clone(), (r.id, date, r.seq, r.locator.clone()));
+            }
+            parsed.insert(r.id, ev);
+        }
+    }
+    let hash_of: HashMap<i64, &str> = records.iter().map(|r| (r.id, r.hash.as_str())).collect();
+
+    let mut pending: Vec<Pending> = Vec::with_capacity(records.len());
+    let mut keep: HashSet<i64> = HashSet::new();
+    for r in &records {
+        if let Some(st) = ledger.load_state(r.id)?
+            && [state::CREATED, state::SENDING, state::UNKNOWN].contains(&st.as_str())
+        {
+            keep.insert(r.id);
+            continue;
+        }
+        let Some(ev) = parsed.remove(&r.id) else {
+            let what = match (&r.error_field, &r.error) {
+                (Some(f), Some(e)) => format!("field '{f}': {e}"),
+                (None, Some(e)) => e.clone(),
+                _ => "unreadable".into(),
+            };
+            pending.push(decided(
+                r.id,
+                Disposition::Quarantined,
+                format!("{}: {what}", r.locator),
+            ));
+            continue;
+        };
+        let (win_id, _, _, win_loc) = &newest[&ev.evaluation_id];
+        if *win_id != r.id {
+            let same = hash_of.get(win_id) == hash_of.get(&r.id);
+            pending.push(decided(
+                r.id,
+                Disposition::Excluded,
+                format!(
+                    "superseded duplicate: evaluation {} appears again at {win_loc}{}; the newest is kept",
+                    ev.evaluation_id,
+                    if same { " (identical content)" } else { "" }
+                ),
+            ));
+            continue;
+        }
+        pending.push(plan_one(cfg, &dir, &mapping, default_evaluator, r.id, &r.locator, ev));
+    }
+
+    // Check every candidate conversation in batches of 100.
+    let wanted: Vec<String> = {
+        let mut set: Vec<String> = pending
+            .iter()
+            .filter_map(|p| p.candidate.as_ref().map(|(c, _)| c.clone()))
+            .collect();
+        set.sort();
+        set.dedup();
+        set
+    };
+    summary.conversations_checked = wanted.len();
+    let mut conversations: HashMap<String, AnalyticsConversation> = HashMap::new();
+    for chunk in wanted.chunks(100) {
+        let found = client
+            .conversation_details(chunk)
+            .await
+            .context("cannot check conversations (GET /api/v2/analytics/conversations/details)")?;
+        for c in found {
+            conversations.insert(c.conversation_id.clone(), c);
+        }
+    }
+
+    let tx = ledger.transaction()?;
+    for mut p in pending {
+        if p.row.disposition.is_none() {
+            finish_one(cfg, &conversations, &mut p);
+        }
+        let d = p.row.disposition.unwrap_or(Disposition::Quarantined);
+        *summary.dispositions.entry(d.as_str().to_owned()).or_insert(0) += 1;
+        Ledger::put_plan(&tx, &p.row)?;
+        if d == Disposition::Evaluation {
+            let ev = p.ev.as_ref().context("evaluation without a record")?;
+            let key = qm_model::idempotency_key(&cfg.source.system, &ev.evaluation_id, &cfg.form.name);
+            Ledger::arm_load(
+                &tx,
+                p.row.record_id,
+                &key.to_string(),
+                p.row.conversation_id.as_deref().unwrap_or_default(),
+                p.row.agent_user_id.as_deref().unwrap_or_default(),
+            )?;
+        } else {
+            Ledger::disarm_load(&tx, p.row.record_id)?;
+        }
+    }
+    tx.commit()?;
+    for id in &keep {
+        let d = ledger
+            .plan(*id)?
+            .and_then(|p| p.disposition)
+            .unwrap_or(Disposition::Evaluation);
+        *summary.dispositions.entry(d.as_str().to_owned()).or_insert(0) += 1;
+    }
+    summary.kept_loaded = keep.len() as u64;
+    ledger.finish_run(run_id, &serde_json::to_value(&summary)?)?;
+    Ok(summary)
+}
+
+fn plan_one(
+    cfg: &Config,
+    dir: &Directory,
+    mapping: &HashMap<String, Vec<String>>,
+    default_evaluator: Option<(&str, Option<&User>)>,
+    record_id: i64,
+    locator: &str,
+    ev: CanonicalEvaluation,
+) -> Pending {
+    let q = |reason: String| decided(record_id, Disposition::Quarantined, reason);
+    if ev.kind == Kind::Calibration {
+        return decided(
+            record_id,
+            Disposition::Excluded,
+            "calibration (isScoreCounted=false): never counts toward the agent's scores".into(),
+        );
+    }
+    if !["scored", "approved"].contains(&ev.state.as_str()) {
+        return decided(
+            record_id,
+            Disposition::Excluded,
+            format!(
+                "state '{}' is not a completed (scored) evaluation",
+                ev.state_raw.as_deref().unwrap_or(&ev.state)
+            ),
+        );
+    }
+    let mut notes = Vec::new();
+    let form_key = ev.form.key();
+    let method = match cfg.method_for(&form_key) {
+        Ok(m) => m,
+        Err(e) => return q(format!("{locator}: scoring method of form '{form_key}': {e:#}")),
+    };
+    let Some(total) = ev.score.total else {
+        return q(format!("{locator}: no total score"));
+    };
+    let normalised = match normalise(total, method) {
+        Ok(n) => n,
+        Err(e) => return q(format!("{locator}: total_score of form '{form_key}': {e}")),
+    };
+
+    let (date, basis) = match (
+        ev.dates.evaluated_at_utc,
+        ev.dates.created_at_utc,
+        ev.contact.start_time_utc,
+    ) {
+        (Some(d), _, _) => (d, "evaluated"),
+        (None, Some(d), _) => {
+            notes.push("evaluation date missing: the created date is used".to_owned());
+            (d, "created")
+        }
+        (None, None, Some(d)) => {
+            notes.push("evaluation and created dates missing: the contact start is used".to_owned());
+            (d, "contact_start")
+        }
+        _ => {
+            return q(format!(
+                "{locator}: no date: evaluated_at, created_at and the contact start are all empty"
+            ));
+        }
+    };
+
+    let mut row = PlanRow {
+        record_id,
+        evaluated_at: Some(date.to_string()),
+        date_basis: Some(basis.into()),
+        score: Some(normalised.percent),
+        method: Some(normalised.method.clone()),
+        ..PlanRow::default()
+    };
+
+    // Agent.
+    let agent = match dir.resolve(&ev.agent, &cfg.users.match_keys) {
+        Resolved::Found { user, how } => {
+            let st = user.state.as_deref().unwrap_or("active");
+            if st != "active" && cfg.users.inactive_policy == "history" {
+                row.disposition = Some(Disposition::History);
+                row.reason = format!(
+                    "agent {} ({how}) has a {st} Genesys account ({}): whether Genesys accepts evaluations for it is unverified, so it stays in the history ([users] inactive_policy = \"history\")",
+                    ev.agent.label(),
+                    user.id
+                );
+                row.agent_user_id = Some(user.id.clone());
+                return Pending {
+                    row,
+                    ev: Some(ev),
+                    candidate: None,
+                    agent: None,
+                    evaluator_note: String::new(),
+                    evaluator_label: String::new(),
+                    method: Some(method),
+                    notes,
+                };
+            }
+            notes.push(format!("agent matched by {how}"));
+            user
+        }
+        Resolved::Ambiguous { how, ids } => {
+            return q(format!(
+                "{locator}: agent {} ({how}) matches {} Genesys users ({}); never guessed",
+                ev.agent.label(),
+                ids.len(),
+                ids.join(", ")
+            ));
+        }
+        Resolved::NotFound { tried } => {
+            row.disposition = Some(Disposition::History);
+            row.reason = format!(
+                "agent {} has no Genesys account (tried {tried}); kept in the history",
+                ev.agent.label()
+            );
+            return Pending {
+                row,
+                ev: Some(ev),
+                candidate: None,
+                agent: None,
+                evaluator_note: String::new(),
+                evaluator_label: String::new(),
+                method: Some(method),
+                notes,
+            };
+        }
+    };
+    row.agent_user_id = Some(agent.id.clone());
+
+    // Evaluator.
+    let original_label = ev
+        .evaluator
+        .as_ref()
+        .map(Person::label)
+        .unwrap_or_else(|| "(no evaluator recorded)".into());
+    let mut use_default = |why: String| -> Result<User, String> {
+        match default_evaluator {
+            Some((_, Some(u))) => {
+                notes.push(format!("{why}: the default evaluator is used"));
+                Ok((*u).clone())
+            }
+            Some((k, None)) => Err(format!(
+                "{why}, and the default evaluator '{k}' is not a single active Genesys user"
+            )),
+            None => Err(format!("{why}, and no [users] default_evaluator is configured")),
+        }
+    };
+    let evaluator = if cfg.users.evaluator_mode == "service_user" {
+        use_default("[users] evaluator_mode = \"service_user\"".into())
+    } else {
+        match ev.evaluator.as_ref().filter(|p| !p.is_empty()) {
+            None => use_default("the export names no evaluator".into()),
+            Some(p) => match dir.resolve(p, &cfg.users.match_keys) {
+                Resolved::Found { user, .. } if user.state.as_deref() == Some("active") => Ok(user),
+                Resolved::Found { user, how } => use_default(format!(
+                    "evaluator {} ({how}) is {} in Genesys",
+                    p.label(),
+                    user.state.as_deref().unwrap_or("not active")
+                )),
+                Resolved::Ambiguous { how, ids } => use_default(format!(
+                    "evaluator {} ({how}) matches {} Genesys users",
+                    p.label(),
+                    ids.len()
+                )),
+                Resolved::NotFound { tried } => use_default(format!(
+                    "evaluator {} has no Genesys account (tried {tried})",
+                    p.label()
+                )),
+            },
+        }
+    };
+    let evaluator = match evaluator {
+        Ok(u) => u,
+        Err(why) => return q(format!("{locator}: {why}")),
+    };
+    row.evaluator_user_id = Some(evaluator.id.clone());
+
+    // Link.
+    let mut candidate = None;
+    let mut link_notes = Vec::new();
+    for strategy in &cfg.link.strategies {
+        match strategy.as_str() {
+            "field" => {
+                for f in &cfg.link.conversation_id_fields {
+                    let v = match f.as_str() {
+                        "conversation_id" => ev.contact.conversation_id.as_deref(),
+                        _ => ev.contact.assoc_call_id.as_deref(),
+                    };
+                    match v.map(str::trim).filter(|v| !v.is_empty()) {
+                        Some(v) if looks_like_uuid(v) => {
+                            candidate = Some((v.to_lowercase(), format!("field:{f}")));
+                            break;
+                        }
+                        Some(v) => link_notes.push(format!("{f} '{v}' is not a Genesys conversation id")),
+                        None => link_notes.push(format!("no {f}")),
+                    }
+                }
+            }
+            "mapping" => match ev.contact.contact_id.as_deref() {
+                None => link_notes.push("no contact id for the mapping file".into()),
+                Some(c) => match mapping.get(c).map(Vec::as_slice) {
+                    Some([one]) => candidate = Some((one.to_lowercase(), "mapping".into())),
+                    Some(many) if many.len() > 1 => link_notes.push(format!(
+                        "the mapping file maps contact {c} to {} conversations ({})",
+                        many.len(),
+                        many.join(", ")
+                    )),
+                    _ => link_notes.push(format!("contact {c} is not in the mapping file")),
+                },
+            },
+            _ => {}
+        }
+        if candidate.is_some() {
+            break;
+        }
+    }
+    let ev_label = original_label;
+    match candidate {
+        None => {
+            row.disposition = Some(Disposition::History);
+            row.reason = format!(
+                "no Genesys conversation to attach it to ({}); kept in the history",
+                link_notes.join("; ")
+            );
+            Pending {
+                row,
+                ev: Some(ev),
+                candidate: None,
+                agent: Some(agent),
+                evaluator_note: String::new(),
+                evaluator_label: ev_label,
+                method: Some(method),
+                notes,
+            }
+        }
+        Some((cid, strategy)) => {
+            row.conversation_id = Some(cid.clone());
+            row.link_strategy = Some(strategy.clone());
+            Pending {
+                row,
+                ev: Some(ev),
+                candidate: Some((cid, strategy)),
+                agent: Some(agent),
+                evaluator_note: if evaluator.id
+                    == default_evaluator
+                        .and_then(|(_, u)| u.map(|u| u.id.clone()))
+                        .unwrap_or_default()
+                {
+                    " (recorded in Genesys under the default evaluator)".into()
+                } else {
+                    String::new()
+                },
+                evaluator_label: ev_label,
+                method: Some(method),
+                notes,
+            }
+        }
+    }
+}
+
+fn finish_one(cfg: &Config, conversations: &HashMap<String, AnalyticsConversation>, p: &mut Pending) {
+    let (Some(ev), Some((cid, strategy)), Some(agent), Some(method)) =
+        (p.ev.as_ref(), p.candidate.as_ref(), p.agent.as_ref(), p.method)
+    else {
+        p.row.disposition = Some(Disposition::Quarantined);
+        p.row.reason = "internal: incomplete plan".into();
+        return;
+    };
+    let Some(conv) = conversations.get(cid) else {
+        p.row.disposition = Some(Disposition::History);
+        p.row.reason = format!(
+            "conversation {cid} (from {strategy}) does not exist in Genesys (never a Genesys interaction, or removed by retention); kept in the history"
+        );
+        return;
+    };
+    if !conv.has_agent(&agent.id) {
+        p.row.disposition = Some(Disposition::History);
+        p.row.reason = format!(
+            "agent {} ({}) did not take part in conversation {cid} as an agent, so Genesys cannot hold this evaluation; kept in the history",
+            ev.agent.label(),
+            agent.id
+        );
+        return;
+    }
+
+    // Encode and predict.
+    let source_percent = p.row.score.unwrap_or(0.0);
+    let kpi_failed = ev.score.kpi_failed == Some(true);
+    let shown = if kpi_failed {
+        ev.score
+            .raw_additive
+            .and_then(|r| normalise(r, method).ok())
+            .map(|n| n.percent)
+            .unwrap_or(source_percent)
+    } else {
+        source_percent
+    };
+    if kpi_failed {
+        p.notes.push(format!(
+            "KPI failed in Calabrio ({}): the fatal question reproduces the 0 % total; pre-KPI score {shown:.1}%",
+            ev.score.kpi_failed_basis.as_deref().unwrap_or("explicit")
+        ));
+    }
+    let mut sections = Vec::new();
+    for s in &ev.sections {
+        let Some(name) = s.name.clone() else { continue };
+        let pct = match (s.score, s.max) {
+            (Some(v), Some(max)) if max > 0.0 => normalise(v, ScoringMethod::Ratio { max }).ok(),
+            (Some(v), _) => normalise(v, method).ok(),
+            _ => None,
+        };
+        if s.score.is_some() && pct.is_none() {
+            p.notes.push(format!("section '{name}' score is outside its scale: shown as N/A"));
+        }
+        sections.push((name, pct.map(|n| n.percent)));
+    }
+    let mapped: Vec<&String> = cfg.form.sections.iter().collect();
+    let mut section_comments = BTreeMap::new();
+    let mut extra_comments = Vec::new();
+    for c in &ev.comments {
+        match c.scope {
+            CommentScope::Evaluation => extra_comments.push(c.text.clone()),
+            CommentScope::Section | CommentScope::Question => {
+                let sec = c.section_id.clone().unwrap_or_default();
+                if mapped.iter().any(|m| m.eq_ignore_ascii_case(&sec)) && c.scope == CommentScope::Section {
+                    section_comments.insert(sec, c.text.clone());
+                } else {
+                    extra_comments.push(format!("[{}] {}", if sec.is_empty() { "question" } else { &sec }, c.text));
+                }
+            }
+        }
+    }
+    let score_text = match method {
+        ScoringMethod::Ratio { max } => {
+            format!("score {}/{} = {:.1}%", trim_num(ev.score.total.unwrap_or(0.0)), trim_num(max), source_percent)
+        }
+        ScoringMethod::Linear { min, max } => format!(
+            "score {} on {}–{} = {:.1}%",
+            trim_num(ev.score.total.unwrap_or(0.0)),
+            trim_num(min),
+            trim_num(max),
+            source_percent
+        ),
+        ScoringMethod::Percent => format!("score {source_percent:.1}%"),
+    };
+    let date = p
+        .row
+        .evaluated_at
+        .as_deref()
+        .and_then(|d| d.parse::<jiff::Timestamp>().ok())
+        .map(ts_human)
+        .unwrap_or_default();
+    let date_note = match p.row.date_basis.as_deref() {
+        Some("created") => " (created date; evaluation date missing)",
+        Some("contact_start") => " (contact start; evaluation date missing)",
+        _ => "",
+    };
+    let mut provenance = format!(
+        "[Migrated from Calabrio ONE] evaluation {} · contact {} · evaluated {date}{date_note} by {}{} · form \"{}\" · {score_text}",
+        ev.evaluation_id,
+        ev.contact.contact_id.as_deref().unwrap_or("(none)"),
+        p.evaluator_label,
+        p.evaluator_note,
+        ev.form.key(),
+    );
+    if kpi_failed {
+        provenance.push_str(" · KPI failed: total 0 %");
+    }
+    let mut comments = provenance;
+    for c in extra_comments {
+        comments.push('\n');
+        comments.push_str(&c);
+    }
+    let key = qm_model::idempotency_key(&cfg.source.system, &ev.evaluation_id, &cfg.form.name);
+    let private = format!(
+        "qm-migrate marker: source={}; calabrio_evaluation_id={}; idempotency_key={key}",
+        cfg.source.system, ev.evaluation_id
+    );
+    let enc = form::Encoded {
+        shown_percent: shown,
+        kpi_failed,
+        sections,
+        section_comments,
+        comments,
+        private_comments: private,
+    };
+    let answers = form::answers(&cfg.form, &enc);
+    let def = form::definition(&cfg.form);
+    let predicted = match genesys::scoring::score(&def, &answers, true) {
+        Ok(s) => s.total_score.unwrap_or(0.0),
+        Err(e) => {
+            p.row.disposition = Some(Disposition::Quarantined);
+            p.row.reason = format!("the answers do not fit the Legacy Migration Form: {e}");
+            return;
+        }
+    };
+    p.row.predicted = Some(predicted);
+    let expected = if kpi_failed { 0.0 } else { source_percent };
+    if kpi_failed && source_percent != 0.0 {
+        p.row.disposition = Some(Disposition::Quarantined);
+        p.row.reason = format!(
+            "KPI marked failed but the Calabrio total is {source_percent:.1}%, not 0: Genesys would compute {predicted:.1}% (total_score and kpi_failed disagree)"
+        );
+        return;
+    }
+    if (predicted - expected).abs() > cfg.scoring.tolerance + 1e-9 {
+        p.row.disposition = Some(Disposition::Quarantined);
+        p.row.reason = format!(
+            "Genesys would compute {predicted:.2}% but the normalised Calabrio total is {expected:.2}% (tolerance {})",
+            cfg.scoring.tolerance
+        );
+        return;
+    }
+    p.row.answers = serde_json::to_string(&answers).ok();
+    p.row.disposition = Some(Disposition::Evaluation);
+    let mut reason = format!(
+        "linked to conversation {cid} by {strategy}; {}; Genesys total will be {predicted:.1}% ({})",
+        score_text,
+        p.row.method.as_deref().unwrap_or("")
+    );
+    for n in &p.notes {
+        reason.push_str("; ");
+        reason.push_str(n);
+    }
+    p.row.reason = reason;
+}
+
+fn trim_num(v: f64) -> String {
+    if (v - v.round()).abs() < 1e-9 {
+        format!("{v:.0}")
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Writes every non-`evaluation` record as CSV (locator, evaluation id, disposition, reason).
+///
+/// # Errors
+/// Ledger and I/O errors.
+pub fn write_exceptions(ledger: &Ledger, path: &std::path::Path) -> Result<usize> {
+    let rows = ledger.exceptions()?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["source", "evaluation_id", "disposition", "reason"])?;
+    for (loc, id, d, reason) in &rows {
+        w.write_record([loc.as_str(), id.as_deref().unwrap_or(""), d.as_str(), reason.as_str()])?;
+    }
+    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+    crate::fsutil::write_private(path, &bytes)?;
+    Ok(rows.len())
+}

@@ -1,0 +1,151 @@
+//! `provision`: create the Legacy Migration Form, publish it, read back the *published* version and
+//! store the mapping of every logical id to the published version's ids — idempotently.
+//!
+//! Re-running finds the form in the ledger (or, if the ledger was lost, by name in Genesys, checking
+//! that its structure matches) and creates nothing. A crash between create and publish is finished on
+//! the next run from the draft id the ledger kept. The publish response is not trusted (unverified #8:
+//! it may be a new draft); ids come only from `GET /api/v2/quality/publishedforms/evaluations/{id}`.
+
+use anyhow::{Context, Result, bail};
+use genesys::{GenesysClient, GenesysError};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::form;
+use crate::ledger::{FormRow, Ledger};
+
+/// What `provision` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProvisionSummary {
+    /// Form name.
+    pub form: String,
+    /// Published version id.
+    pub published_id: String,
+    /// A form was created in this run.
+    pub created: bool,
+    /// Question groups.
+    pub groups: usize,
+    /// Questions.
+    pub questions: usize,
+}
+
+/// Provisions the form.
+///
+/// # Errors
+/// Genesys and ledger errors; a definition that changed since provisioning; a form of the same name in
+/// Genesys with another structure.
+pub async fn run(cfg: &Config, ledger: &Ledger, client: &GenesysClient) -> Result<ProvisionSummary> {
+    let def = form::definition(&cfg.form);
+    let hash = form::definition_hash(&def);
+    let questions = def.question_groups.iter().map(|g| g.questions.len()).sum();
+    let summary = |published_id: String, created: bool| ProvisionSummary {
+        form: def.name.clone(),
+        published_id,
+        created,
+        groups: def.question_groups.len(),
+        questions,
+    };
+
+    let mut draft_id = None;
+    if let Some(row) = ledger.form(&def.name)? {
+        if row.definition_hash != hash {
+            bail!(
+                "the Legacy Migration Form '{}' was provisioned from another definition ([form] sections or score_step changed); choose a new [form] name to provision a new form",
+                def.name
+            );
+        }
+        if let Some(pid) = &row.published_id {
+            match client.get_published_form(pid).await {
+                Ok(published) => {
+                    let map = form::map_ids(&def, &published)?;
+                    let new_pid = map.get("form").cloned().unwrap_or_default();
+                    if &new_pid != pid {
+                        // Someone published a newer version: its ids are the ones to use.
+                        store(ledger, &def.name, &hash, &row.draft_id, &published, &map)?;
+                    }
+                    return Ok(summary(new_pid, false));
+                }
+                Err(GenesysError::Api { status: 404, .. }) => {
+                    bail!(
+                        "the form '{}' recorded in the ledger (published version {pid}) no longer exists in Genesys",
+                        def.name
+                    );
+                }
+                Err(e) => return Err(e).context("cannot read the published form"),
+            }
+        }
+        draft_id = Some(row.draft_id.clone());
+    }
+
+    if draft_id.is_none() {
+        // Lost ledger? Adopt a form of the same name if its structure is ours.
+        let existing = client
+            .list_forms(&def.name)
+            .await
+            .context("cannot list evaluation forms")?;
+        if let Some(found) = existing.iter().find(|f| f.name == def.name) {
+            let id = found.id.clone().context("listed form without id")?;
+            match client.get_published_form(&id).await {
+                Ok(published) => {
+                    let map = form::map_ids(&def, &published).with_context(|| {
+                        format!("a form named '{}' already exists in Genesys with another structure", def.name)
+                    })?;
+                    store(ledger, &def.name, &hash, &id, &published, &map)?;
+                    return Ok(summary(map["form"].clone(), false));
+                }
+                Err(GenesysError::Api { status: 404, .. }) => draft_id = Some(id),
+                Err(e) => return Err(e).context("cannot read the published form"),
+            }
+        }
+    }
+
+    let created = draft_id.is_none();
+    let draft_id = match draft_id {
+        Some(d) => d,
+        None => {
+            let draft = client
+                .create_form(&form::for_create(&def))
+                .await
+                .context("cannot create the Legacy Migration Form")?;
+            let id = draft.id.context("created form without id")?;
+            ledger.put_form(&FormRow {
+                name: def.name.clone(),
+                definition_hash: hash.clone(),
+                draft_id: id.clone(),
+                published_id: None,
+                context_id: draft.context_id.clone(),
+                id_map: None,
+            })?;
+            id
+        }
+    };
+    client
+        .publish_form(&draft_id)
+        .await
+        .context("cannot publish the Legacy Migration Form")?;
+    let published = client
+        .get_published_form(&draft_id)
+        .await
+        .context("cannot read the published Legacy Migration Form")?;
+    let map = form::map_ids(&def, &published)?;
+    store(ledger, &def.name, &hash, &draft_id, &published, &map)?;
+    Ok(summary(map["form"].clone(), created))
+}
+
+fn store(
+    ledger: &Ledger,
+    name: &str,
+    hash: &str,
+    draft_id: &str,
+    published: &genesys::models::EvaluationForm,
+    map: &std::collections::BTreeMap<String, String>,
+) -> Result<()> {
+    ledger.put_form(&FormRow {
+        name: name.to_owned(),
+        definition_hash: hash.to_owned(),
+        draft_id: draft_id.to_owned(),
+        published_id: published.id.clone(),
+        context_id: published.context_id.clone(),
+        id_map: Some(serde_json::to_string(map)?),
+    })
+}

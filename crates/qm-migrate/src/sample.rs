@@ -1,0 +1,907 @@
+//! `sample`: a deterministic (seeded), realistic synthetic Calabrio dataset and a consistent Genesys
+//! emulator fixture.
+//!
+//! It writes the same evaluations as a wide CSV export and as JSON Lines, a recording-migration
+//! mapping CSV, the emulator fixture (users in every state, conversations with participants, an OAuth
+//! client), a ready `qm-migrate.toml`, and `sample-manifest.json`: every planted edge case with the
+//! line it stands on and the disposition and reason the planner must give it — the truth the tests
+//! check the planner against.
+//!
+//! Planted: agents inactive, deleted or never given a Genesys account; an agent only the user name
+//! identifies; an agent whose e-mail matches two Genesys users (a rehire); missing, unknown and
+//! inactive evaluators; a missing evaluation date with a created date; calibrations; evaluations in
+//! progress; exact and changed duplicates; KPI failures (and one inconsistent KPI flag); a score off
+//! its scale; contacts linked by conversation id, by the mapping file, not at all, to a conversation
+//! Genesys no longer has, and to one the agent did not take part in; comments with commas, quotes,
+//! newlines and non-ASCII text; and a few malformed rows in each format.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use emulator::{Fixture, FixtureConversation, FixtureParticipant, FixtureUser, OAuthClient};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use crate::fsutil::write_private;
+
+/// The client id of the sample's OAuth client.
+pub const DEMO_CLIENT_ID: &str = "qm-migrate-demo";
+
+/// One planted edge case.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Case {
+    /// What it is.
+    pub case: String,
+    /// Evaluation id as written.
+    pub evaluation_id: String,
+    /// Line in the CSV export, when present there.
+    pub csv_line: Option<u64>,
+    /// Line in the JSON Lines export, when present there.
+    pub jsonl_line: Option<u64>,
+    /// Expected disposition.
+    pub disposition: String,
+    /// Text the reason must contain.
+    pub reason_contains: String,
+}
+
+/// What `sample` wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct SampleSummary {
+    /// Output folder.
+    pub out: PathBuf,
+    /// Evaluations generated (before duplicates and malformed rows).
+    pub evaluations: usize,
+    /// CSV records (rows).
+    pub csv_records: u64,
+    /// JSON Lines records.
+    pub jsonl_records: u64,
+    /// Genesys users in the fixture.
+    pub users: usize,
+    /// Conversations in the fixture.
+    pub conversations: usize,
+    /// Planted edge cases.
+    pub cases: usize,
+}
+
+struct Agent {
+    person_id: u32,
+    name: String,
+    email: String,
+    username: String,
+    windows: String,
+    genesys: Option<String>,
+    linkable_count: usize,
+}
+
+struct FormSpec {
+    id: &'static str,
+    name: &'static str,
+    scoring: &'static str,
+    max: f64,
+    sections: &'static [(&'static str, f64)],
+}
+
+const FORMS: &[FormSpec] = &[
+    FormSpec {
+        id: "12",
+        name: "Inbound Support v3",
+        scoring: "percentage",
+        max: 100.0,
+        sections: &[("Opening", 20.0), ("Discovery", 30.0), ("Resolution", 40.0), ("Compliance", 10.0)],
+    },
+    FormSpec {
+        id: "21",
+        name: "Sales Call (1-5)",
+        scoring: "points",
+        max: 5.0,
+        sections: &[
+            ("Greeting", 1.0),
+            ("Needs Analysis", 1.0),
+            ("Offer", 1.0),
+            ("Close", 1.0),
+            ("Compliance", 1.0),
+            ("Soft Skills", 1.0),
+        ],
+    },
+    FormSpec {
+        id: "33",
+        name: "Collections QA",
+        scoring: "percentage",
+        max: 100.0,
+        sections: &[("Verification", 50.0), ("Negotiation", 50.0)],
+    },
+    FormSpec {
+        id: "40",
+        name: "Chat Quality",
+        scoring: "percentage",
+        max: 100.0,
+        sections: &[("Tone", 30.0), ("Accuracy", 40.0), ("Resolution", 30.0)],
+    },
+];
+
+const FIRST: &[&str] = &[
+    "Jane", "José", "Zoë", "Łukasz", "Søren", "Amélie", "Chen", "Priya", "Oluwaseun", "Mark",
+    "Fatima", "Björn", "Ana", "Kenji", "Noor", "Liam", "Chiara", "Dmitri", "Aisha", "Tomás",
+];
+const LAST: &[&str] = &[
+    "Doe", "García", "Müller", "Nowak", "Ødegård", "Lefèvre", "Wang", "Patel", "Adeyemi", "O'Brien",
+    "Haddad", "Lindqvist", "Silva", "Tanaka", "Khan", "Murphy", "Rossi", "Ivanov", "Bello", "Núñez",
+];
+const COMMENTS: &[&str] = &[
+    "Good empathy overall; clear next steps.",
+    "Verified identity, then resolved the billing issue, quickly and politely.",
+    "Customer said \"thank you so much\" twice — great rapport.",
+    "Hold time too long (3 min).\nRemember to set expectations before a hold.",
+    "Très bien : reformulation claire, ton chaleureux.",
+    "Gut gemacht, aber die Zusammenfassung fehlte.",
+    "Escalation handled per policy, see ticket #4411, then follow-up scheduled.",
+    "素晴らしい対応でした。",
+    "Missed the compliance disclosure; coached on 2023-05-02.",
+    "Line 1, with a comma\nLine 2 \"quoted\"\nLine 3 ✓",
+    "",
+];
+
+fn ascii_fold(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            'é' | 'è' | 'ê' | 'ë' => 'e',
+            'á' | 'à' | 'â' | 'ä' => 'a',
+            'ó' | 'ö' | 'ô' => 'o',
+            'ú' | 'ü' => 'u',
+            'í' => 'i',
+            'ñ' => 'n',
+            'ø' | 'Ø' => 'o',
+            'ł' | 'Ł' => 'l',
+            'Z' => 'z',
+            c => c,
+        })
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_lowercase()
+}
+
+fn uuid(rng: &mut ChaCha8Rng) -> String {
+    let bytes: [u8; 16] = rng.random();
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
+}
+
+fn iso(ts: jiff::Timestamp) -> String {
+    ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+#[derive(Default, Clone)]
+struct Row {
+    evaluation_id: String,
+    contact_id: String,
+    assoc_call_id: String,
+    contact_start: String,
+    form: usize,
+    kind: String,
+    state: String,
+    evaluated_at: String,
+    created_at: String,
+    total: String,
+    raw_additive: String,
+    kpi_failed: String,
+    agent: usize,
+    agent_email_override: Option<String>,
+    evaluator: Option<usize>,
+    comment: String,
+    sections: Vec<(String, String, String)>,
+}
+
+/// Writes the dataset into `out`.
+///
+/// # Errors
+/// I/O errors.
+pub fn generate(n: usize, seed: u64, out: &Path) -> Result<SampleSummary> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let n = n.max(60);
+
+    // People.
+    let agent_count = (n / 25).max(24);
+    let mut agents: Vec<Agent> = (0..agent_count)
+        .map(|i| {
+            let first = FIRST[i % FIRST.len()];
+            let last = LAST[(i * 7 + i / FIRST.len()) % LAST.len()];
+            let email = format!("{}.{}{}@example.com", ascii_fold(first), ascii_fold(last), i);
+            Agent {
+                person_id: 1000 + i as u32,
+                name: format!("{first} {last}"),
+                username: email.clone(),
+                windows: format!("CORP\\{}{}", ascii_fold(first), i),
+                email,
+                genesys: None,
+                linkable_count: 0,
+            }
+        })
+        .collect();
+    let mut users: Vec<FixtureUser> = Vec::new();
+    for (i, a) in agents.iter_mut().enumerate() {
+        let state = match i {
+            0 => Some("inactive"),
+            1 => Some("deleted"),
+            2 | 3 => None,
+            _ => Some("active"),
+        };
+        if let Some(state) = state {
+            let id = uuid(&mut rng);
+            let (email, username) = if i == 4 {
+                // Genesys has another e-mail; only the user name matches Calabrio's.
+                (format!("agent4.new@corp.example.com"), a.username.clone())
+            } else {
+                (a.email.clone(), a.email.clone())
+            };
+            users.push(FixtureUser {
+                id: id.clone(),
+                name: a.name.clone(),
+                email: Some(email),
+                username: Some(username),
+                state: state.into(),
+                quality_evaluator: false,
+            });
+            a.genesys = Some(id);
+        }
+        if i == 4 {
+            a.email = format!("{}@legacy.example.com", ascii_fold(&a.name));
+        }
+    }
+    // Agent 5 was rehired: a deleted and an active account share the e-mail.
+    let rehire = agents[5].email.clone();
+    users.push(FixtureUser {
+        id: uuid(&mut rng),
+        name: agents[5].name.clone(),
+        email: Some(rehire.clone()),
+        username: Some(format!("old.{rehire}")),
+        state: "deleted".into(),
+        quality_evaluator: false,
+    });
+
+    let evaluator_count = 10;
+    let mut evaluators: Vec<(String, String, Option<String>)> = Vec::new();
+    for i in 0..evaluator_count {
+        let name = format!("{} {}", FIRST[(i * 3 + 5) % FIRST.len()], LAST[(i * 5 + 3) % LAST.len()]);
+        let email = format!("qa.{}{}@example.com", ascii_fold(&name), i);
+        let gid = match i {
+            0 => None,
+            _ => {
+                let id = uuid(&mut rng);
+                users.push(FixtureUser {
+                    id: id.clone(),
+                    name: name.clone(),
+                    email: Some(email.clone()),
+                    username: Some(email.clone()),
+                    state: if i == 1 { "inactive".into() } else { "active".into() },
+                    quality_evaluator: true,
+                });
+                Some(id)
+            }
+        };
+        evaluators.push((name, email, gid));
+    }
+    users.push(FixtureUser {
+        id: uuid(&mut rng),
+        name: "Migration Admin".into(),
+        email: Some("migration_admin@example.com".into()),
+        username: Some("migration_admin@example.com".into()),
+        state: "active".into(),
+        quality_evaluator: true,
+    });
+    for i in 0..25 {
+        users.push(FixtureUser {
+            id: uuid(&mut rng),
+            name: format!("Supervisor {i}"),
+            email: Some(format!("supervisor{i}@example.com")),
+            username: Some(format!("supervisor{i}@example.com")),
+            state: if i % 7 == 6 { "inactive".into() } else { "active".into() },
+            quality_evaluator: true,
+        });
+    }
+
+    // Evaluations.
+    let start_range = (
+        "2021-01-04T00:00:00Z".parse::<jiff::Timestamp>()?.as_second(),
+        "2026-10-30T00:00:00Z".parse::<jiff::Timestamp>()?.as_second(),
+    );
+    let mut rows: Vec<Row> = Vec::with_capacity(n + 20);
+    let mut conversations: Vec<FixtureConversation> = Vec::new();
+    let mut mapping: Vec<(String, String)> = Vec::new();
+    let mut cases: Vec<Case> = Vec::new();
+    let mut expect = |rows: &Vec<Row>, case: &str, disposition: &str, reason: &str| {
+        cases.push(Case {
+            case: case.into(),
+            evaluation_id: rows.last().map(|r| r.evaluation_id.clone()).unwrap_or_default(),
+            csv_line: None,
+            jsonl_line: None,
+            disposition: disposition.into(),
+            reason_contains: reason.into(),
+        });
+    };
+    let fixed_agent = |i: usize| -> Option<usize> {
+        match i {
+            3 => Some(0),
+            4 => Some(1),
+            5 => Some(2),
+            6 => Some(4),
+            7 => Some(5),
+            _ => None,
+        }
+    };
+    for i in 0..n {
+        let form_idx = rng.random_range(0..FORMS.len());
+        let form = &FORMS[form_idx];
+        let start = jiff::Timestamp::from_second(rng.random_range(start_range.0..start_range.1))?;
+        let evaluated = start.checked_add(jiff::SignedDuration::from_secs(rng.random_range(3_600..259_200)))?;
+        let link_roll: u32 = rng.random_range(0..100);
+        let linkable = link_roll < 75;
+        let agent = match fixed_agent(i) {
+            Some(a) => a,
+            None => {
+                let mut a = rng.random_range(6..agent_count);
+                while linkable && agents[a].linkable_count >= 40 {
+                    a = 6 + (a + 1 - 6) % (agent_count - 6);
+                }
+                a
+            }
+        };
+        if linkable {
+            agents[agent].linkable_count += 1;
+        }
+        let mut row = Row {
+            evaluation_id: (80_000 + i).to_string(),
+            contact_id: (6_000_000 + i).to_string(),
+            contact_start: iso(start),
+            form: form_idx,
+            kind: "evaluation".into(),
+            state: "SCORED".into(),
+            evaluated_at: iso(evaluated),
+            agent,
+            evaluator: Some(rng.random_range(2..evaluator_count)),
+            comment: COMMENTS[rng.random_range(0..COMMENTS.len())].into(),
+            ..Row::default()
+        };
+        // Scores.
+        let mut weighted = 0.0;
+        let mut weights = 0.0;
+        for (name, w) in form.sections {
+            let s = if form.max == 5.0 {
+                f64::from(rng.random_range(1..=5))
+            } else {
+                f64::from(rng.random_range(8..=20)) * 5.0
+            };
+            weighted += s * w;
+            weights += w;
+            row.sections.push(((*name).into(), fmt_num(s), fmt_num(form.max)));
+        }
+        let total = ((weighted / weights) * 100.0).round() / 100.0;
+        row.total = fmt_num(total);
+        row.raw_additive = fmt_num(total);
+        // Links.
+        let conversation = uuid(&mut rng);
+        let agent_gid = agents[agent].genesys.clone();
+        let participants = |who: Option<String>| {
+            vec![
+                FixtureParticipant { purpose: "customer".into(), user_id: None },
+                FixtureParticipant { purpose: "acd".into(), user_id: None },
+                FixtureParticipant { purpose: "agent".into(), user_id: who },
+            ]
+        };
+        let conv = |id: &str, who: Option<String>| FixtureConversation {
+            conversation_id: id.to_owned(),
+            start,
+            end: start.checked_add(jiff::SignedDuration::from_secs(420)).unwrap_or(start),
+            participants: participants(who),
+        };
+        match link_roll {
+            0..55 => {
+                row.assoc_call_id = conversation.clone();
+                conversations.push(conv(&conversation, agent_gid.clone()));
+            }
+            55..75 => {
+                mapping.push((row.contact_id.clone(), conversation.clone()));
+                conversations.push(conv(&conversation, agent_gid.clone()));
+            }
+            75..92 => {}
+            92..95 => row.assoc_call_id = conversation.clone(),
+            95..97 => {
+                row.assoc_call_id = conversation.clone();
+                let other = agents[(agent + 1) % agent_count].genesys.clone().or(Some(uuid(&mut rng)));
+                conversations.push(conv(&conversation, other));
+            }
+            _ => row.assoc_call_id = format!("cjp-{}", rng.random_range(100_000..999_999)),
+        }
+        // Deterministic edge cases by index.
+        rows.push(row);
+        let r = rows.last_mut().context("row")?;
+        match i {
+            0 => {
+                r.kind = "calibration".into();
+                expect(&rows, "calibration", "excluded", "calibration");
+            }
+            1 => {
+                r.state = "In Progress".into();
+                r.total = String::new();
+                expect(&rows, "evaluation in progress", "excluded", "In Progress");
+            }
+            2 => {
+                r.evaluator = None;
+                force_link(r, &mut conversations, &mut mapping, &agents, start);
+                expect(&rows, "missing evaluator", "evaluation", "default evaluator");
+            }
+            3 => expect(&rows, "agent inactive in Genesys", "history", "inactive"),
+            4 => expect(&rows, "agent deleted in Genesys", "history", "deleted"),
+            5 => expect(&rows, "agent never given a Genesys account", "history", "no Genesys account"),
+            6 => {
+                force_link(r, &mut conversations, &mut mapping, &agents, start);
+                expect(&rows, "agent identified only by user name", "evaluation", "username=");
+            }
+            7 => expect(&rows, "agent e-mail matches two Genesys users", "quarantined", "matches 2 Genesys users"),
+            8 => {
+                r.evaluated_at = String::new();
+                r.created_at = iso(evaluated);
+                force_link(r, &mut conversations, &mut mapping, &agents, start);
+                expect(&rows, "missing evaluation date, created date present", "evaluation", "created date");
+            }
+            9 => {
+                r.evaluator = Some(0);
+                force_link(r, &mut conversations, &mut mapping, &agents, start);
+                expect(&rows, "evaluator without a Genesys account", "evaluation", "default evaluator");
+            }
+            10 => {
+                r.evaluator = Some(1);
+                force_link(r, &mut conversations, &mut mapping, &agents, start);
+                expect(&rows, "evaluator inactive in Genesys", "evaluation", "default evaluator");
+            }
+            11 => {
+                r.form = 0;
+                r.sections = FORMS[0].sections.iter().map(|(n, _)| ((*n).into(), "80".into(), "100".into())).collect();
+                r.total = "0".into();
+                r.raw_additive = "85".into();
+                force_link(r, &mut conversations, &mut mapping, &agents, start);
+                expect(&rows, "KPI failure (total 0, additive 85)", "evaluation", "KPI failed");
+            }
+            12 => {
+                r.form = 0;
+                r.sections = FORMS[0].sections.iter().map(|(n, _)| ((*n).into(), "80".into(), "100".into())).collect();
+                r.total = "80".into();
+                r.kpi_failed = "true".into();
+                force_link(r, &mut conversations, &mut mapping, &agents, start);
+                expect(&rows, "KPI flag contradicts a non-zero total", "quarantined", "disagree");
+            }
+            13 => {
+                r.form = 1;
+                r.sections = FORMS[1].sections.iter().map(|(n, _)| ((*n).into(), "5".into(), "5".into())).collect();
+                r.total = "6.5".into();
+                expect(&rows, "score above its 1-5 scale", "quarantined", "outside the scale");
+            }
+            14 => {
+                r.assoc_call_id = String::new();
+                mapping.retain(|(c, _)| *c != r.contact_id);
+                expect(&rows, "contact without any Genesys conversation", "history", "no Genesys conversation");
+            }
+            15 => {
+                let ghost = uuid(&mut rng);
+                mapping.retain(|(c, _)| *c != r.contact_id);
+                rows.last_mut().context("row")?.assoc_call_id = ghost;
+                expect(&rows, "conversation no longer in Genesys", "history", "does not exist in Genesys");
+            }
+            16 => {
+                let id = uuid(&mut rng);
+                let r = rows.last_mut().context("row")?;
+                let other = agents[if r.agent == 8 { 9 } else { 8 }].genesys.clone();
+                mapping.retain(|(c, _)| *c != r.contact_id);
+                r.assoc_call_id = id.clone();
+                conversations.push(FixtureConversation {
+                    conversation_id: id,
+                    start,
+                    end: start,
+                    participants: vec![FixtureParticipant { purpose: "agent".into(), user_id: other }],
+                });
+                expect(&rows, "agent not a participant of the conversation", "history", "did not take part");
+            }
+            17 => {
+                let r = rows.last_mut().context("row")?;
+                r.assoc_call_id = String::new();
+                let conv = uuid(&mut rng);
+                mapping.retain(|(c, _)| *c != r.contact_id);
+                mapping.push((r.contact_id.clone(), conv.clone()));
+                conversations.push(FixtureConversation {
+                    conversation_id: conv,
+                    start,
+                    end: start,
+                    participants: participants(agents[r.agent].genesys.clone()),
+                });
+                expect(&rows, "linked by the recording-migration mapping file", "evaluation", "by mapping");
+            }
+            18 => {
+                force_link(rows.last_mut().context("row")?, &mut conversations, &mut mapping, &agents, start);
+                let dup = rows.last().cloned().context("row")?;
+                rows.push(dup);
+                expect(&rows, "exact duplicate row (the later copy wins)", "evaluation", "linked");
+                expect(&rows, "exact duplicate row (the earlier copy)", "excluded", "superseded");
+            }
+            19 => {
+                force_link(rows.last_mut().context("row")?, &mut conversations, &mut mapping, &agents, start);
+                let mut newer = rows.last().cloned().context("row")?;
+                newer.evaluated_at = iso(evaluated.checked_add(jiff::SignedDuration::from_hours(30))?);
+                newer.comment = "Re-scored after calibration session.".into();
+                rows.push(newer);
+                expect(&rows, "changed duplicate: the re-scored version wins", "evaluation", "linked");
+            }
+            _ => {}
+        }
+    }
+
+    // Serialise CSV.
+    let section_names: Vec<&str> = {
+        let mut v: Vec<&str> = Vec::new();
+        for f in FORMS {
+            for (s, _) in f.sections {
+                if !v.contains(s) {
+                    v.push(s);
+                }
+            }
+        }
+        v
+    };
+    let mut header: Vec<String> = [
+        "evaluation_id", "contact_id", "assoc_call_id", "contact_type", "contact_start_utc", "form_id",
+        "form_name", "scoring_type", "kind", "state", "evaluated_at", "created_at", "total_score",
+        "raw_additive_score", "kpi_failed", "agent_person_id", "agent_username", "agent_email",
+        "agent_windows_login", "agent_display_name", "evaluator_person_id", "evaluator_email",
+        "evaluator_display_name", "evaluation_comment",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    for s in &section_names {
+        header.push(format!("section:{s}:score"));
+        header.push(format!("section:{s}:max"));
+    }
+    let mut csv_w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+    csv_w.write_record(&header)?;
+    let mut jsonl = String::new();
+    let mut csv_lines: Vec<u64> = Vec::new();
+    let mut json_lines: Vec<u64> = Vec::new();
+    let mut csv_line: u64 = 2;
+    let mut json_line: u64 = 1;
+    for r in &rows {
+        let a = &agents[r.agent];
+        let f = &FORMS[r.form];
+        let (ev_id, ev_email, ev_name) = match r.evaluator {
+            Some(e) => (format!("{}", 500 + e), evaluators[e].1.clone(), evaluators[e].0.clone()),
+            None => (String::new(), String::new(), String::new()),
+        };
+        let agent_email = r.agent_email_override.clone().unwrap_or_else(|| a.email.clone());
+        let mut rec: Vec<String> = vec![
+            r.evaluation_id.clone(),
+            r.contact_id.clone(),
+            r.assoc_call_id.clone(),
+            "CALL".into(),
+            r.contact_start.clone(),
+            f.id.into(),
+            f.name.into(),
+            f.scoring.into(),
+            r.kind.clone(),
+            r.state.clone(),
+            r.evaluated_at.clone(),
+            r.created_at.clone(),
+            r.total.clone(),
+            r.raw_additive.clone(),
+            r.kpi_failed.clone(),
+            a.person_id.to_string(),
+            a.username.clone(),
+            agent_email.clone(),
+            a.windows.clone(),
+            a.name.clone(),
+            ev_id.clone(),
+            ev_email.clone(),
+            ev_name.clone(),
+            r.comment.clone(),
+        ];
+        for s in &section_names {
+            match r.sections.iter().find(|(n, _, _)| n == s) {
+                Some((_, v, m)) => {
+                    rec.push(v.clone());
+                    rec.push(m.clone());
+                }
+                None => {
+                    rec.push(String::new());
+                    rec.push(String::new());
+                }
+            }
+        }
+        csv_w.write_record(&rec)?;
+        csv_lines.push(csv_line);
+        csv_line += 1 + r.comment.matches('\n').count() as u64;
+
+        let ev = serde_json::json!({
+            "schema": "calabrio-qm-evaluation/v1",
+            "source": {"system": "calabrio_one", "tenant": "sample.calabriocloud.com", "extractor": "rest_api"},
+            "evaluation_id": r.evaluation_id,
+            "contact": {
+                "contact_id": r.contact_id,
+                "assoc_call_id": (!r.assoc_call_id.is_empty()).then_some(&r.assoc_call_id),
+                "contact_type": "CALL",
+                "start_time_utc": r.contact_start,
+            },
+            "form": {"form_id": f.id, "form_name": f.name, "scoring_type": f.scoring},
+            "agent": {
+                "calabrio_person_id": a.person_id.to_string(), "username": a.username, "email": agent_email,
+                "windows_login": a.windows, "display_name": a.name
+            },
+            "evaluator": r.evaluator.map(|_| serde_json::json!({
+                "calabrio_person_id": ev_id, "email": ev_email, "display_name": ev_name
+            })),
+            "kind": r.kind,
+            "state": if r.state == "SCORED" { "scored" } else { "in_progress" },
+            "state_raw": r.state,
+            "dates": {
+                "evaluated_at_utc": (!r.evaluated_at.is_empty()).then_some(&r.evaluated_at),
+                "created_at_utc": (!r.created_at.is_empty()).then_some(&r.created_at),
+            },
+            "score": {
+                "total": r.total.parse::<f64>().ok(),
+                "raw_additive": r.raw_additive.parse::<f64>().ok(),
+                "unit": if f.scoring == "points" { "points" } else { "percent" },
+                "kpi_failed": (r.kpi_failed == "true").then_some(true),
+                "kpi_failed_basis": (r.kpi_failed == "true").then_some("explicit"),
+            },
+            "sections": r.sections.iter().map(|(n, v, m)| serde_json::json!({
+                "name": n, "score": v.parse::<f64>().ok(), "max": m.parse::<f64>().ok()
+            })).collect::<Vec<_>>(),
+            "comments": if r.comment.is_empty() { vec![] } else {
+                vec![serde_json::json!({"scope": "evaluation", "text": r.comment})]
+            },
+        });
+        jsonl.push_str(&serde_json::to_string(&ev)?);
+        jsonl.push('\n');
+        json_lines.push(json_line);
+        json_line += 1;
+    }
+    // Assign lines to the cases: by evaluation id, first occurrence unless it is the duplicate's
+    // earlier copy (which is the first) — the later copy is the one kept.
+    let mut seen_first: BTreeMap<String, usize> = BTreeMap::new();
+    let mut seen_last: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        seen_first.entry(r.evaluation_id.clone()).or_insert(i);
+        seen_last.insert(r.evaluation_id.clone(), i);
+    }
+    for c in &mut cases {
+        let idx = if c.case.contains("earlier copy") {
+            seen_first[&c.evaluation_id]
+        } else {
+            seen_last[&c.evaluation_id]
+        };
+        c.csv_line = Some(csv_lines[idx]);
+        c.jsonl_line = Some(json_lines[idx]);
+    }
+    // The changed duplicate's older version.
+    let changed_id = (80_000 + 19).to_string();
+    if let Some(&idx) = seen_first.get(&changed_id) {
+        cases.push(Case {
+            case: "changed duplicate: the older version".into(),
+            evaluation_id: changed_id,
+            csv_line: Some(csv_lines[idx]),
+            jsonl_line: Some(json_lines[idx]),
+            disposition: "excluded".into(),
+            reason_contains: "superseded".into(),
+        });
+    }
+
+    // Malformed rows, one kind each.
+    let mut csv_bytes = csv_w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let width = header.len();
+    let pad = |fields: Vec<&str>| -> String {
+        let mut v: Vec<String> = fields.iter().map(|s| (*s).to_owned()).collect();
+        while v.len() < width {
+            v.push(String::new());
+        }
+        v.join(",")
+    };
+    let bad_csv: Vec<(String, &str, &str, &str)> = vec![
+        (
+            pad(vec!["90001", "6900001", "", "CALL", "2024-02-01T10:00:00Z", "12", "Inbound Support v3", "percentage", "evaluation", "SCORED", "2024-02-02T10:00:00Z", "", "eighty", "", "", "1010", "x@example.com", "x@example.com"]),
+            "malformed: score is not a number",
+            "quarantined",
+            "total_score",
+        ),
+        (
+            format!("{},extra", pad(vec!["90002", "6900002", "", "CALL", "2024-02-01T10:00:00Z", "12", "Inbound Support v3", "percentage", "evaluation", "SCORED", "2024-02-02T10:00:00Z", "", "80"])),
+            "malformed: a stray comma adds a field",
+            "quarantined",
+            "fields but the header has",
+        ),
+        (
+            pad(vec!["90003", "6900003", "", "CALL", "2024-02-01T10:00:00Z", "12", "Inbound Support v3", "percentage", "evaluation", "SCORED", "2023-02-30T10:00:00Z", "", "80", "", "", "1010", "x@example.com", "x@example.com"]),
+            "malformed: impossible date",
+            "quarantined",
+            "evaluated_at",
+        ),
+        (
+            pad(vec!["90004", "6900004", "", "CALL", "2024-02-01T10:00:00Z", "12", "Inbound Support v3", "percentage", "evaluation", "SCORED", "2024-02-02T10:00:00Z", "", "80"]),
+            "malformed: no agent identifier",
+            "quarantined",
+            "agent",
+        ),
+    ];
+    for (row, case, disp, reason) in bad_csv {
+        csv_bytes.extend_from_slice(row.as_bytes());
+        csv_bytes.extend_from_slice(b"\r\n");
+        cases.push(Case {
+            case: case.into(),
+            evaluation_id: row.split(',').next().unwrap_or_default().to_owned(),
+            csv_line: Some(csv_line),
+            jsonl_line: None,
+            disposition: disp.into(),
+            reason_contains: reason.into(),
+        });
+        csv_line += 1;
+    }
+    let bad_json: Vec<(String, &str, &str)> = vec![
+        (
+            r#"{"evaluation_id":"91001","agent":{"email":"x@example.com"},"score":{"total":"high"}}"#.into(),
+            "malformed JSON: score of the wrong type",
+            "score.total",
+        ),
+        (
+            r#"{"evaluation_id":91002,"agent":{"email":"x@example.com"},"score":{"total":80}}"#.into(),
+            "malformed JSON: evaluation id of the wrong type",
+            "evaluation_id",
+        ),
+        (
+            r#"{"evaluation_id":"91003","agent":{"email":"x@exa"#.into(),
+            "malformed JSON: truncated record",
+            "EOF",
+        ),
+    ];
+    for (text, case, reason) in bad_json {
+        jsonl.push_str(&text);
+        jsonl.push('\n');
+        cases.push(Case {
+            case: case.into(),
+            evaluation_id: String::new(),
+            csv_line: None,
+            jsonl_line: Some(json_line),
+            disposition: "quarantined".into(),
+            reason_contains: reason.into(),
+        });
+        json_line += 1;
+    }
+
+    // Write everything.
+    write_private(&out.join("calabrio-export.csv"), &csv_bytes)?;
+    write_private(&out.join("calabrio-export.jsonl"), jsonl.as_bytes())?;
+    let mut map_w = csv::Writer::from_writer(Vec::new());
+    map_w.write_record(["contact_id", "conversation_id"])?;
+    for (c, v) in &mapping {
+        map_w.write_record([c, v])?;
+    }
+    write_private(
+        &out.join("recording-map.csv"),
+        &map_w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?,
+    )?;
+    // Noise: conversations nobody evaluated.
+    for _ in 0..n / 10 {
+        let start = jiff::Timestamp::from_second(rng.random_range(start_range.0..start_range.1))?;
+        let who = agents[rng.random_range(0..agent_count)].genesys.clone();
+        conversations.push(FixtureConversation {
+            conversation_id: uuid(&mut rng),
+            start,
+            end: start.checked_add(jiff::SignedDuration::from_secs(300))?,
+            participants: vec![
+                FixtureParticipant { purpose: "customer".into(), user_id: None },
+                FixtureParticipant { purpose: "agent".into(), user_id: who },
+            ],
+        });
+    }
+    let secret: String = (0..32).map(|_| format!("{:x}", rng.random_range(0..16u8))).collect();
+    let fixture = Fixture {
+        oauth_clients: vec![OAuthClient {
+            client_id: DEMO_CLIENT_ID.into(),
+            client_secret: secret.clone(),
+        }],
+        users: users.clone(),
+        conversations: conversations.clone(),
+    };
+    write_private(&out.join("genesys-fixture.json"), serde_json::to_string_pretty(&fixture)?.as_bytes())?;
+    write_private(&out.join("demo-client-secret"), secret.as_bytes())?;
+    write_private(
+        &out.join("sample-manifest.json"),
+        serde_json::to_string_pretty(&cases)?.as_bytes(),
+    )?;
+    let sections_toml = section_names
+        .iter()
+        .map(|s| format!("\"{s}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let config = format!(
+        r#"# Written by `qm-migrate sample`: the synthetic dataset against the Genesys emulator.
+# Start the emulator:  qm-migrate emulator genesys --listen 127.0.0.1:8080 --fixture genesys-fixture.json
+# Credentials:         export GENESYS_CLIENT_ID={DEMO_CLIENT_ID} GENESYS_CLIENT_SECRET_FILE=demo-client-secret
+
+[source]
+kind = "csv"
+path = "calabrio-export.csv"
+system = "calabrio_one"
+
+[scoring]
+default = {{ method = "percent" }}
+tolerance = 0.5
+
+[scoring.forms]
+"Sales Call (1-5)" = {{ method = "ratio", max = 5 }}
+
+[form]
+name = "Legacy Migration Form (Calabrio)"
+score_step = 1.0
+sections = [{sections_toml}]
+
+[users]
+match_keys = ["email", "username"]
+default_evaluator = "migration_admin@example.com"
+
+[link]
+strategies = ["field", "mapping"]
+mapping_file = "recording-map.csv"
+
+[genesys]
+api_url = "http://127.0.0.1:8080"
+requests_per_minute = 300
+
+[history]
+dir = "history"
+
+[ledger]
+path = "qm-migrate.db"
+"#
+    );
+    write_private(&out.join("qm-migrate.toml"), config.as_bytes())?;
+    Ok(SampleSummary {
+        out: out.to_path_buf(),
+        evaluations: n,
+        csv_records: rows.len() as u64 + 4,
+        jsonl_records: rows.len() as u64 + 3,
+        users: users.len(),
+        conversations: conversations.len(),
+        cases: cases.len(),
+    })
+}
+
+/// Makes sure `r` links by its conversation id (for cases that must become evaluations).
+fn force_link(
+    r: &mut Row,
+    conversations: &mut Vec<FixtureConversation>,
+    mapping: &mut Vec<(String, String)>,
+    agents: &[Agent],
+    start: jiff::Timestamp,
+) {
+    mapping.retain(|(c, _)| *c != r.contact_id);
+    let id = uuid::Uuid::new_v5(&qm_model::ids::NAMESPACE, r.contact_id.as_bytes()).to_string();
+    r.assoc_call_id = id.clone();
+    if !conversations.iter().any(|c| c.conversation_id == id) {
+        conversations.push(FixtureConversation {
+            conversation_id: id,
+            start,
+            end: start,
+            participants: vec![
+                FixtureParticipant { purpose: "customer".into(), user_id: None },
+                FixtureParticipant { purpose: "agent".into(), user_id: agents[r.agent].genesys.clone() },
+            ],
+        });
+    }
+}
+
+fn fmt_num(v: f64) -> String {
+    if (v - v.round()).abs() < 1e-9 {
+        format!("{v:.0}")
+    } else {
+        let s = format!("{v:.2}");
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    }
+}
