@@ -213,12 +213,12 @@ pub(crate) fn admit(st: &EmulatorState, headers: &HeaderMap) -> Result<String, R
     }
     if window.len() >= limit {
         let oldest = window.front().copied().unwrap_or(now);
-        let wait = oldest
-            .checked_add(SignedDuration::from_secs(60))
-            .unwrap_or(now)
-            .duration_since(now)
-            .as_secs()
-            .max(1);
+        let wait = ceil_secs(
+            oldest
+                .checked_add(SignedDuration::from_secs(60))
+                .unwrap_or(now)
+                .duration_since(now),
+        );
         st.inner
             .stats
             .throttled
@@ -230,6 +230,12 @@ pub(crate) fn admit(st: &EmulatorState, headers: &HeaderMap) -> Result<String, R
     }
     window.push_back(now);
     Ok(client)
+}
+
+/// Whole seconds, rounded up, at least 1: an honest `Retry-After` never asks to come back early.
+fn ceil_secs(d: SignedDuration) -> i64 {
+    let ms = d.as_millis().max(0);
+    i64::try_from((ms + 999) / 1000).unwrap_or(i64::MAX).max(1)
 }
 
 macro_rules! admit {
@@ -786,16 +792,17 @@ pub(crate) async fn create_evaluation(
     if let Some(k) = &key {
         let store = st.store();
         if let Some((stored_body, evaluation_id)) = store.idempotency.get(k) {
-            if *stored_body != body_text {
-                return bad_request(
-                    "Idempotency-Key was already used with a different request body",
-                );
-            }
+            // A key whose evaluation was deleted since is spent: the create goes ahead.
             if let Some(e) = store
                 .evaluations
                 .iter()
                 .find(|e| &e.evaluation.id == evaluation_id)
             {
+                if *stored_body != body_text {
+                    return bad_request(
+                        "Idempotency-Key was already used with a different request body",
+                    );
+                }
                 st.inner
                     .stats
                     .idempotent_replays
@@ -927,12 +934,12 @@ pub(crate) async fn create_evaluation(
     }
     if creates.len() >= cap {
         let oldest = creates.front().copied().unwrap_or(now);
-        let wait = oldest
-            .checked_add(SignedDuration::from_hours(24))
-            .unwrap_or(now)
-            .duration_since(now)
-            .as_secs()
-            .max(1);
+        let wait = ceil_secs(
+            oldest
+                .checked_add(SignedDuration::from_hours(24))
+                .unwrap_or(now)
+                .duration_since(now),
+        );
         st.inner
             .stats
             .throttled

@@ -488,6 +488,27 @@ impl GenesysClient {
         .ok_or_else(|| empty_body(&path))
     }
 
+    /// Deletes an evaluation.
+    ///
+    /// # Errors
+    /// Any [`GenesysError`]; 404 `evaluation.not.found` when it does not exist.
+    pub async fn delete_evaluation(
+        &self,
+        conversation_id: &str,
+        evaluation_id: &str,
+    ) -> Result<(), GenesysError> {
+        self.call::<(), serde_json::Value>(
+            Method::DELETE,
+            &format!("/api/v2/quality/conversations/{conversation_id}/evaluations/{evaluation_id}"),
+            &[],
+            None,
+            None,
+            Resend::Safe,
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// Evaluations on a conversation, with answers, following the pages.
     ///
     /// # Errors

@@ -130,7 +130,8 @@ mod tests {
 
     #[test]
     fn global_flags_work_after_the_command() {
-        let cli = Cli::try_parse_from(["qm-migrate", "status", "--json", "--config", "x.toml"]).unwrap();
+        let cli =
+            Cli::try_parse_from(["qm-migrate", "status", "--json", "--config", "x.toml"]).unwrap();
         assert!(cli.json);
         assert_eq!(cli.config, Some(PathBuf::from("x.toml")));
         assert!(Cli::try_parse_from(["qm-migrate", "plan", "--client-secret", "x"]).is_err());

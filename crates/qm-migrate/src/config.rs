@@ -332,10 +332,7 @@ impl Config {
             jiff::tz::TimeZone::get(tz)
                 .with_context(|| format!("[source] time_zone = '{tz}' is not an IANA zone"))?;
         }
-        self.scoring
-            .default
-            .method()
-            .context("[scoring.default]")?;
+        self.scoring.default.method().context("[scoring.default]")?;
         for (form, m) in &self.scoring.forms {
             m.method()
                 .with_context(|| format!("[scoring.forms.\"{form}\"]"))?;
@@ -357,7 +354,10 @@ impl Config {
             bail!("[form] sections: at most 150 (Genesys allows 200 questions per form)");
         }
         if !["FINISHED", "INPROGRESS", "PENDING"].contains(&self.form.status.as_str()) {
-            bail!("[form] status = '{}' (FINISHED, INPROGRESS, PENDING)", self.form.status);
+            bail!(
+                "[form] status = '{}' (FINISHED, INPROGRESS, PENDING)",
+                self.form.status
+            );
         }
         if !["immediate", "never"].contains(&self.form.release_policy.as_str()) {
             bail!(
@@ -390,8 +390,7 @@ impl Config {
                 bail!("[link] strategies: '{s}' is not supported yet (field, mapping)");
             }
         }
-        if self.link.strategies.iter().any(|s| s == "mapping") && self.link.mapping_file.is_none()
-        {
+        if self.link.strategies.iter().any(|s| s == "mapping") && self.link.mapping_file.is_none() {
             bail!("[link] strategy 'mapping' needs mapping_file");
         }
         for f in &self.link.conversation_id_fields {
@@ -571,11 +570,21 @@ mod tests {
     fn bad_values_are_named() {
         let mut cfg = Config::default();
         cfg.form.score_step = 3.0;
-        assert!(cfg.validate().unwrap_err().to_string().contains("score_step"));
+        assert!(
+            cfg.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("score_step")
+        );
         let mut cfg = Config::default();
-        cfg.scoring
-            .forms
-            .insert("F".into(), MethodConfig { method: "ratio".into(), max: None, min: None });
+        cfg.scoring.forms.insert(
+            "F".into(),
+            MethodConfig {
+                method: "ratio".into(),
+                max: None,
+                min: None,
+            },
+        );
         let err = format!("{:#}", cfg.validate().unwrap_err());
         assert!(err.contains("needs 'max'") && err.contains("F"), "{err}");
     }

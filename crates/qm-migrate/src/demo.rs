@@ -22,7 +22,11 @@ pub const DEMO_REQUESTS_PER_MINUTE: u32 = 60_000;
 ///
 /// # Errors
 /// Any stage's fatal error.
-pub async fn run(out: &Path, evaluations: usize, progress: &indicatif::ProgressBar) -> Result<Outcome> {
+pub async fn run(
+    out: &Path,
+    evaluations: usize,
+    progress: &indicatif::ProgressBar,
+) -> Result<Outcome> {
     let started = std::time::Instant::now();
     let sample_dir = out.join("sample");
     let sample = crate::sample::generate(evaluations, 42, &sample_dir)?;
@@ -64,7 +68,10 @@ pub async fn run(out: &Path, evaluations: usize, progress: &indicatif::ProgressB
     let client = crate::client_for(&cfg, creds)?;
     let exceptions = out.join("exceptions.csv");
     let result = crate::run_all(&cfg, &client, Some(&exceptions), progress).await;
-    fsutil::write_private(&state_file, serde_json::to_string(&state.snapshot())?.as_bytes())?;
+    fsutil::write_private(
+        &state_file,
+        serde_json::to_string(&state.snapshot())?.as_bytes(),
+    )?;
     handle.stop().await;
     let run = result?;
 
@@ -78,7 +85,12 @@ pub async fn run(out: &Path, evaluations: usize, progress: &indicatif::ProgressB
     let evaluation = dispositions.get("evaluation").copied().unwrap_or(0);
     let created = load.get("created").copied().unwrap_or(0);
     let invariant = dispositions.values().sum::<u64>() == records;
-    let per_agent_max = state.evaluations_per_agent().values().copied().max().unwrap_or(0);
+    let per_agent_max = state
+        .evaluations_per_agent()
+        .values()
+        .copied()
+        .max()
+        .unwrap_or(0);
     let ok = invariant && created == evaluation && mismatched == 0;
     let elapsed = started.elapsed().as_secs_f64();
 
@@ -88,17 +100,42 @@ pub async fn run(out: &Path, evaluations: usize, progress: &indicatif::ProgressB
         ("  history", dispositions["history"].to_string()),
         ("  excluded", dispositions["excluded"].to_string()),
         ("  quarantined", dispositions["quarantined"].to_string()),
-        ("invariant", if invariant { "records = Σ dispositions".into() } else { "BROKEN".into() }),
-        ("created in Genesys", format!("{created} ({created_now} in this run)")),
+        (
+            "invariant",
+            if invariant {
+                "records = Σ dispositions".into()
+            } else {
+                "BROKEN".into()
+            },
+        ),
+        (
+            "created in Genesys",
+            format!("{created} ({created_now} in this run)"),
+        ),
         ("rejected", load["rejected"].to_string()),
-        ("unknown / deferred", format!("{} / {}", load["unknown"], load["deferred"])),
-        ("scores checked", format!("{checked} Genesys totals, {mismatched} differ from Calabrio (max |diff| {max_diff:.2})")),
+        (
+            "unknown / deferred",
+            format!("{} / {}", load["unknown"], load["deferred"]),
+        ),
+        (
+            "scores checked",
+            format!(
+                "{checked} Genesys totals, {mismatched} differ from Calabrio (max |diff| {max_diff:.2})"
+            ),
+        ),
         ("requests sent", client.requests_sent().to_string()),
-        ("busiest agent", format!("{per_agent_max} evaluations (cap {cap} per 24 h)")),
-        ("emulator limit", format!("{DEMO_REQUESTS_PER_MINUTE} requests/min (raised for the demo; Genesys: 300)")),
+        (
+            "busiest agent",
+            format!("{per_agent_max} evaluations (cap {cap} per 24 h)"),
+        ),
+        (
+            "emulator limit",
+            format!("{DEMO_REQUESTS_PER_MINUTE} requests/min (raised for the demo; Genesys: 300)"),
+        ),
         ("time", format!("{elapsed:.1} s")),
     ];
-    let mut human = String::from("qm-migrate demo: synthetic Calabrio export → Genesys emulator\n\n");
+    let mut human =
+        String::from("qm-migrate demo: synthetic Calabrio export → Genesys emulator\n\n");
     human.push_str(&crate::table(&rows));
     human.push_str(&format!(
         "\n{} written: ledger.db, exceptions.csv (every non-evaluation record with its reason), summary.txt, sample/ (the dataset)\n",
@@ -140,7 +177,9 @@ pub fn score_check(ledger: &Ledger) -> Result<(u64, u64, f64)> {
     let mut checked = 0;
     let mut mismatched = 0;
     let mut max_diff: f64 = 0.0;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, Option<f64>>(0)?, r.get::<_, Option<f64>>(1)?)))?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get::<_, Option<f64>>(0)?, r.get::<_, Option<f64>>(1)?))
+    })?;
     for row in rows {
         let (genesys, predicted) = row?;
         checked += 1;

@@ -33,7 +33,11 @@ pub struct ExtractSummary {
 ///
 /// # Errors
 /// An unusable file (missing, bad header) or a ledger error.
-pub fn run(cfg: &Config, ledger: &mut Ledger, progress: &indicatif::ProgressBar) -> Result<ExtractSummary> {
+pub fn run(
+    cfg: &Config,
+    ledger: &mut Ledger,
+    progress: &indicatif::ProgressBar,
+) -> Result<ExtractSummary> {
     let format = match cfg.source.kind.as_str() {
         "csv" => calabrio::Format::WideCsv,
         _ => calabrio::Format::Json,

@@ -21,7 +21,9 @@
 
 use std::collections::BTreeMap;
 
-use genesys::models::{AnswerOption, EvaluationForm, GroupScore, Question, QuestionGroup, QuestionScore, ScoringSet};
+use genesys::models::{
+    AnswerOption, EvaluationForm, GroupScore, Question, QuestionGroup, QuestionScore, ScoringSet,
+};
 
 use crate::config::FormConfig;
 
@@ -135,7 +137,9 @@ pub fn definition(cfg: &FormConfig) -> EvaluationForm {
             questions: vec![Question {
                 id: Some(format!("q:{key}")),
                 text: clip(&format!("Calabrio section score: {name}"), 500),
-                help_text: Some("Informational: this group has weight 0 and does not change the total.".into()),
+                help_text: Some(
+                    "Informational: this group has weight 0 and does not change the total.".into(),
+                ),
                 kind: "multipleChoiceQuestion".into(),
                 na_enabled: true,
                 answer_options: score_options(&key, step),
@@ -181,7 +185,10 @@ pub fn definition_hash(def: &EvaluationForm) -> String {
 ///
 /// # Errors
 /// When the published version's structure differs (names, texts, option values).
-pub fn map_ids(def: &EvaluationForm, published: &EvaluationForm) -> anyhow::Result<BTreeMap<String, String>> {
+pub fn map_ids(
+    def: &EvaluationForm,
+    published: &EvaluationForm,
+) -> anyhow::Result<BTreeMap<String, String>> {
     let mut map = BTreeMap::new();
     anyhow::ensure!(
         def.question_groups.len() == published.question_groups.len(),
@@ -190,14 +197,15 @@ pub fn map_ids(def: &EvaluationForm, published: &EvaluationForm) -> anyhow::Resu
         published.question_groups.len(),
         def.question_groups.len()
     );
-    let mut put = |logical: &Option<String>, real: &Option<String>, what: &str| -> anyhow::Result<()> {
-        let l = logical.clone().unwrap_or_default();
-        let r = real
-            .clone()
-            .ok_or_else(|| anyhow::anyhow!("published {what} '{l}' has no id"))?;
-        map.insert(l, r);
-        Ok(())
-    };
+    let mut put =
+        |logical: &Option<String>, real: &Option<String>, what: &str| -> anyhow::Result<()> {
+            let l = logical.clone().unwrap_or_default();
+            let r = real
+                .clone()
+                .ok_or_else(|| anyhow::anyhow!("published {what} '{l}' has no id"))?;
+            map.insert(l, r);
+            Ok(())
+        };
     put(&Some("form".into()), &published.id, "form")?;
     for (dg, pg) in def.question_groups.iter().zip(&published.question_groups) {
         anyhow::ensure!(
@@ -233,7 +241,10 @@ pub fn map_ids(def: &EvaluationForm, published: &EvaluationForm) -> anyhow::Resu
 ///
 /// # Errors
 /// When an id has no mapping (the form was provisioned from another definition).
-pub fn translate(answers: &ScoringSet, map: &BTreeMap<String, String>) -> anyhow::Result<ScoringSet> {
+pub fn translate(
+    answers: &ScoringSet,
+    map: &BTreeMap<String, String>,
+) -> anyhow::Result<ScoringSet> {
     let get = |k: &str| {
         map.get(k)
             .cloned()
@@ -369,10 +380,27 @@ mod tests {
     fn predicted_total_is_the_score_within_half_a_step_and_sections_do_not_move_it() {
         let c = cfg(1.0, &["Opening", "Close"]);
         let def = definition(&c);
-        for (p, want) in [(80.0, 80.0), (87.5, 88.0), (0.0, 0.0), (100.0, 100.0), (33.3, 33.0)] {
-            let a = answers(&c, &enc(p, false, vec![("opening".into(), Some(10.0)), ("Close".into(), None)]));
+        for (p, want) in [
+            (80.0, 80.0),
+            (87.5, 88.0),
+            (0.0, 0.0),
+            (100.0, 100.0),
+            (33.3, 33.0),
+        ] {
+            let a = answers(
+                &c,
+                &enc(
+                    p,
+                    false,
+                    vec![("opening".into(), Some(10.0)), ("Close".into(), None)],
+                ),
+            );
             let s = genesys::scoring::score(&def, &a, true).unwrap();
-            assert!((s.total_score.unwrap() - want).abs() < 1e-9, "{p}: {:?}", s.total_score);
+            assert!(
+                (s.total_score.unwrap() - want).abs() < 1e-9,
+                "{p}: {:?}",
+                s.total_score
+            );
         }
         let half = cfg(0.5, &[]);
         let a = answers(&half, &enc(87.5, false, vec![]));
@@ -387,7 +415,10 @@ mod tests {
         let s = genesys::scoring::score(&definition(&c), &a, true).unwrap();
         assert_eq!(s.total_score, Some(0.0));
         assert_eq!(s.any_failed_kill_questions, Some(true));
-        assert_eq!(s.question_group_scores[0].total_score_unweighted, Some(85.0));
+        assert_eq!(
+            s.question_group_scores[0].total_score_unweighted,
+            Some(85.0)
+        );
     }
 
     #[test]

@@ -90,6 +90,7 @@ CREATE TABLE loads (
     message TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
     genesys_total REAL,
+    release_date TEXT,
     updated_at TEXT NOT NULL
 );
 CREATE TABLE attempts (
@@ -199,6 +200,9 @@ pub struct LoadRow {
     pub deferred_until: Option<String>,
 }
 
+/// A non-`evaluation` record: (locator, evaluation id, disposition, reason).
+pub type Exception = (String, Option<String>, String, String);
+
 /// A provisioned form.
 #[derive(Debug, Clone)]
 pub struct FormRow {
@@ -253,7 +257,11 @@ impl Ledger {
             version <= known,
             "the ledger was written by a newer qm-migrate (schema {version}, this one knows {known})"
         );
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(version)?) {
+        for (i, sql) in MIGRATIONS
+            .iter()
+            .enumerate()
+            .skip(usize::try_from(version)?)
+        {
             let tx = self.conn.transaction()?;
             tx.execute_batch(sql)?;
             tx.pragma_update(None, "user_version", i64::try_from(i + 1)?)?;
@@ -291,11 +299,9 @@ impl Ledger {
     /// # Errors
     /// SQLite errors.
     pub fn latest_extract(&self) -> Result<Option<i64>> {
-        Ok(self.conn.query_row(
-            "SELECT max(last_seen_run) FROM records",
-            [],
-            |r| r.get(0),
-        )?)
+        Ok(self
+            .conn
+            .query_row("SELECT max(last_seen_run) FROM records", [], |r| r.get(0))?)
     }
 
     /// A transaction for batched writes.
@@ -461,9 +467,9 @@ impl Ledger {
     /// # Errors
     /// SQLite errors.
     pub fn directory(&self) -> Result<Vec<genesys::models::User>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT user_id, name, email, username, state FROM directory ORDER BY user_id")?;
+        let mut stmt = self.conn.prepare(
+            "SELECT user_id, name, email, username, state FROM directory ORDER BY user_id",
+        )?;
         let rows = stmt
             .query_map([], |r| {
                 Ok(genesys::models::User {
@@ -657,6 +663,7 @@ impl Ledger {
     ///
     /// # Errors
     /// SQLite errors.
+    #[allow(clippy::too_many_arguments)]
     pub fn record_attempt(
         &self,
         record_id: i64,
@@ -673,6 +680,23 @@ impl Ledger {
             params![record_id, started_at, now(), outcome, status, code, message, response],
         )?;
         Ok(())
+    }
+
+    /// The release date sent with an item: fixed at its first send, so every re-send (same
+    /// `Idempotency-Key`) carries a byte-identical body.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn release_date(&self, record_id: i64, now: &str) -> Result<String> {
+        self.conn.execute(
+            "UPDATE loads SET release_date = ?2 WHERE record_id = ?1 AND release_date IS NULL",
+            params![record_id, now],
+        )?;
+        Ok(self.conn.query_row(
+            "SELECT release_date FROM loads WHERE record_id = ?1",
+            [record_id],
+            |r| r.get(0),
+        )?)
     }
 
     /// The plan row of a record.
@@ -758,7 +782,7 @@ impl Ledger {
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn exceptions(&self) -> Result<Vec<(String, Option<String>, String, String)>> {
+    pub fn exceptions(&self) -> Result<Vec<Exception>> {
         let run = self.latest_extract()?.unwrap_or(-1);
         let mut stmt = self.conn.prepare(
             "SELECT r.locator, r.evaluation_id, p.disposition, p.reason FROM records r

@@ -69,7 +69,10 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     match runtime.block_on(dispatch(cli)) {
         Ok(out) => {
             if json_out {
-                println!("{}", serde_json::to_string_pretty(&out.json).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&out.json).unwrap_or_default()
+                );
             } else if !out.human.is_empty() {
                 println!("{}", out.human.trim_end());
             }
@@ -102,7 +105,10 @@ fn init_logging(quiet: bool) {
 /// A progress bar on stderr, hidden when stderr is not a terminal, with `--quiet`, or with
 /// `QM_MIGRATE_NO_PROGRESS` set.
 pub fn progress_bar(quiet: bool) -> indicatif::ProgressBar {
-    if quiet || !std::io::stderr().is_terminal() || std::env::var_os("QM_MIGRATE_NO_PROGRESS").is_some() {
+    if quiet
+        || !std::io::stderr().is_terminal()
+        || std::env::var_os("QM_MIGRATE_NO_PROGRESS").is_some()
+    {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(0);
@@ -166,8 +172,10 @@ pub fn ledger_counts(ledger: &Ledger) -> Result<(u64, BTreeMap<String, u64>, u64
 /// # Errors
 /// Ledger errors.
 pub fn load_counts(ledger: &Ledger) -> Result<BTreeMap<String, u64>> {
-    let mut out: BTreeMap<String, u64> =
-        ledger::state::ALL.iter().map(|s| ((*s).to_owned(), 0)).collect();
+    let mut out: BTreeMap<String, u64> = ledger::state::ALL
+        .iter()
+        .map(|s| ((*s).to_owned(), 0))
+        .collect();
     for (s, n) in ledger.load_counts()? {
         out.insert(s, u64::try_from(n).unwrap_or(0));
     }
@@ -197,17 +205,27 @@ fn invariant_line(records: u64, d: &BTreeMap<String, u64>) -> String {
         d.get("history").unwrap_or(&0),
         d.get("excluded").unwrap_or(&0),
         d.get("quarantined").unwrap_or(&0),
-        if sum == records { "invariant holds" } else { "INVARIANT BROKEN" }
+        if sum == records {
+            "invariant holds"
+        } else {
+            "INVARIANT BROKEN"
+        }
     )
 }
 
 async fn dispatch(cli: Cli) -> Result<Outcome> {
-    let config_path = cli.config.clone().unwrap_or_else(|| PathBuf::from("qm-migrate.toml"));
+    let config_path = cli
+        .config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("qm-migrate.toml"));
     let progress = progress_bar(cli.quiet);
     match cli.command {
         Command::Init { force } => {
             if config_path.exists() && !force {
-                anyhow::bail!("{} exists; use --force to overwrite it", config_path.display());
+                anyhow::bail!(
+                    "{} exists; use --force to overwrite it",
+                    config_path.display()
+                );
             }
             fsutil::write_private(&config_path, config::TEMPLATE.as_bytes())?;
             Ok(Outcome {
@@ -216,12 +234,22 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
                 code: 0,
             })
         }
-        Command::Sample { evaluations, out, seed } => {
+        Command::Sample {
+            evaluations,
+            out,
+            seed,
+        } => {
             let s = sample::generate(evaluations, seed, &out)?;
             Ok(Outcome {
                 human: format!(
                     "wrote a synthetic Calabrio dataset to {}: {} evaluations, {} CSV records, {} JSON Lines records, {} Genesys users, {} conversations, {} planted edge cases (sample-manifest.json)",
-                    out.display(), s.evaluations, s.csv_records, s.jsonl_records, s.users, s.conversations, s.cases
+                    out.display(),
+                    s.evaluations,
+                    s.csv_records,
+                    s.jsonl_records,
+                    s.users,
+                    s.conversations,
+                    s.cases
                 ),
                 json: json!({"command": "sample", "sample": s}),
                 code: 0,
@@ -237,18 +265,38 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
             Ok(Outcome {
                 human: format!(
                     "extract: {} records read ({} new, {} changed, {} unchanged); {} unreadable (they will be quarantined with file, line and field){}",
-                    s.records, s.new, s.changed, s.unchanged, s.unreadable,
-                    if s.ignored_columns.is_empty() { String::new() } else { format!("; columns kept only in the raw text: {}", s.ignored_columns.join(", ")) }
+                    s.records,
+                    s.new,
+                    s.changed,
+                    s.unchanged,
+                    s.unreadable,
+                    if s.ignored_columns.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            "; columns kept only in the raw text: {}",
+                            s.ignored_columns.join(", ")
+                        )
+                    }
                 ),
                 json: json!({"command": "extract", "records": records, "dispositions": dispositions, "unplanned": unplanned, "extract": s}),
                 code,
             })
         }
-        Command::Plan { exceptions, refresh_users } => {
+        Command::Plan {
+            exceptions,
+            refresh_users,
+        } => {
             let cfg = load_config(&config_path)?;
             let mut ledger = Ledger::open(&cfg.ledger.path)?;
             let client = client_for(&cfg, Credentials::from_env()?)?;
-            let s = plan::run(&cfg, &mut ledger, &client, &plan::PlanOptions { refresh_users }).await?;
+            let s = plan::run(
+                &cfg,
+                &mut ledger,
+                &client,
+                &plan::PlanOptions { refresh_users },
+            )
+            .await?;
             let written = match &exceptions {
                 Some(p) => Some(plan::write_exceptions(&ledger, p)?),
                 None => None,
@@ -258,7 +306,9 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
                 human: format!(
                     "plan: {}{}",
                     invariant_line(s.records, &s.dispositions),
-                    written.map(|n| format!("\n{n} exceptions written")).unwrap_or_default()
+                    written
+                        .map(|n| format!("\n{n} exceptions written"))
+                        .unwrap_or_default()
                 ),
                 json: json!({"command": "plan", "records": s.records, "dispositions": s.dispositions,
                     "invariant_holds": s.invariant_holds(), "requests": client.requests_sent(), "plan": s}),
@@ -275,7 +325,11 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
                 human: format!(
                     "provision: form '{}' {} (published version {}, {} groups)",
                     s.form,
-                    if s.created { "created and published" } else { "already provisioned" },
+                    if s.created {
+                        "created and published"
+                    } else {
+                        "already provisioned"
+                    },
                     s.published_id,
                     s.groups
                 ),
@@ -288,15 +342,35 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
             let cfg = load_config(&config_path)?;
             let ledger = Ledger::open(&cfg.ledger.path)?;
             let client = client_for(&cfg, Credentials::from_env()?)?;
-            let s = load::run(&cfg, &ledger, &client, &load::LoadOptions { dry_run, max }, &progress).await?;
+            let s = load::run(
+                &cfg,
+                &ledger,
+                &client,
+                &load::LoadOptions { dry_run, max },
+                &progress,
+            )
+            .await?;
             let (records, dispositions, _) = ledger_counts(&ledger)?;
             let code = exit_code(&dispositions, Some(&s.load));
             Ok(Outcome {
                 human: format!(
                     "load: created {} now ({} adopted after an unknown outcome), rejected {}, deferred {}, unknown {}{}\n{}",
-                    s.created_now, s.adopted, s.rejected_now, s.deferred_now, s.unknown_now,
-                    if dry_run { format!("; dry run: {} creates would be sent", s.would_send) } else { String::new() },
-                    table(&s.load.iter().map(|(k, v)| (k.as_str(), v.to_string())).collect::<Vec<_>>())
+                    s.created_now,
+                    s.adopted,
+                    s.rejected_now,
+                    s.deferred_now,
+                    s.unknown_now,
+                    if dry_run {
+                        format!("; dry run: {} creates would be sent", s.would_send)
+                    } else {
+                        String::new()
+                    },
+                    table(
+                        &s.load
+                            .iter()
+                            .map(|(k, v)| (k.as_str(), v.to_string()))
+                            .collect::<Vec<_>>()
+                    )
                 ),
                 json: json!({"command": "load", "records": records, "dispositions": dispositions,
                     "load": s.load, "requests": client.requests_sent(), "load_run": s}),
@@ -320,18 +394,36 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
                     "{}\nunplanned {unplanned}; stale records (no longer in the source) {}\nform: {}\nload:\n{}",
                     invariant_line(records, &dispositions),
                     ledger.stale_records()?,
-                    form.and_then(|f| f.published_id).map(|p| format!("published version {p}")).unwrap_or_else(|| "not provisioned".into()),
-                    table(&load.iter().map(|(k, v)| (k.as_str(), v.to_string())).collect::<Vec<_>>())
+                    form.and_then(|f| f.published_id)
+                        .map(|p| format!("published version {p}"))
+                        .unwrap_or_else(|| "not provisioned".into()),
+                    table(
+                        &load
+                            .iter()
+                            .map(|(k, v)| (k.as_str(), v.to_string()))
+                            .collect::<Vec<_>>()
+                    )
                 ),
                 code: exit_code(&dispositions, Some(&load)),
                 json: json!({"command": "status", "records": records, "dispositions": dispositions, "unplanned": unplanned, "load": load}),
             })
         }
-        Command::Emulator { kind: EmulatorKind::Genesys { listen, fixture, requests_per_minute, per_agent_daily_cap, token_lifetime_s, accept_inactive_users } } => {
+        Command::Emulator {
+            kind:
+                EmulatorKind::Genesys {
+                    listen,
+                    fixture,
+                    requests_per_minute,
+                    per_agent_daily_cap,
+                    token_lifetime_s,
+                    accept_inactive_users,
+                },
+        } => {
             let text = std::fs::read_to_string(&fixture)
                 .with_context(|| format!("cannot read fixture {}", fixture.display()))?;
-            let fx: emulator::Fixture = serde_json::from_str(&text)
-                .with_context(|| format!("fixture {} is not an emulator fixture", fixture.display()))?;
+            let fx: emulator::Fixture = serde_json::from_str(&text).with_context(|| {
+                format!("fixture {} is not an emulator fixture", fixture.display())
+            })?;
             let settings = emulator::Settings {
                 requests_per_minute,
                 per_agent_daily_cap,
@@ -341,7 +433,10 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
             let handle = emulator::spawn(&listen, emulator::EmulatorState::new(fx, settings))
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;
-            eprintln!("Genesys emulator listening on {} (Ctrl-C stops it)", handle.url());
+            eprintln!(
+                "Genesys emulator listening on {} (Ctrl-C stops it)",
+                handle.url()
+            );
             tokio::signal::ctrl_c().await.ok();
             let created = handle.state.evaluations().len();
             handle.stop().await;
@@ -372,15 +467,31 @@ pub async fn run_all(
         plan::write_exceptions(&ledger, p)?;
     }
     let pr = provision::run(cfg, &ledger, client).await?;
-    let ld = load::run(cfg, &ledger, client, &load::LoadOptions::default(), progress).await?;
+    let ld = load::run(
+        cfg,
+        &ledger,
+        client,
+        &load::LoadOptions::default(),
+        progress,
+    )
+    .await?;
     let code = exit_code(&pl.dispositions, Some(&ld.load));
     let human = format!(
         "{}\nform '{}' ({})\ncreated {} evaluations now; load states:\n{}requests sent: {}",
         invariant_line(pl.records, &pl.dispositions),
         pr.form,
-        if pr.created { "created" } else { "already provisioned" },
+        if pr.created {
+            "created"
+        } else {
+            "already provisioned"
+        },
         ld.created_now,
-        table(&ld.load.iter().map(|(k, v)| (k.as_str(), v.to_string())).collect::<Vec<_>>()),
+        table(
+            &ld.load
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.to_string()))
+                .collect::<Vec<_>>()
+        ),
         client.requests_sent()
     );
     Ok(Outcome {

@@ -65,15 +65,28 @@ pub async fn run(
     opts: &LoadOptions,
     progress: &indicatif::ProgressBar,
 ) -> Result<LoadSummary> {
-    let run_id = ledger.begin_run(if opts.dry_run { "load --dry-run" } else { "load" })?;
+    let run_id = ledger.begin_run(if opts.dry_run {
+        "load --dry-run"
+    } else {
+        "load"
+    })?;
     let mut summary = LoadSummary::default();
     let form_row = ledger
         .form(&cfg.form.name)?
         .filter(|f| f.id_map.is_some())
-        .with_context(|| format!("the form '{}' is not provisioned: run `qm-migrate provision` first", cfg.form.name))?;
+        .with_context(|| {
+            format!(
+                "the form '{}' is not provisioned: run `qm-migrate provision` first",
+                cfg.form.name
+            )
+        })?;
     let map: BTreeMap<String, String> =
-        serde_json::from_str(form_row.id_map.as_deref().unwrap_or("{}")).context("ledger form id map")?;
-    let form_id = map.get("form").cloned().context("ledger form id map has no form id")?;
+        serde_json::from_str(form_row.id_map.as_deref().unwrap_or("{}"))
+            .context("ledger form id map")?;
+    let form_id = map
+        .get("form")
+        .cloned()
+        .context("ledger form id map has no form id")?;
     anyhow::ensure!(
         form_row.definition_hash == form::definition_hash(&form::definition(&cfg.form)),
         "the [form] configuration changed since the form was provisioned; run provision (with a new [form] name)"
@@ -82,17 +95,41 @@ pub async fn run(
     if !opts.dry_run {
         // 1. A crash while sending leaves `sending`: it may or may not exist in Genesys.
         for item in ledger.loads_in(&[state::SENDING])? {
-            ledger.set_load(item.record_id, state::UNKNOWN, None, None, None, Some("found sending at start: the process stopped mid-request"), None)?;
+            ledger.set_load(
+                item.record_id,
+                state::UNKNOWN,
+                None,
+                None,
+                None,
+                Some("found sending at start: the process stopped mid-request"),
+                None,
+            )?;
         }
         // 2. Resolve every unknown before sending anything.
         for item in ledger.loads_in(&[state::UNKNOWN])? {
             match find_existing(client, &item).await? {
                 Some((id, total)) => {
-                    ledger.set_load(item.record_id, state::CREATED, Some(&id), None, None, Some("adopted: found in Genesys by its idempotency key"), total)?;
+                    ledger.set_load(
+                        item.record_id,
+                        state::CREATED,
+                        Some(&id),
+                        None,
+                        None,
+                        Some("adopted: found in Genesys by its idempotency key"),
+                        total,
+                    )?;
                     summary.adopted += 1;
                 }
                 None => {
-                    ledger.set_load(item.record_id, state::PLANNED, None, None, None, Some("was unknown; not in Genesys: sent again with the same key"), None)?;
+                    ledger.set_load(
+                        item.record_id,
+                        state::PLANNED,
+                        None,
+                        None,
+                        None,
+                        Some("was unknown; not in Genesys: sent again with the same key"),
+                        None,
+                    )?;
                     summary.resent_after_unknown += 1;
                 }
             }
@@ -115,7 +152,10 @@ pub async fn run(
     let planned = ledger.loads_in(&[state::PLANNED])?;
     let mut queues: BTreeMap<String, VecDeque<LoadRow>> = BTreeMap::new();
     for item in planned {
-        queues.entry(item.agent_user_id.clone()).or_default().push_back(item);
+        queues
+            .entry(item.agent_user_id.clone())
+            .or_default()
+            .push_back(item);
     }
     let total: usize = queues.values().map(VecDeque::len).sum();
     progress.set_length(total as u64);
@@ -123,8 +163,7 @@ pub async fn run(
     progress.set_message("load");
     let mut parked: HashSet<String> = HashSet::new();
     let mut sent = 0usize;
-    let release_date = (cfg.form.release_policy == "immediate")
-        .then(|| now.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
+    let now_text = now.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
     'outer: loop {
         let mut progressed = false;
         let agents: Vec<String> = queues.keys().cloned().collect();
@@ -142,15 +181,24 @@ pub async fn run(
             let plan = ledger
                 .plan(item.record_id)?
                 .with_context(|| format!("load item {} has no plan", item.record_id))?;
-            let logical: ScoringSet = serde_json::from_str(plan.answers.as_deref().unwrap_or("null"))
-                .with_context(|| format!("plan of record {} has no answers", item.record_id))?;
+            let logical: ScoringSet =
+                serde_json::from_str(plan.answers.as_deref().unwrap_or("null"))
+                    .with_context(|| format!("plan of record {} has no answers", item.record_id))?;
             let body = EvaluationCreateBody {
                 evaluation_form: EntityRef::id(&form_id),
                 evaluator: EntityRef::id(plan.evaluator_user_id.clone().unwrap_or_default()),
                 agent: EntityRef::id(&item.agent_user_id),
                 answers: form::translate(&logical, &map)?,
                 status: Some(cfg.form.status.clone()),
-                release_date: release_date.clone(),
+                release_date: if cfg.form.release_policy == "immediate" {
+                    Some(if opts.dry_run {
+                        now_text.clone()
+                    } else {
+                        ledger.release_date(item.record_id, &now_text)?
+                    })
+                } else {
+                    None
+                },
                 never_release: (cfg.form.release_policy == "never").then_some(true),
                 agent_has_read: None,
             };
@@ -160,34 +208,83 @@ pub async fn run(
                 summary.would_send += 1;
                 continue;
             }
-            let key: uuid::Uuid = item.idempotency_key.parse().context("ledger idempotency key")?;
+            let key: uuid::Uuid = item
+                .idempotency_key
+                .parse()
+                .context("ledger idempotency key")?;
             ledger.set_load(item.record_id, state::SENDING, None, None, None, None, None)?;
             let started = now_ts().to_string();
-            let key_header = if cfg.genesys.use_idempotency_key { Some(key) } else { None };
+            let key_header = if cfg.genesys.use_idempotency_key {
+                Some(key)
+            } else {
+                None
+            };
             let result = client
                 .create_evaluation(&item.conversation_id, &body, key_header)
                 .await;
             match result {
                 Ok(ev) => {
                     let total = ev.answers.as_ref().and_then(|a| a.total_score);
-                    ledger.set_load(item.record_id, state::CREATED, Some(&ev.id), None, None, None, total)?;
-                    ledger.record_attempt(item.record_id, &started, "created", Some(200), None, None, Some(&ev.id))?;
+                    ledger.set_load(
+                        item.record_id,
+                        state::CREATED,
+                        Some(&ev.id),
+                        None,
+                        None,
+                        None,
+                        total,
+                    )?;
+                    ledger.record_attempt(
+                        item.record_id,
+                        &started,
+                        "created",
+                        Some(200),
+                        None,
+                        None,
+                        Some(&ev.id),
+                    )?;
                     summary.created_now += 1;
                 }
                 Err(GenesysError::Throttled { retry_after, body }) => {
                     let until = now_ts()
-                        .checked_add(jiff::SignedDuration::from_secs(i64::try_from(retry_after.as_secs()).unwrap_or(i64::MAX)))
+                        .checked_add(jiff::SignedDuration::from_secs(
+                            i64::try_from(retry_after.as_secs()).unwrap_or(i64::MAX),
+                        ))
                         .unwrap_or(jiff::Timestamp::MAX)
                         .to_string();
                     let msg = body.message.clone().unwrap_or_default();
-                    ledger.set_load(item.record_id, state::DEFERRED, None, Some(&until), body.code.as_deref(), Some(&msg), None)?;
-                    ledger.record_attempt(item.record_id, &started, "deferred", Some(429), body.code.as_deref(), Some(&msg), None)?;
+                    ledger.set_load(
+                        item.record_id,
+                        state::DEFERRED,
+                        None,
+                        Some(&until),
+                        body.code.as_deref(),
+                        Some(&msg),
+                        None,
+                    )?;
+                    ledger.record_attempt(
+                        item.record_id,
+                        &started,
+                        "deferred",
+                        Some(429),
+                        body.code.as_deref(),
+                        Some(&msg),
+                        None,
+                    )?;
                     summary.deferred_now += 1;
                     tracing::warn!(agent = %agent, until = %until, "Agent reached a Genesys limit; its evaluations are deferred.");
                     // The rest of this agent's queue waits too.
                     if let Some(rest) = queues.get_mut(&agent) {
                         for other in rest.drain(..) {
-                            ledger.set_load(other.record_id, state::DEFERRED, None, Some(&until), body.code.as_deref(), Some("agent parked by an earlier 429"), None)?;
+                            ledger.set_load(
+                                other.record_id,
+                                state::DEFERRED,
+                                None,
+                                Some(&until),
+                                body.code.as_deref(),
+                                Some("agent parked by an earlier 429"),
+                                None,
+                            )?;
                             summary.deferred_now += 1;
                         }
                     }
@@ -195,21 +292,63 @@ pub async fn run(
                 }
                 Err(e) if e.possibly_sent() => {
                     let msg = e.to_string();
-                    ledger.set_load(item.record_id, state::UNKNOWN, None, None, e.code(), Some(&msg), None)?;
-                    ledger.record_attempt(item.record_id, &started, "unknown", e.status(), e.code(), Some(&msg), None)?;
+                    ledger.set_load(
+                        item.record_id,
+                        state::UNKNOWN,
+                        None,
+                        None,
+                        e.code(),
+                        Some(&msg),
+                        None,
+                    )?;
+                    ledger.record_attempt(
+                        item.record_id,
+                        &started,
+                        "unknown",
+                        e.status(),
+                        e.code(),
+                        Some(&msg),
+                        None,
+                    )?;
                     summary.unknown_now += 1;
                 }
                 Err(e) if e.is_permanent() => {
                     let msg = e.message();
-                    ledger.set_load(item.record_id, state::REJECTED, None, None, e.code(), Some(&msg), None)?;
-                    ledger.record_attempt(item.record_id, &started, "rejected", e.status(), e.code(), Some(&msg), None)?;
+                    ledger.set_load(
+                        item.record_id,
+                        state::REJECTED,
+                        None,
+                        None,
+                        e.code(),
+                        Some(&msg),
+                        None,
+                    )?;
+                    ledger.record_attempt(
+                        item.record_id,
+                        &started,
+                        "rejected",
+                        e.status(),
+                        e.code(),
+                        Some(&msg),
+                        None,
+                    )?;
                     summary.rejected_now += 1;
                     if matches!(e.status(), Some(401 | 403)) {
-                        bail!("Genesys refused the request ({e}); check the OAuth client's roles (reference: quality:evaluation:add)");
+                        bail!(
+                            "Genesys refused the request ({e}); check the OAuth client's roles (reference: quality:evaluation:add)"
+                        );
                     }
                 }
                 Err(e) => {
-                    ledger.set_load(item.record_id, state::PLANNED, None, None, e.code(), Some(&e.to_string()), None)?;
+                    ledger.set_load(
+                        item.record_id,
+                        state::PLANNED,
+                        None,
+                        None,
+                        e.code(),
+                        Some(&e.to_string()),
+                        None,
+                    )?;
                     return Err(e).context("load stopped");
                 }
             }
@@ -230,11 +369,19 @@ pub async fn run(
 }
 
 /// Looks for the evaluation of `item` in Genesys by its idempotency key marker.
-async fn find_existing(client: &GenesysClient, item: &LoadRow) -> Result<Option<(String, Option<f64>)>> {
+async fn find_existing(
+    client: &GenesysClient,
+    item: &LoadRow,
+) -> Result<Option<(String, Option<f64>)>> {
     let found = client
         .evaluations_for_conversation(&item.conversation_id)
         .await
-        .with_context(|| format!("cannot look for evaluations on conversation {}", item.conversation_id))?;
+        .with_context(|| {
+            format!(
+                "cannot look for evaluations on conversation {}",
+                item.conversation_id
+            )
+        })?;
     let marker = format!("idempotency_key={}", item.idempotency_key);
     Ok(found
         .into_iter()

@@ -19,7 +19,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use anyhow::{Context, Result, bail};
 use genesys::GenesysClient;
 use genesys::models::{AnalyticsConversation, User};
-use qm_model::{CanonicalEvaluation, CommentScope, Disposition, Kind, Person, ScoringMethod, normalise};
+use qm_model::{
+    CanonicalEvaluation, CommentScope, Disposition, Kind, Person, ScoringMethod, normalise,
+};
 use serde::Serialize;
 
 use crate::config::Config;
@@ -74,13 +76,22 @@ impl Directory {
         let mut by_username: HashMap<String, Vec<User>> = HashMap::new();
         for u in users {
             if let Some(e) = &u.email {
-                by_email.entry(e.trim().to_lowercase()).or_default().push(u.clone());
+                by_email
+                    .entry(e.trim().to_lowercase())
+                    .or_default()
+                    .push(u.clone());
             }
             if let Some(n) = &u.username {
-                by_username.entry(n.trim().to_lowercase()).or_default().push(u.clone());
+                by_username
+                    .entry(n.trim().to_lowercase())
+                    .or_default()
+                    .push(u.clone());
             }
         }
-        Directory { by_email, by_username }
+        Directory {
+            by_email,
+            by_username,
+        }
     }
 
     fn resolve(&self, p: &Person, keys: &[String]) -> Resolved {
@@ -89,7 +100,10 @@ impl Directory {
             let (index, values) = match key.as_str() {
                 "email" => (
                     &self.by_email,
-                    [p.email.as_deref(), p.key.as_deref().filter(|k| k.contains('@'))],
+                    [
+                        p.email.as_deref(),
+                        p.key.as_deref().filter(|k| k.contains('@')),
+                    ],
                 ),
                 _ => (&self.by_username, [p.username.as_deref(), p.key.as_deref()]),
             };
@@ -117,10 +131,7 @@ impl Directory {
             }
         }
         if tried.is_empty() {
-            tried.push(format!(
-                "no {} in the export",
-                keys.join(" or ")
-            ));
+            tried.push(format!("no {} in the export", keys.join(" or ")));
         }
         Resolved::NotFound {
             tried: tried.join(", "),
@@ -162,9 +173,16 @@ fn read_mapping(path: &std::path::Path) -> Result<HashMap<String, Vec<String>>> 
             .flat_map(char::to_lowercase)
             .collect()
     };
-    let find = |names: &[&str]| headers.iter().position(|h| names.contains(&fold(h).as_str()));
+    let find = |names: &[&str]| {
+        headers
+            .iter()
+            .position(|h| names.contains(&fold(h).as_str()))
+    };
     let contact = find(&["contactid", "recordingid", "ccrid", "recordid"]).with_context(|| {
-        format!("{}: no contact_id column (contact_id, recording_id, ccrId)", path.display())
+        format!(
+            "{}: no contact_id column (contact_id, recording_id, ccrId)",
+            path.display()
+        )
     })?;
     let conversation = find(&["conversationid", "genesysconversationid"])
         .with_context(|| format!("{}: no conversation_id column", path.display()))?;
@@ -188,6 +206,7 @@ fn read_mapping(path: &std::path::Path) -> Result<HashMap<String, Vec<String>>> 
 
 struct Pending {
     row: PlanRow,
+    locator: String,
     ev: Option<CanonicalEvaluation>,
     candidate: Option<(String, String)>,
     agent: Option<User>,
@@ -205,6 +224,7 @@ fn decided(record_id: i64, d: Disposition, reason: String) -> Pending {
             reason,
             ..PlanRow::default()
         },
+        locator: String::new(),
         ev: None,
         candidate: None,
         agent: None,
@@ -272,15 +292,19 @@ pub async fn run(
     let mut newest: HashMap<String, (i64, Option<jiff::Timestamp>, i64, String)> = HashMap::new();
     for r in &records {
         if let Some(text) = &r.canonical {
-            let ev: CanonicalEvaluation = serde_json::from_str(text)
-                .with_context(|| format!("ledger record {} holds unreadable canonical JSON", r.id))?;
+            let ev: CanonicalEvaluation = serde_json::from_str(text).with_context(|| {
+                format!("ledger record {} holds unreadable canonical JSON", r.id)
+            })?;
             let date = ev.dates.evaluated_at_utc.or(ev.dates.created_at_utc);
             let better = match newest.get(&ev.evaluation_id) {
                 None => true,
                 Some((_, d, seq, _)) => (date, r.seq) > (*d, *seq),
             };
             if better {
-                newest.insert(ev.evaluation_id.clone(), (r.id, date, r.seq, r.locator.clone()));
+                newest.insert(
+                    ev.evaluation_id.clone(),
+                    (r.id, date, r.seq, r.locator.clone()),
+                );
             }
             parsed.insert(r.id, ev);
         }
@@ -323,7 +347,15 @@ pub async fn run(
             ));
             continue;
         }
-        pending.push(plan_one(cfg, &dir, &mapping, default_evaluator, r.id, &r.locator, ev));
+        pending.push(plan_one(
+            cfg,
+            &dir,
+            &mapping,
+            default_evaluator,
+            r.id,
+            &r.locator,
+            ev,
+        ));
     }
 
     // Check every candidate conversation in batches of 100.
@@ -354,11 +386,15 @@ pub async fn run(
             finish_one(cfg, &conversations, &mut p);
         }
         let d = p.row.disposition.unwrap_or(Disposition::Quarantined);
-        *summary.dispositions.entry(d.as_str().to_owned()).or_insert(0) += 1;
+        *summary
+            .dispositions
+            .entry(d.as_str().to_owned())
+            .or_insert(0) += 1;
         Ledger::put_plan(&tx, &p.row)?;
         if d == Disposition::Evaluation {
             let ev = p.ev.as_ref().context("evaluation without a record")?;
-            let key = qm_model::idempotency_key(&cfg.source.system, &ev.evaluation_id, &cfg.form.name);
+            let key =
+                qm_model::idempotency_key(&cfg.source.system, &ev.evaluation_id, &cfg.form.name);
             Ledger::arm_load(
                 &tx,
                 p.row.record_id,
@@ -376,7 +412,10 @@ pub async fn run(
             .plan(*id)?
             .and_then(|p| p.disposition)
             .unwrap_or(Disposition::Evaluation);
-        *summary.dispositions.entry(d.as_str().to_owned()).or_insert(0) += 1;
+        *summary
+            .dispositions
+            .entry(d.as_str().to_owned())
+            .or_insert(0) += 1;
     }
     summary.kept_loaded = keep.len() as u64;
     ledger.finish_run(run_id, &serde_json::to_value(&summary)?)?;
@@ -414,7 +453,11 @@ fn plan_one(
     let form_key = ev.form.key();
     let method = match cfg.method_for(&form_key) {
         Ok(m) => m,
-        Err(e) => return q(format!("{locator}: scoring method of form '{form_key}': {e:#}")),
+        Err(e) => {
+            return q(format!(
+                "{locator}: scoring method of form '{form_key}': {e:#}"
+            ));
+        }
     };
     let Some(total) = ev.score.total else {
         return q(format!("{locator}: no total score"));
@@ -435,7 +478,8 @@ fn plan_one(
             (d, "created")
         }
         (None, None, Some(d)) => {
-            notes.push("evaluation and created dates missing: the contact start is used".to_owned());
+            notes
+                .push("evaluation and created dates missing: the contact start is used".to_owned());
             (d, "contact_start")
         }
         _ => {
@@ -461,13 +505,14 @@ fn plan_one(
             if st != "active" && cfg.users.inactive_policy == "history" {
                 row.disposition = Some(Disposition::History);
                 row.reason = format!(
-                    "agent {} ({how}) has a {st} Genesys account ({}): whether Genesys accepts evaluations for it is unverified, so it stays in the history ([users] inactive_policy = \"history\")",
+                    "agent {} ({how}) has a Genesys account ({}) that is {st}: whether Genesys accepts evaluations for it is unverified, so it stays in the history ([users] inactive_policy = \"history\")",
                     ev.agent.label(),
                     user.id
                 );
                 row.agent_user_id = Some(user.id.clone());
                 return Pending {
                     row,
+                    locator: locator.to_owned(),
                     ev: Some(ev),
                     candidate: None,
                     agent: None,
@@ -496,6 +541,7 @@ fn plan_one(
             );
             return Pending {
                 row,
+                locator: locator.to_owned(),
                 ev: Some(ev),
                 candidate: None,
                 agent: None,
@@ -523,7 +569,9 @@ fn plan_one(
             Some((k, None)) => Err(format!(
                 "{why}, and the default evaluator '{k}' is not a single active Genesys user"
             )),
-            None => Err(format!("{why}, and no [users] default_evaluator is configured")),
+            None => Err(format!(
+                "{why}, and no [users] default_evaluator is configured"
+            )),
         }
     };
     let evaluator = if cfg.users.evaluator_mode == "service_user" {
@@ -572,7 +620,9 @@ fn plan_one(
                             candidate = Some((v.to_lowercase(), format!("field:{f}")));
                             break;
                         }
-                        Some(v) => link_notes.push(format!("{f} '{v}' is not a Genesys conversation id")),
+                        Some(v) => {
+                            link_notes.push(format!("{f} '{v}' is not a Genesys conversation id"))
+                        }
                         None => link_notes.push(format!("no {f}")),
                     }
                 }
@@ -605,6 +655,7 @@ fn plan_one(
             );
             Pending {
                 row,
+                locator: locator.to_owned(),
                 ev: Some(ev),
                 candidate: None,
                 agent: Some(agent),
@@ -619,6 +670,7 @@ fn plan_one(
             row.link_strategy = Some(strategy.clone());
             Pending {
                 row,
+                locator: locator.to_owned(),
                 ev: Some(ev),
                 candidate: Some((cid, strategy)),
                 agent: Some(agent),
@@ -639,12 +691,19 @@ fn plan_one(
     }
 }
 
-fn finish_one(cfg: &Config, conversations: &HashMap<String, AnalyticsConversation>, p: &mut Pending) {
-    let (Some(ev), Some((cid, strategy)), Some(agent), Some(method)) =
-        (p.ev.as_ref(), p.candidate.as_ref(), p.agent.as_ref(), p.method)
-    else {
+fn finish_one(
+    cfg: &Config,
+    conversations: &HashMap<String, AnalyticsConversation>,
+    p: &mut Pending,
+) {
+    let (Some(ev), Some((cid, strategy)), Some(agent), Some(method)) = (
+        p.ev.as_ref(),
+        p.candidate.as_ref(),
+        p.agent.as_ref(),
+        p.method,
+    ) else {
         p.row.disposition = Some(Disposition::Quarantined);
-        p.row.reason = "internal: incomplete plan".into();
+        p.row.reason = format!("{}: internal: incomplete plan", p.locator);
         return;
     };
     let Some(conv) = conversations.get(cid) else {
@@ -691,7 +750,9 @@ fn finish_one(cfg: &Config, conversations: &HashMap<String, AnalyticsConversatio
             _ => None,
         };
         if s.score.is_some() && pct.is_none() {
-            p.notes.push(format!("section '{name}' score is outside its scale: shown as N/A"));
+            p.notes.push(format!(
+                "section '{name}' score is outside its scale: shown as N/A"
+            ));
         }
         sections.push((name, pct.map(|n| n.percent)));
     }
@@ -703,17 +764,28 @@ fn finish_one(cfg: &Config, conversations: &HashMap<String, AnalyticsConversatio
             CommentScope::Evaluation => extra_comments.push(c.text.clone()),
             CommentScope::Section | CommentScope::Question => {
                 let sec = c.section_id.clone().unwrap_or_default();
-                if mapped.iter().any(|m| m.eq_ignore_ascii_case(&sec)) && c.scope == CommentScope::Section {
+                if mapped.iter().any(|m| m.eq_ignore_ascii_case(&sec))
+                    && c.scope == CommentScope::Section
+                {
                     section_comments.insert(sec, c.text.clone());
                 } else {
-                    extra_comments.push(format!("[{}] {}", if sec.is_empty() { "question" } else { &sec }, c.text));
+                    extra_comments.push(format!(
+                        "[{}] {}",
+                        if sec.is_empty() { "question" } else { &sec },
+                        c.text
+                    ));
                 }
             }
         }
     }
     let score_text = match method {
         ScoringMethod::Ratio { max } => {
-            format!("score {}/{} = {:.1}%", trim_num(ev.score.total.unwrap_or(0.0)), trim_num(max), source_percent)
+            format!(
+                "score {}/{} = {:.1}%",
+                trim_num(ev.score.total.unwrap_or(0.0)),
+                trim_num(max),
+                source_percent
+            )
         }
         ScoringMethod::Linear { min, max } => format!(
             "score {} on {}–{} = {:.1}%",
@@ -771,7 +843,10 @@ fn finish_one(cfg: &Config, conversations: &HashMap<String, AnalyticsConversatio
         Ok(s) => s.total_score.unwrap_or(0.0),
         Err(e) => {
             p.row.disposition = Some(Disposition::Quarantined);
-            p.row.reason = format!("the answers do not fit the Legacy Migration Form: {e}");
+            p.row.reason = format!(
+                "{}: the answers do not fit the Legacy Migration Form: {e}",
+                p.locator
+            );
             return;
         }
     };
@@ -780,15 +855,16 @@ fn finish_one(cfg: &Config, conversations: &HashMap<String, AnalyticsConversatio
     if kpi_failed && source_percent != 0.0 {
         p.row.disposition = Some(Disposition::Quarantined);
         p.row.reason = format!(
-            "KPI marked failed but the Calabrio total is {source_percent:.1}%, not 0: Genesys would compute {predicted:.1}% (total_score and kpi_failed disagree)"
+            "{}: KPI marked failed but the Calabrio total is {source_percent:.1}%, not 0: Genesys would compute {predicted:.1}% (total_score and kpi_failed disagree)",
+            p.locator
         );
         return;
     }
     if (predicted - expected).abs() > cfg.scoring.tolerance + 1e-9 {
         p.row.disposition = Some(Disposition::Quarantined);
         p.row.reason = format!(
-            "Genesys would compute {predicted:.2}% but the normalised Calabrio total is {expected:.2}% (tolerance {})",
-            cfg.scoring.tolerance
+            "{}: Genesys would compute {predicted:.2}% but the normalised Calabrio total is {expected:.2}% (tolerance {})",
+            p.locator, cfg.scoring.tolerance
         );
         return;
     }
@@ -823,7 +899,12 @@ pub fn write_exceptions(ledger: &Ledger, path: &std::path::Path) -> Result<usize
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(["source", "evaluation_id", "disposition", "reason"])?;
     for (loc, id, d, reason) in &rows {
-        w.write_record([loc.as_str(), id.as_deref().unwrap_or(""), d.as_str(), reason.as_str()])?;
+        w.write_record([
+            loc.as_str(),
+            id.as_deref().unwrap_or(""),
+            d.as_str(),
+            reason.as_str(),
+        ])?;
     }
     let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
     crate::fsutil::write_private(path, &bytes)?;

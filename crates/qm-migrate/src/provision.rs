@@ -34,7 +34,11 @@ pub struct ProvisionSummary {
 /// # Errors
 /// Genesys and ledger errors; a definition that changed since provisioning; a form of the same name in
 /// Genesys with another structure.
-pub async fn run(cfg: &Config, ledger: &Ledger, client: &GenesysClient) -> Result<ProvisionSummary> {
+pub async fn run(
+    cfg: &Config,
+    ledger: &Ledger,
+    client: &GenesysClient,
+) -> Result<ProvisionSummary> {
     let def = form::definition(&cfg.form);
     let hash = form::definition_hash(&def);
     let questions = def.question_groups.iter().map(|g| g.questions.len()).sum();
@@ -88,7 +92,10 @@ pub async fn run(cfg: &Config, ledger: &Ledger, client: &GenesysClient) -> Resul
             match client.get_published_form(&id).await {
                 Ok(published) => {
                     let map = form::map_ids(&def, &published).with_context(|| {
-                        format!("a form named '{}' already exists in Genesys with another structure", def.name)
+                        format!(
+                            "a form named '{}' already exists in Genesys with another structure",
+                            def.name
+                        )
                     })?;
                     store(ledger, &def.name, &hash, &id, &published, &map)?;
                     return Ok(summary(map["form"].clone(), false));

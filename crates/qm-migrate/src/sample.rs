@@ -89,7 +89,12 @@ const FORMS: &[FormSpec] = &[
         name: "Inbound Support v3",
         scoring: "percentage",
         max: 100.0,
-        sections: &[("Opening", 20.0), ("Discovery", 30.0), ("Resolution", 40.0), ("Compliance", 10.0)],
+        sections: &[
+            ("Opening", 20.0),
+            ("Discovery", 30.0),
+            ("Resolution", 40.0),
+            ("Compliance", 10.0),
+        ],
     },
     FormSpec {
         id: "21",
@@ -122,12 +127,48 @@ const FORMS: &[FormSpec] = &[
 ];
 
 const FIRST: &[&str] = &[
-    "Jane", "José", "Zoë", "Łukasz", "Søren", "Amélie", "Chen", "Priya", "Oluwaseun", "Mark",
-    "Fatima", "Björn", "Ana", "Kenji", "Noor", "Liam", "Chiara", "Dmitri", "Aisha", "Tomás",
+    "Jane",
+    "José",
+    "Zoë",
+    "Łukasz",
+    "Søren",
+    "Amélie",
+    "Chen",
+    "Priya",
+    "Oluwaseun",
+    "Mark",
+    "Fatima",
+    "Björn",
+    "Ana",
+    "Kenji",
+    "Noor",
+    "Liam",
+    "Chiara",
+    "Dmitri",
+    "Aisha",
+    "Tomás",
 ];
 const LAST: &[&str] = &[
-    "Doe", "García", "Müller", "Nowak", "Ødegård", "Lefèvre", "Wang", "Patel", "Adeyemi", "O'Brien",
-    "Haddad", "Lindqvist", "Silva", "Tanaka", "Khan", "Murphy", "Rossi", "Ivanov", "Bello", "Núñez",
+    "Doe",
+    "García",
+    "Müller",
+    "Nowak",
+    "Ødegård",
+    "Lefèvre",
+    "Wang",
+    "Patel",
+    "Adeyemi",
+    "O'Brien",
+    "Haddad",
+    "Lindqvist",
+    "Silva",
+    "Tanaka",
+    "Khan",
+    "Murphy",
+    "Rossi",
+    "Ivanov",
+    "Bello",
+    "Núñez",
 ];
 const COMMENTS: &[&str] = &[
     "Good empathy overall; clear next steps.",
@@ -209,7 +250,12 @@ pub fn generate(n: usize, seed: u64, out: &Path) -> Result<SampleSummary> {
         .map(|i| {
             let first = FIRST[i % FIRST.len()];
             let last = LAST[(i * 7 + i / FIRST.len()) % LAST.len()];
-            let email = format!("{}.{}{}@example.com", ascii_fold(first), ascii_fold(last), i);
+            let email = format!(
+                "{}.{}{}@example.com",
+                ascii_fold(first),
+                ascii_fold(last),
+                i
+            );
             Agent {
                 person_id: 1000 + i as u32,
                 name: format!("{first} {last}"),
@@ -233,7 +279,7 @@ pub fn generate(n: usize, seed: u64, out: &Path) -> Result<SampleSummary> {
             let id = uuid(&mut rng);
             let (email, username) = if i == 4 {
                 // Genesys has another e-mail; only the user name matches Calabrio's.
-                (format!("agent4.new@corp.example.com"), a.username.clone())
+                ("agent4.new@corp.example.com".to_owned(), a.username.clone())
             } else {
                 (a.email.clone(), a.email.clone())
             };
@@ -265,7 +311,11 @@ pub fn generate(n: usize, seed: u64, out: &Path) -> Result<SampleSummary> {
     let evaluator_count = 10;
     let mut evaluators: Vec<(String, String, Option<String>)> = Vec::new();
     for i in 0..evaluator_count {
-        let name = format!("{} {}", FIRST[(i * 3 + 5) % FIRST.len()], LAST[(i * 5 + 3) % LAST.len()]);
+        let name = format!(
+            "{} {}",
+            FIRST[(i * 3 + 5) % FIRST.len()],
+            LAST[(i * 5 + 3) % LAST.len()]
+        );
         let email = format!("qa.{}{}@example.com", ascii_fold(&name), i);
         let gid = match i {
             0 => None,
@@ -276,7 +326,11 @@ pub fn generate(n: usize, seed: u64, out: &Path) -> Result<SampleSummary> {
                     name: name.clone(),
                     email: Some(email.clone()),
                     username: Some(email.clone()),
-                    state: if i == 1 { "inactive".into() } else { "active".into() },
+                    state: if i == 1 {
+                        "inactive".into()
+                    } else {
+                        "active".into()
+                    },
                     quality_evaluator: true,
                 });
                 Some(id)
@@ -298,15 +352,23 @@ pub fn generate(n: usize, seed: u64, out: &Path) -> Result<SampleSummary> {
             name: format!("Supervisor {i}"),
             email: Some(format!("supervisor{i}@example.com")),
             username: Some(format!("supervisor{i}@example.com")),
-            state: if i % 7 == 6 { "inactive".into() } else { "active".into() },
+            state: if i % 7 == 6 {
+                "inactive".into()
+            } else {
+                "active".into()
+            },
             quality_evaluator: true,
         });
     }
 
     // Evaluations.
     let start_range = (
-        "2021-01-04T00:00:00Z".parse::<jiff::Timestamp>()?.as_second(),
-        "2026-10-30T00:00:00Z".parse::<jiff::Timestamp>()?.as_second(),
+        "2021-01-04T00:00:00Z"
+            .parse::<jiff::Timestamp>()?
+            .as_second(),
+        "2026-10-30T00:00:00Z"
+            .parse::<jiff::Timestamp>()?
+            .as_second(),
     );
     let mut rows: Vec<Row> = Vec::with_capacity(n + 20);
     let mut conversations: Vec<FixtureConversation> = Vec::new();
@@ -315,7 +377,10 @@ pub fn generate(n: usize, seed: u64, out: &Path) -> Result<SampleSummary> {
     let mut expect = |rows: &Vec<Row>, case: &str, disposition: &str, reason: &str| {
         cases.push(Case {
             case: case.into(),
-            evaluation_id: rows.last().map(|r| r.evaluation_id.clone()).unwrap_or_default(),
+            evaluation_id: rows
+                .last()
+                .map(|r| r.evaluation_id.clone())
+                .unwrap_or_default(),
             csv_line: None,
             jsonl_line: None,
             disposition: disposition.into(),
@@ -336,7 +401,9 @@ pub fn generate(n: usize, seed: u64, out: &Path) -> Result<SampleSummary> {
         let form_idx = rng.random_range(0..FORMS.len());
         let form = &FORMS[form_idx];
         let start = jiff::Timestamp::from_second(rng.random_range(start_range.0..start_range.1))?;
-        let evaluated = start.checked_add(jiff::SignedDuration::from_secs(rng.random_range(3_600..259_200)))?;
+        let evaluated = start.checked_add(jiff::SignedDuration::from_secs(
+            rng.random_range(3_600..259_200),
+        ))?;
         let link_roll: u32 = rng.random_range(0..100);
         let linkable = link_roll < 75;
         let agent = match fixed_agent(i) {
@@ -376,7 +443,8 @@ pub fn generate(n: usize, seed: u64, out: &Path) -> Result<SampleSummary> {
             };
             weighted += s * w;
             weights += w;
-            row.sections.push(((*name).into(), fmt_num(s), fmt_num(form.max)));
+            row.sections
+                .push(((*name).into(), fmt_num(s), fmt_num(form.max)));
         }
         let total = ((weighted / weights) * 100.0).round() / 100.0;
         row.total = fmt_num(total);
@@ -386,15 +454,26 @@ pub fn generate(n: usize, seed: u64, out: &Path) -> Result<SampleSummary> {
         let agent_gid = agents[agent].genesys.clone();
         let participants = |who: Option<String>| {
             vec![
-                FixtureParticipant { purpose: "customer".into(), user_id: None },
-                FixtureParticipant { purpose: "acd".into(), user_id: None },
-                FixtureParticipant { purpose: "agent".into(), user_id: who },
+                FixtureParticipant {
+                    purpose: "customer".into(),
+                    user_id: None,
+                },
+                FixtureParticipant {
+                    purpose: "acd".into(),
+                    user_id: None,
+                },
+                FixtureParticipant {
+                    purpose: "agent".into(),
+                    user_id: who,
+                },
             ]
         };
         let conv = |id: &str, who: Option<String>| FixtureConversation {
             conversation_id: id.to_owned(),
             start,
-            end: start.checked_add(jiff::SignedDuration::from_secs(420)).unwrap_or(start),
+            end: start
+                .checked_add(jiff::SignedDuration::from_secs(420))
+                .unwrap_or(start),
             participants: participants(who),
         };
         match link_roll {
@@ -410,7 +489,10 @@ pub fn generate(n: usize, seed: u64, out: &Path) -> Result<SampleSummary> {
             92..95 => row.assoc_call_id = conversation.clone(),
             95..97 => {
                 row.assoc_call_id = conversation.clone();
-                let other = agents[(agent + 1) % agent_count].genesys.clone().or(Some(uuid(&mut rng)));
+                let other = agents[(agent + 1) % agent_count]
+                    .genesys
+                    .clone()
+                    .or(Some(uuid(&mut rng)));
                 conversations.push(conv(&conversation, other));
             }
             _ => row.assoc_call_id = format!("cjp-{}", rng.random_range(100_000..999_999)),
@@ -431,64 +513,136 @@ pub fn generate(n: usize, seed: u64, out: &Path) -> Result<SampleSummary> {
             2 => {
                 r.evaluator = None;
                 force_link(r, &mut conversations, &mut mapping, &agents, start);
-                expect(&rows, "missing evaluator", "evaluation", "default evaluator");
+                expect(
+                    &rows,
+                    "missing evaluator",
+                    "evaluation",
+                    "default evaluator",
+                );
             }
             3 => expect(&rows, "agent inactive in Genesys", "history", "inactive"),
             4 => expect(&rows, "agent deleted in Genesys", "history", "deleted"),
-            5 => expect(&rows, "agent never given a Genesys account", "history", "no Genesys account"),
+            5 => expect(
+                &rows,
+                "agent never given a Genesys account",
+                "history",
+                "no Genesys account",
+            ),
             6 => {
                 force_link(r, &mut conversations, &mut mapping, &agents, start);
-                expect(&rows, "agent identified only by user name", "evaluation", "username=");
+                expect(
+                    &rows,
+                    "agent identified only by user name",
+                    "evaluation",
+                    "username=",
+                );
             }
-            7 => expect(&rows, "agent e-mail matches two Genesys users", "quarantined", "matches 2 Genesys users"),
+            7 => expect(
+                &rows,
+                "agent e-mail matches two Genesys users",
+                "quarantined",
+                "matches 2 Genesys users",
+            ),
             8 => {
                 r.evaluated_at = String::new();
                 r.created_at = iso(evaluated);
                 force_link(r, &mut conversations, &mut mapping, &agents, start);
-                expect(&rows, "missing evaluation date, created date present", "evaluation", "created date");
+                expect(
+                    &rows,
+                    "missing evaluation date, created date present",
+                    "evaluation",
+                    "created date",
+                );
             }
             9 => {
                 r.evaluator = Some(0);
                 force_link(r, &mut conversations, &mut mapping, &agents, start);
-                expect(&rows, "evaluator without a Genesys account", "evaluation", "default evaluator");
+                expect(
+                    &rows,
+                    "evaluator without a Genesys account",
+                    "evaluation",
+                    "default evaluator",
+                );
             }
             10 => {
                 r.evaluator = Some(1);
                 force_link(r, &mut conversations, &mut mapping, &agents, start);
-                expect(&rows, "evaluator inactive in Genesys", "evaluation", "default evaluator");
+                expect(
+                    &rows,
+                    "evaluator inactive in Genesys",
+                    "evaluation",
+                    "default evaluator",
+                );
             }
             11 => {
                 r.form = 0;
-                r.sections = FORMS[0].sections.iter().map(|(n, _)| ((*n).into(), "80".into(), "100".into())).collect();
+                r.sections = FORMS[0]
+                    .sections
+                    .iter()
+                    .map(|(n, _)| ((*n).into(), "80".into(), "100".into()))
+                    .collect();
                 r.total = "0".into();
                 r.raw_additive = "85".into();
                 force_link(r, &mut conversations, &mut mapping, &agents, start);
-                expect(&rows, "KPI failure (total 0, additive 85)", "evaluation", "KPI failed");
+                expect(
+                    &rows,
+                    "KPI failure (total 0, additive 85)",
+                    "evaluation",
+                    "KPI failed",
+                );
             }
             12 => {
                 r.form = 0;
-                r.sections = FORMS[0].sections.iter().map(|(n, _)| ((*n).into(), "80".into(), "100".into())).collect();
+                r.sections = FORMS[0]
+                    .sections
+                    .iter()
+                    .map(|(n, _)| ((*n).into(), "80".into(), "100".into()))
+                    .collect();
                 r.total = "80".into();
                 r.kpi_failed = "true".into();
                 force_link(r, &mut conversations, &mut mapping, &agents, start);
-                expect(&rows, "KPI flag contradicts a non-zero total", "quarantined", "disagree");
+                expect(
+                    &rows,
+                    "KPI flag contradicts a non-zero total",
+                    "quarantined",
+                    "disagree",
+                );
             }
             13 => {
                 r.form = 1;
-                r.sections = FORMS[1].sections.iter().map(|(n, _)| ((*n).into(), "5".into(), "5".into())).collect();
+                r.sections = FORMS[1]
+                    .sections
+                    .iter()
+                    .map(|(n, _)| ((*n).into(), "5".into(), "5".into()))
+                    .collect();
                 r.total = "6.5".into();
-                expect(&rows, "score above its 1-5 scale", "quarantined", "outside the scale");
+                expect(
+                    &rows,
+                    "score above its 1-5 scale",
+                    "quarantined",
+                    "outside the scale",
+                );
             }
             14 => {
                 r.assoc_call_id = String::new();
                 mapping.retain(|(c, _)| *c != r.contact_id);
-                expect(&rows, "contact without any Genesys conversation", "history", "no Genesys conversation");
+                expect(
+                    &rows,
+                    "contact without any Genesys conversation",
+                    "history",
+                    "no Genesys conversation",
+                );
             }
             15 => {
                 let ghost = uuid(&mut rng);
                 mapping.retain(|(c, _)| *c != r.contact_id);
                 rows.last_mut().context("row")?.assoc_call_id = ghost;
-                expect(&rows, "conversation no longer in Genesys", "history", "does not exist in Genesys");
+                expect(
+                    &rows,
+                    "conversation no longer in Genesys",
+                    "history",
+                    "does not exist in Genesys",
+                );
             }
             16 => {
                 let id = uuid(&mut rng);
@@ -500,9 +654,17 @@ pub fn generate(n: usize, seed: u64, out: &Path) -> Result<SampleSummary> {
                     conversation_id: id,
                     start,
                     end: start,
-                    participants: vec![FixtureParticipant { purpose: "agent".into(), user_id: other }],
+                    participants: vec![FixtureParticipant {
+                        purpose: "agent".into(),
+                        user_id: other,
+                    }],
                 });
-                expect(&rows, "agent not a participant of the conversation", "history", "did not take part");
+                expect(
+                    &rows,
+                    "agent not a participant of the conversation",
+                    "history",
+                    "did not take part",
+                );
             }
             17 => {
                 let r = rows.last_mut().context("row")?;
@@ -516,22 +678,55 @@ pub fn generate(n: usize, seed: u64, out: &Path) -> Result<SampleSummary> {
                     end: start,
                     participants: participants(agents[r.agent].genesys.clone()),
                 });
-                expect(&rows, "linked by the recording-migration mapping file", "evaluation", "by mapping");
+                expect(
+                    &rows,
+                    "linked by the recording-migration mapping file",
+                    "evaluation",
+                    "by mapping",
+                );
             }
             18 => {
-                force_link(rows.last_mut().context("row")?, &mut conversations, &mut mapping, &agents, start);
+                force_link(
+                    rows.last_mut().context("row")?,
+                    &mut conversations,
+                    &mut mapping,
+                    &agents,
+                    start,
+                );
                 let dup = rows.last().cloned().context("row")?;
                 rows.push(dup);
-                expect(&rows, "exact duplicate row (the later copy wins)", "evaluation", "linked");
-                expect(&rows, "exact duplicate row (the earlier copy)", "excluded", "superseded");
+                expect(
+                    &rows,
+                    "exact duplicate row (the later copy wins)",
+                    "evaluation",
+                    "linked",
+                );
+                expect(
+                    &rows,
+                    "exact duplicate row (the earlier copy)",
+                    "excluded",
+                    "superseded",
+                );
             }
             19 => {
-                force_link(rows.last_mut().context("row")?, &mut conversations, &mut mapping, &agents, start);
+                force_link(
+                    rows.last_mut().context("row")?,
+                    &mut conversations,
+                    &mut mapping,
+                    &agents,
+                    start,
+                );
                 let mut newer = rows.last().cloned().context("row")?;
-                newer.evaluated_at = iso(evaluated.checked_add(jiff::SignedDuration::from_hours(30))?);
+                newer.evaluated_at =
+                    iso(evaluated.checked_add(jiff::SignedDuration::from_hours(30))?);
                 newer.comment = "Re-scored after calibration session.".into();
                 rows.push(newer);
-                expect(&rows, "changed duplicate: the re-scored version wins", "evaluation", "linked");
+                expect(
+                    &rows,
+                    "changed duplicate: the re-scored version wins",
+                    "evaluation",
+                    "linked",
+                );
             }
             _ => {}
         }
@@ -550,11 +745,30 @@ pub fn generate(n: usize, seed: u64, out: &Path) -> Result<SampleSummary> {
         v
     };
     let mut header: Vec<String> = [
-        "evaluation_id", "contact_id", "assoc_call_id", "contact_type", "contact_start_utc", "form_id",
-        "form_name", "scoring_type", "kind", "state", "evaluated_at", "created_at", "total_score",
-        "raw_additive_score", "kpi_failed", "agent_person_id", "agent_username", "agent_email",
-        "agent_windows_login", "agent_display_name", "evaluator_person_id", "evaluator_email",
-        "evaluator_display_name", "evaluation_comment",
+        "evaluation_id",
+        "contact_id",
+        "assoc_call_id",
+        "contact_type",
+        "contact_start_utc",
+        "form_id",
+        "form_name",
+        "scoring_type",
+        "kind",
+        "state",
+        "evaluated_at",
+        "created_at",
+        "total_score",
+        "raw_additive_score",
+        "kpi_failed",
+        "agent_person_id",
+        "agent_username",
+        "agent_email",
+        "agent_windows_login",
+        "agent_display_name",
+        "evaluator_person_id",
+        "evaluator_email",
+        "evaluator_display_name",
+        "evaluation_comment",
     ]
     .iter()
     .map(|s| (*s).to_owned())
@@ -563,7 +777,9 @@ pub fn generate(n: usize, seed: u64, out: &Path) -> Result<SampleSummary> {
         header.push(format!("section:{s}:score"));
         header.push(format!("section:{s}:max"));
     }
-    let mut csv_w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+    let mut csv_w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
     csv_w.write_record(&header)?;
     let mut jsonl = String::new();
     let mut csv_lines: Vec<u64> = Vec::new();
@@ -574,10 +790,17 @@ pub fn generate(n: usize, seed: u64, out: &Path) -> Result<SampleSummary> {
         let a = &agents[r.agent];
         let f = &FORMS[r.form];
         let (ev_id, ev_email, ev_name) = match r.evaluator {
-            Some(e) => (format!("{}", 500 + e), evaluators[e].1.clone(), evaluators[e].0.clone()),
+            Some(e) => (
+                format!("{}", 500 + e),
+                evaluators[e].1.clone(),
+                evaluators[e].0.clone(),
+            ),
             None => (String::new(), String::new(), String::new()),
         };
-        let agent_email = r.agent_email_override.clone().unwrap_or_else(|| a.email.clone());
+        let agent_email = r
+            .agent_email_override
+            .clone()
+            .unwrap_or_else(|| a.email.clone());
         let mut rec: Vec<String> = vec![
             r.evaluation_id.clone(),
             r.contact_id.clone(),
@@ -706,25 +929,94 @@ pub fn generate(n: usize, seed: u64, out: &Path) -> Result<SampleSummary> {
     };
     let bad_csv: Vec<(String, &str, &str, &str)> = vec![
         (
-            pad(vec!["90001", "6900001", "", "CALL", "2024-02-01T10:00:00Z", "12", "Inbound Support v3", "percentage", "evaluation", "SCORED", "2024-02-02T10:00:00Z", "", "eighty", "", "", "1010", "x@example.com", "x@example.com"]),
+            pad(vec![
+                "90001",
+                "6900001",
+                "",
+                "CALL",
+                "2024-02-01T10:00:00Z",
+                "12",
+                "Inbound Support v3",
+                "percentage",
+                "evaluation",
+                "SCORED",
+                "2024-02-02T10:00:00Z",
+                "",
+                "eighty",
+                "",
+                "",
+                "1010",
+                "x@example.com",
+                "x@example.com",
+            ]),
             "malformed: score is not a number",
             "quarantined",
             "total_score",
         ),
         (
-            format!("{},extra", pad(vec!["90002", "6900002", "", "CALL", "2024-02-01T10:00:00Z", "12", "Inbound Support v3", "percentage", "evaluation", "SCORED", "2024-02-02T10:00:00Z", "", "80"])),
+            format!(
+                "{},extra",
+                pad(vec![
+                    "90002",
+                    "6900002",
+                    "",
+                    "CALL",
+                    "2024-02-01T10:00:00Z",
+                    "12",
+                    "Inbound Support v3",
+                    "percentage",
+                    "evaluation",
+                    "SCORED",
+                    "2024-02-02T10:00:00Z",
+                    "",
+                    "80"
+                ])
+            ),
             "malformed: a stray comma adds a field",
             "quarantined",
             "fields but the header has",
         ),
         (
-            pad(vec!["90003", "6900003", "", "CALL", "2024-02-01T10:00:00Z", "12", "Inbound Support v3", "percentage", "evaluation", "SCORED", "2023-02-30T10:00:00Z", "", "80", "", "", "1010", "x@example.com", "x@example.com"]),
+            pad(vec![
+                "90003",
+                "6900003",
+                "",
+                "CALL",
+                "2024-02-01T10:00:00Z",
+                "12",
+                "Inbound Support v3",
+                "percentage",
+                "evaluation",
+                "SCORED",
+                "2023-02-30T10:00:00Z",
+                "",
+                "80",
+                "",
+                "",
+                "1010",
+                "x@example.com",
+                "x@example.com",
+            ]),
             "malformed: impossible date",
             "quarantined",
             "evaluated_at",
         ),
         (
-            pad(vec!["90004", "6900004", "", "CALL", "2024-02-01T10:00:00Z", "12", "Inbound Support v3", "percentage", "evaluation", "SCORED", "2024-02-02T10:00:00Z", "", "80"]),
+            pad(vec![
+                "90004",
+                "6900004",
+                "",
+                "CALL",
+                "2024-02-01T10:00:00Z",
+                "12",
+                "Inbound Support v3",
+                "percentage",
+                "evaluation",
+                "SCORED",
+                "2024-02-02T10:00:00Z",
+                "",
+                "80",
+            ]),
             "malformed: no agent identifier",
             "quarantined",
             "agent",
@@ -795,12 +1087,20 @@ pub fn generate(n: usize, seed: u64, out: &Path) -> Result<SampleSummary> {
             start,
             end: start.checked_add(jiff::SignedDuration::from_secs(300))?,
             participants: vec![
-                FixtureParticipant { purpose: "customer".into(), user_id: None },
-                FixtureParticipant { purpose: "agent".into(), user_id: who },
+                FixtureParticipant {
+                    purpose: "customer".into(),
+                    user_id: None,
+                },
+                FixtureParticipant {
+                    purpose: "agent".into(),
+                    user_id: who,
+                },
             ],
         });
     }
-    let secret: String = (0..32).map(|_| format!("{:x}", rng.random_range(0..16u8))).collect();
+    let secret: String = (0..32)
+        .map(|_| format!("{:x}", rng.random_range(0..16u8)))
+        .collect();
     let fixture = Fixture {
         oauth_clients: vec![OAuthClient {
             client_id: DEMO_CLIENT_ID.into(),
@@ -809,7 +1109,10 @@ pub fn generate(n: usize, seed: u64, out: &Path) -> Result<SampleSummary> {
         users: users.clone(),
         conversations: conversations.clone(),
     };
-    write_private(&out.join("genesys-fixture.json"), serde_json::to_string_pretty(&fixture)?.as_bytes())?;
+    write_private(
+        &out.join("genesys-fixture.json"),
+        serde_json::to_string_pretty(&fixture)?.as_bytes(),
+    )?;
     write_private(&out.join("demo-client-secret"), secret.as_bytes())?;
     write_private(
         &out.join("sample-manifest.json"),
@@ -890,8 +1193,14 @@ fn force_link(
             start,
             end: start,
             participants: vec![
-                FixtureParticipant { purpose: "customer".into(), user_id: None },
-                FixtureParticipant { purpose: "agent".into(), user_id: agents[r.agent].genesys.clone() },
+                FixtureParticipant {
+                    purpose: "customer".into(),
+                    user_id: None,
+                },
+                FixtureParticipant {
+                    purpose: "agent".into(),
+                    user_id: agents[r.agent].genesys.clone(),
+                },
             ],
         });
     }
