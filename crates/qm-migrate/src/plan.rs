@@ -313,11 +313,33 @@ pub async fn run(
 
     let mut pending: Vec<Pending> = Vec::with_capacity(records.len());
     let mut keep: HashSet<i64> = HashSet::new();
+    // Evaluation ids already sent (or possibly sent) from some record: never sent again from another.
+    let mut sent_ids: HashMap<String, String> = HashMap::new();
     for r in &records {
         if let Some(st) = ledger.load_state(r.id)?
             && [state::CREATED, state::SENDING, state::UNKNOWN].contains(&st.as_str())
         {
             keep.insert(r.id);
+            if let Some(id) = &r.evaluation_id {
+                sent_ids.insert(id.clone(), r.locator.clone());
+            }
+        }
+    }
+    for r in &records {
+        if keep.contains(&r.id) {
+            continue;
+        }
+        if let Some(id) = &r.evaluation_id
+            && let Some(loc) = sent_ids.get(id)
+        {
+            parsed.remove(&r.id);
+            pending.push(decided(
+                r.id,
+                Disposition::Excluded,
+                format!(
+                    "evaluation {id} was already sent to Genesys from {loc}; this other version is not sent again (reconcile it by hand)"
+                ),
+            ));
             continue;
         }
         let Some(ev) = parsed.remove(&r.id) else {

@@ -390,3 +390,53 @@ async fn unknown_agent_goes_to_history_with_the_keys_tried() {
         "{reason}"
     );
 }
+
+#[tokio::test]
+async fn a_changed_copy_of_an_already_sent_evaluation_is_not_sent_again() {
+    let env = setup(80, "csv", fast_settings()).await;
+    env.run().await;
+    let before = env.emu.state.evaluations().len();
+    let ledger = env.ledger();
+    let item = &ledger.loads_in(&[state::CREATED]).unwrap()[0];
+    let id: String = ledger
+        .conn()
+        .query_row(
+            "SELECT evaluation_id FROM records WHERE id = ?1",
+            [item.record_id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let path = env.path("calabrio-export.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let row = reader
+        .records()
+        .map(|r| r.unwrap())
+        .find(|r| r.get(0) == Some(id.as_str()))
+        .unwrap();
+    let eval_col = headers.iter().position(|h| h == "evaluated_at").unwrap();
+    let mut changed: Vec<String> = row.iter().map(str::to_owned).collect();
+    changed[eval_col] = "2026-11-01T00:00:00Z".into();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(&changed).unwrap();
+    let mut text = text;
+    text.push_str(&String::from_utf8(w.into_inner().unwrap()).unwrap());
+    std::fs::write(&path, text).unwrap();
+
+    let out = env.run().await;
+    assert_eq!(out.json["load_run"]["created_now"], 0);
+    assert_eq!(env.emu.state.evaluations().len(), before);
+    let reasons: Vec<String> = {
+        let mut stmt = ledger
+            .conn()
+            .prepare("SELECT p.reason FROM plans p JOIN records r ON r.id = p.record_id WHERE r.evaluation_id = ?1 AND p.disposition = 'excluded'")
+            .unwrap();
+        stmt.query_map([&id], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert!(reasons[0].contains("already sent"), "{}", reasons[0]);
+}
