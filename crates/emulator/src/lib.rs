@@ -8,6 +8,7 @@
 //! `Retry-After` headers.
 
 mod routes;
+pub mod schema;
 mod state;
 
 use std::net::SocketAddr;

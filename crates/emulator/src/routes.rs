@@ -84,6 +84,71 @@ fn parse_json<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Response> {
     })
 }
 
+/// Checks a request body against the official model of its operation. A mismatch answers 400
+/// `bad.request` naming the field (unknown fields only when `reject_unknown_fields`); every mismatch
+/// is recorded for the tests.
+fn check_body(st: &EmulatorState, operation: &str, bytes: &Bytes) -> Result<(), Response> {
+    let schemas = crate::schema::schemas();
+    let Some(definition) = schemas.operation(operation).and_then(|o| o.request.clone()) else {
+        return Ok(());
+    };
+    let value: serde_json::Value = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(e) => return Err(bad_request(format!("The request body is not JSON: {e}"))),
+    };
+    let Err(violations) = schemas.validate(&definition, crate::schema::Mode::Request, &value)
+    else {
+        return Ok(());
+    };
+    if let Ok(mut log) = st.inner.stats.schema_violations.lock() {
+        for v in &violations {
+            log.push(format!("{operation}: {v}"));
+        }
+    }
+    let blocking: Vec<&crate::schema::Violation> = violations
+        .iter()
+        .filter(|v| !v.unknown_field || st.inner.settings.reject_unknown_fields)
+        .collect();
+    for v in violations.iter().filter(|v| v.unknown_field) {
+        tracing::warn!(%operation, violation = %v, "Request carries a field the official model does not define.");
+    }
+    if blocking.is_empty() {
+        return Ok(());
+    }
+    let message = format!(
+        "The request body does not match the {definition} model: {}",
+        blocking
+            .iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    let mut resp = bad_request(message);
+    let details: Vec<serde_json::Value> = blocking
+        .iter()
+        .map(|v| json!({"errorCode": "bad.request", "fieldName": v.path}))
+        .collect();
+    if let Ok(body) = serde_json::to_vec(&json!({
+        "message": format!("The request body does not match the {definition} model: {}", blocking[0]),
+        "code": "bad.request",
+        "status": 400,
+        "contextId": Uuid::new_v4().to_string(),
+        "details": details,
+        "errors": [],
+    })) {
+        *resp.body_mut() = axum::body::Body::from(body);
+    }
+    Err(resp)
+}
+
+macro_rules! check_body {
+    ($st:expr, $op:expr, $bytes:expr) => {
+        if let Err(resp) = check_body(&$st, $op, &$bytes) {
+            return resp;
+        }
+    };
+}
+
 fn iso(ts: Timestamp) -> String {
     ts.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
@@ -367,6 +432,7 @@ pub(crate) async fn search_users(
     body: Bytes,
 ) -> Response {
     admit!(st, headers);
+    check_body!(st, "post_users_search", body);
     #[derive(serde::Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct SearchRequest {
@@ -426,6 +492,7 @@ pub(crate) async fn search_users(
         "pageCount": users.len().div_ceil(size.max(1)).max(1),
         "pageSize": size,
         "pageNumber": 1,
+        "types": ["users"],
         "results": users.into_iter().take(size).collect::<Vec<_>>(),
     }))
     .into_response()
@@ -537,6 +604,7 @@ pub(crate) async fn create_form(
     body: Bytes,
 ) -> Response {
     admit!(st, headers);
+    check_body!(st, "post_quality_forms_evaluations", body);
     let mut form: EvaluationForm = match parse_json(&body) {
         Ok(f) => f,
         Err(r) => return r,
@@ -657,6 +725,7 @@ pub(crate) async fn publish_form(
     body: Bytes,
 ) -> Response {
     admit!(st, headers);
+    check_body!(st, "post_quality_publishedforms_evaluations", body);
     let req: PublishForm = match parse_json(&body) {
         Ok(r) => r,
         Err(r) => return r,
@@ -783,6 +852,7 @@ pub(crate) async fn create_evaluation(
     body: Bytes,
 ) -> Response {
     admit!(st, headers);
+    check_body!(st, "post_quality_conversation_evaluations", body);
     let key = match headers.get("Idempotency-Key").map(|v| v.to_str()) {
         None => None,
         Some(Ok(k)) if Uuid::try_parse(k).is_ok() => Some(k.to_owned()),
@@ -838,14 +908,27 @@ pub(crate) async fn create_evaluation(
     if req.never_release == Some(true) && req.release_date.is_some() {
         return bad_request("neverRelease cannot be set true if releaseDate is also set");
     }
-    if let Some(d) = &req.release_date
-        && d.parse::<Timestamp>().is_err()
-    {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid.date",
-            format!("releaseDate '{d}' is not a date (yyyy-MM-ddTHH:mm:ss.SSSZ)"),
-        );
+    if let Some(d) = &req.release_date {
+        let Ok(when) = d.parse::<Timestamp>() else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid.date",
+                format!("releaseDate '{d}' is not a date (yyyy-MM-ddTHH:mm:ss.SSSZ)"),
+            );
+        };
+        let minute_ago = st
+            .inner
+            .clock
+            .now()
+            .checked_sub(SignedDuration::from_secs(60))
+            .unwrap_or(Timestamp::MIN);
+        if st.inner.settings.reject_past_release_date && when < minute_ago {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid.date",
+                format!("releaseDate '{d}' is in the past"),
+            );
+        }
     }
     let form = {
         let store = st.store();
@@ -909,6 +992,19 @@ pub(crate) async fn create_evaluation(
                 ),
             );
         }
+    }
+    if st.inner.settings.one_evaluation_per_conversation
+        && st
+            .store()
+            .evaluations
+            .iter()
+            .any(|e| e.conversation_id == conversation_id)
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "quality.evaluation.already.exists",
+            format!("An evaluation for this conversation already exists ({conversation_id})"),
+        );
     }
     let finished = req.status.as_deref() == Some("FINISHED");
     let answers = match genesys::scoring::score(&form, &req.answers, finished) {
@@ -1111,6 +1207,7 @@ pub(crate) async fn scoring(
     body: Bytes,
 ) -> Response {
     admit!(st, headers);
+    check_body!(st, "post_quality_evaluations_scoring", body);
     #[derive(serde::Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct DryRun {

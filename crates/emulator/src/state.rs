@@ -96,6 +96,15 @@ pub struct Settings {
     pub token_lifetime_s: u64,
     /// Accept inactive or deleted users as agent or evaluator (unverified #5; default: reject).
     pub accept_inactive_users: bool,
+    /// At most one evaluation per conversation: a second create answers 400
+    /// `quality.evaluation.already.exists` (unverified #2; default: not enforced).
+    pub one_evaluation_per_conversation: bool,
+    /// A `releaseDate` more than a minute in the past answers 400 `invalid.date` (unverified #4;
+    /// default: accepted).
+    pub reject_past_release_date: bool,
+    /// A request field the official model does not define answers 400 `bad.request` (default). Off,
+    /// such fields are only counted and logged, as Genesys silently ignores many.
+    pub reject_unknown_fields: bool,
 }
 
 impl Default for Settings {
@@ -105,6 +114,9 @@ impl Default for Settings {
             per_agent_daily_cap: 50,
             token_lifetime_s: 86_400,
             accept_inactive_users: false,
+            one_evaluation_per_conversation: false,
+            reject_past_release_date: false,
+            reject_unknown_fields: true,
         }
     }
 }
@@ -180,6 +192,8 @@ pub struct Stats {
     pub idempotent_replays: AtomicU64,
     /// 429s sent.
     pub throttled: AtomicU64,
+    /// Every request body that did not match its official model: `operation: violation`.
+    pub schema_violations: Mutex<Vec<String>>,
 }
 
 /// Shared emulator state.
@@ -218,6 +232,16 @@ impl EmulatorState {
     /// The counters.
     pub fn stats(&self) -> &Stats {
         &self.inner.stats
+    }
+
+    /// Request bodies that did not match the official models so far.
+    pub fn schema_violations(&self) -> Vec<String> {
+        self.inner
+            .stats
+            .schema_violations
+            .lock()
+            .map(|v| v.clone())
+            .unwrap_or_default()
     }
 
     /// The settings.

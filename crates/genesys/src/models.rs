@@ -223,7 +223,7 @@ pub struct QuestionGroup {
     #[serde(default)]
     pub default_answers_to_highest: bool,
     /// Default answers to N/A.
-    #[serde(default)]
+    #[serde(default, rename = "defaultAnswersToNA")]
     pub default_answers_to_na: bool,
     /// The group may be marked N/A.
     #[serde(default)]
@@ -399,10 +399,14 @@ pub struct GroupScore {
     /// Group id (published version).
     pub question_group_id: String,
     /// Marked N/A by the evaluator.
-    #[serde(default)]
+    #[serde(default, rename = "markedNA")]
     pub marked_na: bool,
     /// Computed: marked N/A by the system.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "systemMarkedNA",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub system_marked_na: Option<bool>,
     /// Computed weighted score.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -434,10 +438,14 @@ pub struct QuestionScore {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score: Option<i32>,
     /// Marked N/A.
-    #[serde(default)]
+    #[serde(default, rename = "markedNA")]
     pub marked_na: bool,
     /// Computed: marked N/A by the system.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "systemMarkedNA",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub system_marked_na: Option<bool>,
     /// Computed: a fatal question failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]

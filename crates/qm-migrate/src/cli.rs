@@ -115,6 +115,16 @@ pub enum EmulatorKind {
         /// Accept inactive and deleted users as agent or evaluator (unverified #5).
         #[arg(long)]
         accept_inactive_users: bool,
+        /// Allow one evaluation per conversation (unverified #2).
+        #[arg(long)]
+        one_evaluation_per_conversation: bool,
+        /// Refuse a releaseDate in the past (unverified #4).
+        #[arg(long)]
+        reject_past_release_date: bool,
+        /// Only log request fields the official models do not define, as Genesys does, instead of
+        /// answering 400.
+        #[arg(long)]
+        allow_unknown_fields: bool,
     },
 }
 

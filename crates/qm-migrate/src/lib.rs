@@ -417,6 +417,9 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
                     per_agent_daily_cap,
                     token_lifetime_s,
                     accept_inactive_users,
+                    one_evaluation_per_conversation,
+                    reject_past_release_date,
+                    allow_unknown_fields,
                 },
         } => {
             let text = std::fs::read_to_string(&fixture)
@@ -429,6 +432,9 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
                 per_agent_daily_cap,
                 token_lifetime_s,
                 accept_inactive_users,
+                one_evaluation_per_conversation,
+                reject_past_release_date,
+                reject_unknown_fields: !allow_unknown_fields,
             };
             let handle = emulator::spawn(&listen, emulator::EmulatorState::new(fx, settings))
                 .await
