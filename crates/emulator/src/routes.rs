@@ -1293,8 +1293,7 @@ pub(crate) async fn limits(
         }
         other => return not_found(&format!("limits namespace {other}")),
     };
-    Json(json!({"entities": entities, "pageSize": 25, "pageNumber": 1, "total": 1, "pageCount": 1}))
-        .into_response()
+    Json(json!({ "entities": entities })).into_response()
 }
 
 pub(crate) async fn fallback(State(st): State<EmulatorState>) -> Response {

@@ -305,6 +305,30 @@ mod tests {
             .unwrap();
     }
 
+    /// The vendored definitions are the reference's, unchanged (regenerate with
+    /// `python3 scripts/vendor-genesys-schema.py` when the reference changes). The reference sits in
+    /// `shared/` beside the repository, as in CI; without it there is nothing to compare.
+    #[test]
+    fn vendored_definitions_equal_the_reference() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/reference/genesys-openapi-subset.json");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            eprintln!("{} not found: comparison skipped", path.display());
+            return;
+        };
+        let reference: Value = serde_json::from_str(&text).unwrap();
+        let vendored: Value = serde_json::from_str(SCHEMA_TEXT).unwrap();
+        let defs = vendored["definitions"].as_object().unwrap();
+        assert!(defs.len() > 100);
+        for (name, def) in defs {
+            assert_eq!(
+                Some(def),
+                reference["definitions"].get(name),
+                "{name} differs from the reference: regenerate the schema"
+            );
+        }
+    }
+
     #[test]
     fn every_operation_names_vendored_definitions() {
         let s = schemas();

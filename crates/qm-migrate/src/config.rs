@@ -147,7 +147,8 @@ pub struct FormConfig {
     pub sections: Vec<String>,
     /// Status of created evaluations (`FINISHED`; unverified #3: single call).
     pub status: String,
-    /// `immediate` (release now), `never` (neverRelease) — unverified #4.
+    /// `immediate` (release date = first send), `never` (neverRelease), `omit` (no release date,
+    /// Genesys' default) — unverified #4.
     pub release_policy: String,
 }
 
@@ -235,6 +236,10 @@ pub struct GenesysConfig {
     pub max_attempts: u32,
     /// Send `Idempotency-Key` on creates (unverified #12).
     pub use_idempotency_key: bool,
+    /// A conversation that already holds an evaluation not made by this migration (unverified #2):
+    /// `create` (send anyway; a Genesys `quality.evaluation.already.exists` is recorded as rejected),
+    /// `skip` (query first, record as rejected without sending), `fail` (query first, stop the load).
+    pub on_existing_evaluation: String,
 }
 
 impl Default for GenesysConfig {
@@ -249,6 +254,7 @@ impl Default for GenesysConfig {
             timeout_s: 30,
             max_attempts: 5,
             use_idempotency_key: true,
+            on_existing_evaluation: "create".into(),
         }
     }
 }
@@ -359,9 +365,9 @@ impl Config {
                 self.form.status
             );
         }
-        if !["immediate", "never"].contains(&self.form.release_policy.as_str()) {
+        if !["immediate", "never", "omit"].contains(&self.form.release_policy.as_str()) {
             bail!(
-                "[form] release_policy = '{}' (immediate, never)",
+                "[form] release_policy = '{}' (immediate, never, omit)",
                 self.form.release_policy
             );
         }
@@ -397,6 +403,12 @@ impl Config {
             if !["conversation_id", "assoc_call_id"].contains(&f.as_str()) {
                 bail!("[link] conversation_id_fields: '{f}' (conversation_id, assoc_call_id)");
             }
+        }
+        if !["create", "skip", "fail"].contains(&self.genesys.on_existing_evaluation.as_str()) {
+            bail!(
+                "[genesys] on_existing_evaluation = '{}' (create, skip, fail)",
+                self.genesys.on_existing_evaluation
+            );
         }
         if self.genesys.requests_per_minute == 0 || self.genesys.per_agent_daily_cap == 0 {
             bail!("[genesys] requests_per_minute and per_agent_daily_cap must be above 0");
@@ -513,7 +525,7 @@ name = "Legacy Migration Form (Calabrio)"
 score_step = 1.0                  # 1 => options 0..100; 0.5 => 0, 0.5, ..., 100
 sections = []                     # Calabrio sections shown as their own (weight 0) question groups
 status = "FINISHED"               # unverified #3: FINISHED with full answers in one call
-release_policy = "immediate"      # immediate | never (unverified #4)
+release_policy = "immediate"      # immediate | never | omit (unverified #4)
 
 [users]
 match_keys = ["email", "username"]
@@ -534,6 +546,7 @@ park_threshold_s = 180            # a longer Retry-After parks the agent
 timeout_s = 30
 max_attempts = 5
 use_idempotency_key = true        # unverified #12
+on_existing_evaluation = "create" # create | skip | fail: a conversation already evaluated by someone else (unverified #2)
 
 [history]
 dir = "history"

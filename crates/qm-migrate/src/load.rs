@@ -178,30 +178,61 @@ pub async fn run(
             if opts.max.is_some_and(|m| sent >= m) {
                 break 'outer;
             }
-            let plan = ledger
-                .plan(item.record_id)?
-                .with_context(|| format!("load item {} has no plan", item.record_id))?;
-            let logical: ScoringSet =
-                serde_json::from_str(plan.answers.as_deref().unwrap_or("null"))
-                    .with_context(|| format!("plan of record {} has no answers", item.record_id))?;
-            let body = EvaluationCreateBody {
-                evaluation_form: EntityRef::id(&form_id),
-                evaluator: EntityRef::id(plan.evaluator_user_id.clone().unwrap_or_default()),
-                agent: EntityRef::id(&item.agent_user_id),
-                answers: form::translate(&logical, &map)?,
-                status: Some(cfg.form.status.clone()),
-                release_date: if cfg.form.release_policy == "immediate" {
-                    Some(if opts.dry_run {
-                        now_text.clone()
-                    } else {
-                        ledger.release_date(item.record_id, &now_text)?
-                    })
+            let release = if cfg.form.release_policy == "immediate" {
+                Some(if opts.dry_run {
+                    now_text.clone()
                 } else {
-                    None
-                },
-                never_release: (cfg.form.release_policy == "never").then_some(true),
-                agent_has_read: None,
+                    ledger.release_date(item.record_id, &now_text)?
+                })
+            } else {
+                None
             };
+            let body = create_body(cfg, ledger, &item, &form_id, &map, release)?;
+            if cfg.genesys.on_existing_evaluation != "create" && !opts.dry_run {
+                let existing = client
+                    .evaluations_for_conversation(&item.conversation_id)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "cannot query evaluations on conversation {}",
+                            item.conversation_id
+                        )
+                    })?;
+                let marker = format!("idempotency_key={}", item.idempotency_key);
+                let others: Vec<String> = existing
+                    .iter()
+                    .filter(|e| {
+                        !e.answers
+                            .as_ref()
+                            .and_then(|a| a.private_comments.as_deref())
+                            .is_some_and(|c| c.contains(&marker))
+                    })
+                    .map(|e| e.id.clone())
+                    .collect();
+                if !others.is_empty() {
+                    let msg = format!(
+                        "conversation {} already has evaluation(s) {} not made for this record",
+                        item.conversation_id,
+                        others.join(", ")
+                    );
+                    if cfg.genesys.on_existing_evaluation == "fail" {
+                        bail!("{msg} ([genesys] on_existing_evaluation = \"fail\")");
+                    }
+                    ledger.set_load(
+                        item.record_id,
+                        state::REJECTED,
+                        None,
+                        None,
+                        Some("existing.evaluation"),
+                        Some(&format!(
+                            "{msg}; skipped ([genesys] on_existing_evaluation = \"skip\")"
+                        )),
+                        None,
+                    )?;
+                    summary.rejected_now += 1;
+                    continue;
+                }
+            }
             sent += 1;
             progress.inc(1);
             if opts.dry_run {
@@ -366,6 +397,36 @@ pub async fn run(
     }
     ledger.finish_run(run_id, &serde_json::to_value(&summary)?)?;
     Ok(summary)
+}
+
+/// The `EvaluationCreateBody` of a load item: published form id, evaluator and agent from the plan,
+/// answers translated from logical to published ids, status and release per `[form]`.
+///
+/// # Errors
+/// A missing plan, missing answers, or an id the published form does not map.
+pub fn create_body(
+    cfg: &Config,
+    ledger: &Ledger,
+    item: &LoadRow,
+    form_id: &str,
+    map: &BTreeMap<String, String>,
+    release_date: Option<String>,
+) -> Result<EvaluationCreateBody> {
+    let plan = ledger
+        .plan(item.record_id)?
+        .with_context(|| format!("load item {} has no plan", item.record_id))?;
+    let logical: ScoringSet = serde_json::from_str(plan.answers.as_deref().unwrap_or("null"))
+        .with_context(|| format!("plan of record {} has no answers", item.record_id))?;
+    Ok(EvaluationCreateBody {
+        evaluation_form: EntityRef::id(form_id),
+        evaluator: EntityRef::id(plan.evaluator_user_id.clone().unwrap_or_default()),
+        agent: EntityRef::id(&item.agent_user_id),
+        answers: form::translate(&logical, map)?,
+        status: Some(cfg.form.status.clone()),
+        release_date,
+        never_release: (cfg.form.release_policy == "never").then_some(true),
+        agent_has_read: None,
+    })
 }
 
 /// Looks for the evaluation of `item` in Genesys by its idempotency key marker.

@@ -433,3 +433,441 @@ async fn paging_state_filter_query_rules_and_form_delete() {
     let err: serde_json::Value = del.json().await.unwrap();
     assert_eq!(err["code"], "evaluation.cannot.be.deleted");
 }
+
+async fn token(h: &emulator::EmulatorHandle) -> String {
+    let v: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/oauth/token", h.url()))
+        .basic_auth("cid", Some(SECRET))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["access_token"].as_str().unwrap().to_owned()
+}
+
+/// Calls the emulator and checks the answer against the official response model of `operation`
+/// for the status it got. Returns the status and body.
+async fn call(
+    h: &emulator::EmulatorHandle,
+    t: &str,
+    operation: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+    failures: &mut Vec<String>,
+) -> (u16, serde_json::Value) {
+    let schemas = emulator::schema::schemas();
+    let op = schemas
+        .operation(operation)
+        .unwrap_or_else(|| panic!("{operation} not vendored"));
+    assert_eq!(op.method, method.as_str(), "{operation}");
+    let mut req = reqwest::Client::new()
+        .request(method, format!("{}{path}", h.url()))
+        .bearer_auth(t);
+    if let Some(b) = &body {
+        if let Some(def) = &op.request
+            && let Err(v) = schemas.validate(def, emulator::schema::Mode::Request, b)
+        {
+            failures.push(format!("{operation} request: {v:?}"));
+        }
+        req = req.json(b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let bytes = resp.bytes().await.unwrap();
+    let value: serde_json::Value = if bytes.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap()
+    };
+    match op.responses.get(&status.to_string()) {
+        None => failures.push(format!(
+            "{operation}: status {status} is not a documented response"
+        )),
+        Some(None) => {
+            if !bytes.is_empty() {
+                failures.push(format!("{operation}: {status} should have no body"));
+            }
+        }
+        Some(Some(def)) => {
+            if let Err(v) = schemas.validate(def, emulator::schema::Mode::Response, &value) {
+                failures.push(format!(
+                    "{operation} {status} as {def}: {}",
+                    v.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ));
+            }
+        }
+    }
+    (status, value)
+}
+
+#[tokio::test]
+#[allow(clippy::unnecessary_to_owned)]
+async fn every_route_answers_with_the_official_response_model() {
+    use reqwest::Method;
+    let (h, _client) = start(Settings::default()).await;
+    let t = token(&h).await;
+    let mut f = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    macro_rules! hit {
+        ($op:expr, $m:expr, $p:expr, $b:expr, $want:expr) => {{
+            seen.insert($op.to_owned());
+            let (status, v) = call(&h, &t, $op, $m, &$p, $b, &mut f).await;
+            assert_eq!(status, $want, "{} {}: {v}", $op, $p);
+            v
+        }};
+    }
+    hit!(
+        "get_users",
+        Method::GET,
+        "/api/v2/users?state=any&pageSize=2".to_owned(),
+        None,
+        200
+    );
+    hit!(
+        "get_user",
+        Method::GET,
+        "/api/v2/users/agent-a".to_owned(),
+        None,
+        200
+    );
+    hit!(
+        "get_user",
+        Method::GET,
+        "/api/v2/users/nobody".to_owned(),
+        None,
+        404
+    );
+    hit!(
+        "post_users_search",
+        Method::POST,
+        "/api/v2/users/search".to_owned(),
+        Some(serde_json::json!({"pageSize": 25, "pageNumber": 1,
+            "query": [{"type": "EXACT", "fields": ["email"], "values": ["agent-a@example.com"]}]})),
+        200
+    );
+    let def = qm_migrate::form::for_create(&qm_migrate::form::definition(
+        &qm_migrate::config::FormConfig::default(),
+    ));
+    let draft = hit!(
+        "post_quality_forms_evaluations",
+        Method::POST,
+        "/api/v2/quality/forms/evaluations".to_owned(),
+        Some(serde_json::to_value(&def).unwrap()),
+        200
+    );
+    let draft_id = draft["id"].as_str().unwrap().to_owned();
+    hit!(
+        "get_quality_forms_evaluations",
+        Method::GET,
+        "/api/v2/quality/forms/evaluations?name=Legacy".to_owned(),
+        None,
+        200
+    );
+    hit!(
+        "get_quality_forms_evaluation",
+        Method::GET,
+        format!("/api/v2/quality/forms/evaluations/{draft_id}"),
+        None,
+        200
+    );
+    hit!(
+        "get_quality_publishedforms_evaluation",
+        Method::GET,
+        format!("/api/v2/quality/publishedforms/evaluations/{draft_id}"),
+        None,
+        404
+    );
+    hit!(
+        "post_quality_publishedforms_evaluations",
+        Method::POST,
+        "/api/v2/quality/publishedforms/evaluations".to_owned(),
+        Some(serde_json::json!({"id": draft_id, "published": true})),
+        200
+    );
+    hit!(
+        "get_quality_publishedforms_evaluations",
+        Method::GET,
+        "/api/v2/quality/publishedforms/evaluations".to_owned(),
+        None,
+        200
+    );
+    let published = hit!(
+        "get_quality_publishedforms_evaluation",
+        Method::GET,
+        format!("/api/v2/quality/publishedforms/evaluations/{draft_id}"),
+        None,
+        200
+    );
+    let form: genesys::models::EvaluationForm = serde_json::from_value(published.clone()).unwrap();
+    let create = serde_json::to_value(body(&form, "agent-a", None)).unwrap();
+    let ev = hit!(
+        "post_quality_conversation_evaluations",
+        Method::POST,
+        format!("/api/v2/quality/conversations/{CONV}/evaluations"),
+        Some(create.clone()),
+        200
+    );
+    let eid = ev["id"].as_str().unwrap().to_owned();
+    hit!(
+        "post_quality_conversation_evaluations",
+        Method::POST,
+        format!("/api/v2/quality/conversations/{CONV}/evaluations"),
+        Some(serde_json::to_value(body(&form, "agent-b", None)).unwrap()),
+        400
+    );
+    hit!(
+        "get_quality_conversation_evaluation",
+        Method::GET,
+        format!("/api/v2/quality/conversations/{CONV}/evaluations/{eid}"),
+        None,
+        200
+    );
+    let listing = hit!(
+        "get_quality_evaluations_query",
+        Method::GET,
+        format!(
+            "/api/v2/quality/evaluations/query?conversationId={CONV}&expandAnswerTotalScores=true"
+        ),
+        None,
+        200
+    );
+    assert!(listing["entities"][0]["answers"]["totalScore"].is_number());
+    hit!(
+        "get_quality_evaluations_query",
+        Method::GET,
+        "/api/v2/quality/evaluations/query".to_owned(),
+        None,
+        400
+    );
+    hit!(
+        "post_quality_evaluations_scoring",
+        Method::POST,
+        "/api/v2/quality/evaluations/scoring".to_owned(),
+        Some(
+            serde_json::json!({"evaluationForm": {"id": form.id, "name": form.name, "questionGroups": published["questionGroups"]}, "answers": create["answers"]})
+        ),
+        200
+    );
+    hit!(
+        "get_analytics_conversations_details",
+        Method::GET,
+        format!(
+            "/api/v2/analytics/conversations/details?id={CONV},c0ffee00-0000-4000-8000-00000000beef"
+        ),
+        None,
+        200
+    );
+    hit!(
+        "get_analytics_conversation_details",
+        Method::GET,
+        format!("/api/v2/analytics/conversations/{CONV}/details"),
+        None,
+        200
+    );
+    hit!(
+        "get_organizations_limits_namespace",
+        Method::GET,
+        "/api/v2/organizations/limits/namespaces/quality".to_owned(),
+        None,
+        200
+    );
+    hit!(
+        "delete_quality_conversation_evaluation",
+        Method::DELETE,
+        format!("/api/v2/quality/conversations/{CONV}/evaluations/{eid}"),
+        None,
+        200
+    );
+    let other = hit!(
+        "post_quality_forms_evaluations",
+        Method::POST,
+        "/api/v2/quality/forms/evaluations".to_owned(),
+        Some(serde_json::to_value(&def).unwrap()),
+        200
+    );
+    hit!(
+        "delete_quality_forms_evaluation",
+        Method::DELETE,
+        format!(
+            "/api/v2/quality/forms/evaluations/{}",
+            other["id"].as_str().unwrap()
+        ),
+        None,
+        204
+    );
+    assert!(
+        f.is_empty(),
+        "responses off the official models:\n{}",
+        f.join("\n")
+    );
+    let all: std::collections::BTreeSet<String> = emulator::schema::schemas()
+        .operations()
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(seen, all, "every vendored operation is walked");
+    assert!(
+        h.state.schema_violations().is_empty(),
+        "{:?}",
+        h.state.schema_violations()
+    );
+}
+
+#[tokio::test]
+async fn query_by_agent_alone_hides_never_release_and_answers_need_expand() {
+    let (h, client) = start(Settings::default()).await;
+    let (_, form) = published_form(&client).await;
+    let mut hidden = body(&form, "agent-a", None);
+    hidden.never_release = Some(true);
+    client.create_evaluation(CONV, &hidden, None).await.unwrap();
+    client
+        .create_evaluation(CONV, &body(&form, "agent-a", None), None)
+        .await
+        .unwrap();
+    let t = token(&h).await;
+    let http = reqwest::Client::new();
+    let get = |q: String| {
+        let http = http.clone();
+        let t = t.clone();
+        let url = format!("{}/api/v2/quality/evaluations/query?{q}", h.url());
+        async move {
+            http.get(url)
+                .bearer_auth(t)
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let by_agent = get("agentUserId=agent-a".into()).await;
+    assert_eq!(
+        by_agent["entities"].as_array().unwrap().len(),
+        1,
+        "neverRelease left out"
+    );
+    let by_conv = get(format!("conversationId={CONV}")).await;
+    assert_eq!(by_conv["entities"].as_array().unwrap().len(), 2);
+    assert!(
+        by_conv["entities"][0].get("answers").is_none(),
+        "answers only with expandAnswerTotalScores"
+    );
+    let expanded = get(format!(
+        "conversationId={CONV}&expandAnswerTotalScores=true"
+    ))
+    .await;
+    assert!(expanded["entities"][0]["answers"]["totalScore"].is_number());
+}
+
+#[tokio::test]
+async fn unverified_behaviours_have_emulator_modes() {
+    // One evaluation per conversation (unverified #2).
+    let (_h, client) = start(Settings {
+        one_evaluation_per_conversation: true,
+        ..Settings::default()
+    })
+    .await;
+    let (_, form) = published_form(&client).await;
+    client
+        .create_evaluation(CONV, &body(&form, "agent-a", None), None)
+        .await
+        .unwrap();
+    let e = client
+        .create_evaluation(CONV, &body(&form, "agent-a", None), None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        code(&e),
+        (Some(400), "quality.evaluation.already.exists".into())
+    );
+    // Past release dates (unverified #4).
+    let (_h2, client2) = start(Settings {
+        reject_past_release_date: true,
+        ..Settings::default()
+    })
+    .await;
+    let (_, form2) = published_form(&client2).await;
+    let mut old = body(&form2, "agent-a", None);
+    old.release_date = Some("2020-01-01T00:00:00.000Z".into());
+    let e = client2
+        .create_evaluation(CONV, &old, None)
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), (Some(400), "invalid.date".into()));
+    let (_h3, client3) = start(Settings::default()).await;
+    let (_, form3) = published_form(&client3).await;
+    let mut old3 = body(&form3, "agent-a", None);
+    old3.release_date = Some("2020-01-01T00:00:00.000Z".into());
+    client3.create_evaluation(CONV, &old3, None).await.unwrap();
+    // Inactive users (unverified #5).
+    let (_h4, client4) = start(Settings {
+        accept_inactive_users: true,
+        ..Settings::default()
+    })
+    .await;
+    let (_, form4) = published_form(&client4).await;
+    let mut by_gone = body(&form4, "agent-a", None);
+    by_gone.evaluator = EntityRef::id("gone");
+    client4
+        .create_evaluation(CONV, &by_gone, None)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn unknown_request_fields_are_refused_or_only_reported() {
+    let (h, _client) = start(Settings::default()).await;
+    let t = token(&h).await;
+    let http = reqwest::Client::new();
+    // The guide's body.
+    let guide = serde_json::json!({"conversationId": CONV, "evaluationFormId": "f", "agentId": "agent-a", "status": "PUBLISHED",
+        "evaluationForm": {"id": "f"}, "evaluator": {"id": "eval-e"}, "agent": {"id": "agent-a"}});
+    let resp = http
+        .post(format!(
+            "{}/api/v2/quality/conversations/{CONV}/evaluations",
+            h.url()
+        ))
+        .bearer_auth(&t)
+        .json(&guide)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let err: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(err["code"], "bad.request");
+    let msg = err["message"].as_str().unwrap();
+    assert!(msg.contains("EvaluationCreateBody"), "{msg}");
+    assert!(!h.state.schema_violations().is_empty());
+
+    let (h2, _c2) = start(Settings {
+        reject_unknown_fields: false,
+        ..Settings::default()
+    })
+    .await;
+    let t2 = token(&h2).await;
+    let extra = serde_json::json!({"name": "f", "questionGroups": [], "favouriteColour": "blue"});
+    let resp = http
+        .post(format!("{}/api/v2/quality/forms/evaluations", h2.url()))
+        .bearer_auth(&t2)
+        .json(&extra)
+        .send()
+        .await
+        .unwrap();
+    // Not refused for the unknown field (the empty form is refused for its own reason).
+    let err: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(err["code"], "evaluation.form.invalid", "{err}");
+    assert!(
+        h2.state
+            .schema_violations()
+            .iter()
+            .any(|v| v.contains("favouriteColour"))
+    );
+}

@@ -440,3 +440,124 @@ async fn a_changed_copy_of_an_already_sent_evaluation_is_not_sent_again() {
     assert_eq!(reasons.len(), 1, "{reasons:?}");
     assert!(reasons[0].contains("already sent"), "{}", reasons[0]);
 }
+
+#[tokio::test]
+async fn every_request_body_the_tool_builds_matches_the_official_models() {
+    use emulator::schema::{Mode, schemas};
+    let env = setup(120, "csv", fast_settings()).await;
+    let mut ledger = env.ledger();
+    let bar = indicatif::ProgressBar::hidden();
+    qm_migrate::extract::run(&env.cfg, &mut ledger, &bar).unwrap();
+    qm_migrate::plan::run(&env.cfg, &mut ledger, &env.client, &Default::default())
+        .await
+        .unwrap();
+    qm_migrate::provision::run(&env.cfg, &ledger, &env.client)
+        .await
+        .unwrap();
+    let s = schemas();
+
+    let def = qm_migrate::form::definition(&env.cfg.form);
+    s.validate_typed(
+        "EvaluationForm",
+        Mode::Request,
+        &qm_migrate::form::for_create(&def),
+    )
+    .unwrap_or_else(|v| panic!("form create: {v:?}"));
+    s.validate_typed(
+        "PublishForm",
+        Mode::Request,
+        &genesys::models::PublishForm {
+            id: "x".into(),
+            published: true,
+        },
+    )
+    .unwrap();
+
+    let form = ledger.form(&env.cfg.form.name).unwrap().unwrap();
+    let map: std::collections::BTreeMap<String, String> =
+        serde_json::from_str(form.id_map.as_deref().unwrap()).unwrap();
+    let items = ledger.loads_in(&[state::PLANNED]).unwrap();
+    assert!(items.len() > 50);
+    let mut last = None;
+    for item in &items {
+        let body = qm_migrate::load::create_body(
+            &env.cfg,
+            &ledger,
+            item,
+            &map["form"],
+            &map,
+            Some("2026-11-23T10:00:00.000Z".into()),
+        )
+        .unwrap();
+        s.validate_typed("EvaluationCreateBody", Mode::Request, &body)
+            .unwrap_or_else(|v| panic!("record {}: {}", item.record_id, v[0]));
+        last = Some(body);
+    }
+    // The check can fail, and names the field when it does.
+    let mut bad = serde_json::to_value(last.unwrap()).unwrap();
+    bad["answers"]["questionGroupScores"][0]["markedNa"] = serde_json::Value::Bool(false);
+    let v = s
+        .validate("EvaluationCreateBody", Mode::Request, &bad)
+        .unwrap_err();
+    assert_eq!(v[0].path, "/answers/questionGroupScores/0");
+    assert!(v[0].message.contains("'markedNa'"), "{}", v[0]);
+}
+
+#[tokio::test]
+async fn a_conversation_already_evaluated_by_someone_else_follows_the_switch() {
+    let mut env = setup(80, "csv", fast_settings()).await;
+    env.cfg.genesys.on_existing_evaluation = "skip".into();
+    let mut ledger = env.ledger();
+    let bar = indicatif::ProgressBar::hidden();
+    qm_migrate::extract::run(&env.cfg, &mut ledger, &bar).unwrap();
+    qm_migrate::plan::run(&env.cfg, &mut ledger, &env.client, &Default::default())
+        .await
+        .unwrap();
+    qm_migrate::provision::run(&env.cfg, &ledger, &env.client)
+        .await
+        .unwrap();
+    let form = ledger.form(&env.cfg.form.name).unwrap().unwrap();
+    let map: std::collections::BTreeMap<String, String> =
+        serde_json::from_str(form.id_map.as_deref().unwrap()).unwrap();
+    let target = ledger.loads_in(&[state::PLANNED]).unwrap()[0].clone();
+    // Someone evaluates that conversation in Genesys first (no marker of ours).
+    let mut theirs =
+        qm_migrate::load::create_body(&env.cfg, &ledger, &target, &map["form"], &map, None)
+            .unwrap();
+    theirs.answers.private_comments = None;
+    env.client
+        .create_evaluation(&target.conversation_id, &theirs, None)
+        .await
+        .unwrap();
+
+    let out = qm_migrate::load::run(&env.cfg, &ledger, &env.client, &Default::default(), &bar)
+        .await
+        .unwrap();
+    assert_eq!(out.rejected_now, 1);
+    let (state, code): (String, String) = ledger
+        .conn()
+        .query_row(
+            "SELECT state, code FROM loads WHERE record_id = ?1",
+            [target.record_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (state.as_str(), code.as_str()),
+        ("rejected", "existing.evaluation")
+    );
+
+    // With `create`, it is sent anyway (this emulator allows several per conversation).
+    env.cfg.genesys.on_existing_evaluation = "create".into();
+    ledger
+        .conn()
+        .execute(
+            "UPDATE loads SET state = 'planned' WHERE record_id = ?1",
+            [target.record_id],
+        )
+        .unwrap();
+    let out = qm_migrate::load::run(&env.cfg, &ledger, &env.client, &Default::default(), &bar)
+        .await
+        .unwrap();
+    assert_eq!(out.created_now, 1);
+}

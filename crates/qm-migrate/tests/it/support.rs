@@ -69,6 +69,19 @@ pub(crate) fn fast_settings() -> Settings {
     }
 }
 
+impl Drop for Env {
+    /// Every request the tool sent in a test must match the official models.
+    fn drop(&mut self) {
+        let v = self.emu.state.schema_violations();
+        if !std::thread::panicking() {
+            assert!(
+                v.is_empty(),
+                "requests off the official Genesys models: {v:#?}"
+            );
+        }
+    }
+}
+
 impl Env {
     pub(crate) fn ledger(&self) -> Ledger {
         Ledger::open(&self.cfg.ledger.path).unwrap()
