@@ -67,6 +67,7 @@ pub fn app(state: EmulatorState) -> Router {
         )
         .route("/api/v2/organizations/limits/namespaces/{ns}", get(limits))
         .fallback(fallback)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), faults))
         .with_state(state)
 }
 

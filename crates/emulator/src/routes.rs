@@ -1101,6 +1101,14 @@ pub(crate) async fn create_evaluation(
         .stats
         .evaluations_created
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    drop(store);
+    if st.roll(st.inner.settings.drop_after_commit_rate) {
+        st.inner
+            .stats
+            .faults_dropped
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return dropped_connection();
+    }
     Json(evaluation).into_response()
 }
 
@@ -1294,6 +1302,65 @@ pub(crate) async fn limits(
         other => return not_found(&format!("limits namespace {other}")),
     };
     Json(json!({ "entities": entities })).into_response()
+}
+
+/// Faults on every API request: latency, 429 storms, 503s (before anything is done).
+pub(crate) async fn faults(
+    State(st): State<EmulatorState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let latency = st.latency();
+    if latency > 0 {
+        st.clock()
+            .shared()
+            .sleep(std::time::Duration::from_millis(latency))
+            .await;
+    }
+    if req.uri().path().starts_with("/api/v2/") {
+        if st.roll(st.inner.settings.storm_rate) {
+            st.inner
+                .stats
+                .faults_storm
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            st.inner
+                .stats
+                .throttled
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return too_many(
+                st.inner.settings.storm_retry_after_s.max(1),
+                "injected 429 storm",
+            );
+        }
+        if st.roll(st.inner.settings.error_rate) {
+            st.inner
+                .stats
+                .faults_5xx
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service.unavailable",
+                "The service is temporarily unavailable (injected fault)",
+            );
+        }
+    }
+    next.run(req).await
+}
+
+/// A 200 whose body never arrives: the connection drops after the work was committed.
+fn dropped_connection() -> Response {
+    let stream = futures_util::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "connection dropped after commit (injected fault)",
+        ))
+    });
+    let mut resp = Response::new(axum::body::Body::from_stream(stream));
+    resp.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
 }
 
 pub(crate) async fn fallback(State(st): State<EmulatorState>) -> Response {

@@ -2,11 +2,11 @@
 //! can be moved forward, and the stores of what clients created.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use genesys::models::{Evaluation, EvaluationForm};
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 /// What the emulator serves: written by `qm-migrate sample`, read by `emulator genesys --fixture`.
@@ -105,6 +105,21 @@ pub struct Settings {
     /// A request field the official model does not define answers 400 `bad.request` (default). Off,
     /// such fields are only counted and logged, as Genesys silently ignores many.
     pub reject_unknown_fields: bool,
+    /// Fault: latency added to every API request, milliseconds of the emulator's clock.
+    pub latency_ms: u64,
+    /// Fault: up to this much more latency, uniformly at random.
+    pub latency_jitter_ms: u64,
+    /// Fault: share of API requests answered 503 before doing anything (0.05 = 5 %).
+    pub error_rate: f64,
+    /// Fault: share of evaluation creates whose connection is dropped *after* the evaluation is
+    /// stored (the client cannot know it was created).
+    pub drop_after_commit_rate: f64,
+    /// Fault: share of API requests answered 429 with `storm_retry_after_s` (a 429 storm).
+    pub storm_rate: f64,
+    /// `Retry-After` of storm 429s, seconds.
+    pub storm_retry_after_s: u64,
+    /// Seed of the fault dice (the same seed rolls the same faults for the same request order).
+    pub seed: u64,
 }
 
 impl Default for Settings {
@@ -117,27 +132,38 @@ impl Default for Settings {
             one_evaluation_per_conversation: false,
             reject_past_release_date: false,
             reject_unknown_fields: true,
+            latency_ms: 0,
+            latency_jitter_ms: 0,
+            error_rate: 0.0,
+            drop_after_commit_rate: 0.0,
+            storm_rate: 0.0,
+            storm_retry_after_s: 1,
+            seed: 1,
         }
     }
 }
 
-/// A clock that runs with real time plus an offset tests can advance (multi-day caps in seconds).
-#[derive(Debug, Default)]
+/// The emulator's view of a shared [`genesys::clock::Clock`] (scaled and advanceable, so multi-day
+/// caps are tested in seconds), in `jiff` instants.
+#[derive(Debug, Clone, Default)]
 pub struct Clock {
-    offset_ms: AtomicI64,
+    shared: genesys::clock::Clock,
 }
 
 impl Clock {
     /// Now, on the emulator's clock.
     pub fn now(&self) -> Timestamp {
-        let off = SignedDuration::from_millis(self.offset_ms.load(Ordering::Relaxed));
-        Timestamp::now().checked_add(off).unwrap_or(Timestamp::MAX)
+        Timestamp::from_millisecond(self.shared.now_unix_ms()).unwrap_or(Timestamp::MAX)
     }
 
     /// Moves the clock forward.
     pub fn advance(&self, by: std::time::Duration) {
-        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
-        self.offset_ms.fetch_add(ms, Ordering::Relaxed);
+        self.shared.advance(by);
+    }
+
+    /// The shared clock (give it to the client and the loader so all agree on the time).
+    pub fn shared(&self) -> &genesys::clock::Clock {
+        &self.shared
     }
 }
 
@@ -192,6 +218,12 @@ pub struct Stats {
     pub idempotent_replays: AtomicU64,
     /// 429s sent.
     pub throttled: AtomicU64,
+    /// Injected faults: 503s, dropped connections after commit, storm 429s.
+    pub faults_5xx: AtomicU64,
+    /// Connections dropped after an evaluation was stored.
+    pub faults_dropped: AtomicU64,
+    /// Storm 429s.
+    pub faults_storm: AtomicU64,
     /// Every request body that did not match its official model: `operation: violation`.
     pub schema_violations: Mutex<Vec<String>>,
 }
@@ -208,18 +240,28 @@ pub(crate) struct Inner {
     pub(crate) clock: Clock,
     pub(crate) store: Mutex<Store>,
     pub(crate) stats: Stats,
+    pub(crate) dice: Mutex<rand_chacha::ChaCha8Rng>,
 }
 
 impl EmulatorState {
-    /// A fresh state over `fixture`.
+    /// A fresh state over `fixture`, on the system clock.
     pub fn new(fixture: Fixture, settings: Settings) -> Self {
+        Self::with_clock(fixture, settings, genesys::clock::Clock::system())
+    }
+
+    /// A fresh state over `fixture` on `clock` (share it with the client for scaled-time runs).
+    pub fn with_clock(fixture: Fixture, settings: Settings, clock: genesys::clock::Clock) -> Self {
+        let seed = settings.seed;
         EmulatorState {
             inner: Arc::new(Inner {
                 fixture,
                 settings,
-                clock: Clock::default(),
+                clock: Clock { shared: clock },
                 store: Mutex::new(Store::default()),
                 stats: Stats::default(),
+                dice: Mutex::new(
+                    <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(seed),
+                ),
             }),
         }
     }
@@ -316,6 +358,33 @@ impl EmulatorState {
             .iter()
             .find(|e| e.evaluation.id == evaluation_id)
             .map(|e| e.evaluator_id.clone())
+    }
+
+    /// Rolls a fault with probability `p`.
+    pub(crate) fn roll(&self, p: f64) -> bool {
+        if p <= 0.0 {
+            return false;
+        }
+        let mut rng = self
+            .inner
+            .dice
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        rand::RngExt::random_bool(&mut *rng, p.min(1.0))
+    }
+
+    /// A latency draw, milliseconds.
+    pub(crate) fn latency(&self) -> u64 {
+        let s = &self.inner.settings;
+        if s.latency_jitter_ms == 0 {
+            return s.latency_ms;
+        }
+        let mut rng = self
+            .inner
+            .dice
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        s.latency_ms + rand::RngExt::random_range(&mut *rng, 0..=s.latency_jitter_ms)
     }
 
     pub(crate) fn user(&self, id: &str) -> Option<&FixtureUser> {

@@ -9,9 +9,10 @@
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
 
+use backon::BackoffBuilder;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
@@ -20,6 +21,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
+use crate::clock::Clock;
 use crate::error::GenesysError;
 use crate::models::{
     AnalyticsConversation, ConversationMultiGet, EntityListing, ErrorBody, Evaluation,
@@ -82,6 +84,14 @@ pub struct ClientConfig {
     pub max_inline_retry_after: Duration,
     /// First back-off after a 5xx or transport error on a read.
     pub initial_backoff: Duration,
+    /// Longest back-off.
+    pub max_backoff: Duration,
+    /// Retry budget: retries cost tokens (5 for a server or transport error, 1 for a short 429),
+    /// successes earn one back; with the budget spent, failures are returned at once, so a long run
+    /// against a failing service cannot storm it.
+    pub retry_budget: i64,
+    /// The clock every wait and the request rate are measured on.
+    pub clock: Clock,
 }
 
 impl ClientConfig {
@@ -97,13 +107,16 @@ impl ClientConfig {
             max_attempts: 5,
             max_inline_retry_after: Duration::from_secs(180),
             initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+            retry_budget: 500,
+            clock: Clock::system(),
         }
     }
 }
 
 struct Token {
     value: SecretString,
-    refresh_at: Instant,
+    refresh_at: SystemTime,
 }
 
 /// The Genesys client. Cheap to clone.
@@ -119,6 +132,9 @@ struct Inner {
     token: Mutex<Option<Token>>,
     requests: AtomicU64,
     throttled: AtomicU64,
+    retries: AtomicU64,
+    budget: AtomicI64,
+    paused_until: std::sync::Mutex<Option<SystemTime>>,
 }
 
 /// Whether a request may be sent again after it possibly reached the server.
@@ -138,6 +154,12 @@ impl GenesysClient {
     pub fn new(cfg: ClientConfig) -> Result<Self, GenesysError> {
         let rpm = NonZeroU32::new(cfg.requests_per_minute)
             .ok_or_else(|| GenesysError::Config("requests_per_minute must be above 0".into()))?;
+        // One request per period, no burst: Genesys counts a sliding minute, so a burst of a whole
+        // minute's quota would be answered with 429s.
+        let period =
+            Duration::from_secs_f64(60.0 / f64::from(rpm.get())).div_f64(cfg.clock.scale());
+        let quota = Quota::with_period(period.max(Duration::from_nanos(1)))
+            .ok_or_else(|| GenesysError::Config("request period is zero".into()))?;
         let http = reqwest::Client::builder()
             .timeout(cfg.timeout)
             .user_agent(concat!("qm-migrate/", env!("CARGO_PKG_VERSION")))
@@ -146,11 +168,14 @@ impl GenesysClient {
         Ok(GenesysClient {
             inner: Arc::new(Inner {
                 http,
-                limiter: RateLimiter::direct(Quota::per_minute(rpm)),
+                limiter: RateLimiter::direct(quota),
+                budget: AtomicI64::new(cfg.retry_budget),
                 cfg,
                 token: Mutex::new(None),
                 requests: AtomicU64::new(0),
                 throttled: AtomicU64::new(0),
+                retries: AtomicU64::new(0),
+                paused_until: std::sync::Mutex::new(None),
             }),
         })
     }
@@ -165,16 +190,89 @@ impl GenesysClient {
         self.inner.throttled.load(Ordering::Relaxed)
     }
 
+    /// Retries made so far (all causes).
+    pub fn retries(&self) -> u64 {
+        self.inner.retries.load(Ordering::Relaxed)
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Clock {
+        &self.inner.cfg.clock
+    }
+
+    /// Takes `cost` from the retry budget; false when it is spent.
+    fn spend(&self, cost: i64) -> bool {
+        let left = self.inner.budget.fetch_sub(cost, Ordering::Relaxed) - cost;
+        if left < 0 {
+            self.inner.budget.fetch_add(cost, Ordering::Relaxed);
+            tracing::warn!("Retry budget spent; failures are returned without retrying.");
+            return false;
+        }
+        self.inner.retries.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    fn earn(&self) {
+        let cap = self.inner.cfg.retry_budget;
+        let _ = self
+            .inner
+            .budget
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+                (b < cap).then_some(b + 1)
+            });
+    }
+
+    /// Waits while a short 429 has paused every request, then for the rate limiter.
+    async fn admit(&self) {
+        loop {
+            let until = *self
+                .inner
+                .paused_until
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match until.and_then(|u| u.duration_since(self.clock().now()).ok()) {
+                Some(wait) if !wait.is_zero() => self.clock().sleep(wait).await,
+                _ => break,
+            }
+        }
+        self.inner.limiter.until_ready().await;
+        self.inner.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A short 429 slows everyone: no request leaves before `wait` has passed.
+    fn pause(&self, wait: Duration) {
+        let until = self.clock().now() + wait;
+        let mut guard = self
+            .inner
+            .paused_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if guard.is_none_or(|u| u < until) {
+            *guard = Some(until);
+        }
+    }
+
+    fn backoff(&self) -> impl Iterator<Item = Duration> {
+        let cfg = &self.inner.cfg;
+        let exp = backon::ExponentialBuilder::default()
+            .with_min_delay(cfg.initial_backoff)
+            .with_max_delay(cfg.max_backoff)
+            .with_factor(2.0)
+            .without_max_times()
+            .build();
+        // Full jitter: anywhere between zero and the exponential delay.
+        exp.map(|d| d.mul_f64(fastrand::f64()))
+    }
+
     async fn bearer(&self, force: bool) -> Result<SecretString, GenesysError> {
         let mut guard = self.inner.token.lock().await;
         if !force
             && let Some(t) = guard.as_ref()
-            && Instant::now() < t.refresh_at
+            && self.clock().now() < t.refresh_at
         {
             return Ok(t.value.clone());
         }
-        self.inner.limiter.until_ready().await;
-        self.inner.requests.fetch_add(1, Ordering::Relaxed);
+        self.admit().await;
         let url = format!("{}/oauth/token", self.inner.cfg.login_url);
         let resp = self
             .inner
@@ -216,7 +314,7 @@ impl GenesysClient {
         let value = SecretString::from(token.access_token);
         *guard = Some(Token {
             value: value.clone(),
-            refresh_at: Instant::now() + lifetime.saturating_sub(margin),
+            refresh_at: self.clock().now() + lifetime.saturating_sub(margin),
         });
         Ok(value)
     }
@@ -234,11 +332,11 @@ impl GenesysClient {
         let cfg = &self.inner.cfg;
         let mut refreshed = false;
         let mut attempt = 0u32;
+        let mut backoff = self.backoff();
         loop {
             attempt += 1;
             let token = self.bearer(false).await?;
-            self.inner.limiter.until_ready().await;
-            self.inner.requests.fetch_add(1, Ordering::Relaxed);
+            self.admit().await;
             let mut req = self
                 .inner
                 .http
@@ -259,9 +357,10 @@ impl GenesysClient {
                 Err(e) => {
                     let possibly_sent = !e.is_connect() && !e.is_builder();
                     let retry = resend == Resend::Safe || !possibly_sent;
-                    if retry && attempt < cfg.max_attempts {
-                        tracing::debug!(%path, attempt, "Transport error; retrying.");
-                        tokio::time::sleep(backoff(cfg.initial_backoff, attempt)).await;
+                    if retry && attempt < cfg.max_attempts && self.spend(5) {
+                        let wait = backoff.next().unwrap_or(cfg.max_backoff);
+                        tracing::debug!(%path, attempt, wait_ms = wait.as_millis() as u64, "Transport error; retrying.");
+                        self.clock().sleep(wait).await;
                         continue;
                     }
                     return Err(GenesysError::Transport {
@@ -294,6 +393,7 @@ impl GenesysClient {
                 }
             };
             if status.is_success() {
+                self.earn();
                 if status == StatusCode::NO_CONTENT || bytes.is_empty() {
                     return Ok(None);
                 }
@@ -314,21 +414,29 @@ impl GenesysClient {
                 429 => {
                     self.inner.throttled.fetch_add(1, Ordering::Relaxed);
                     let wait = retry_after.unwrap_or(Duration::from_secs(1));
-                    if wait > cfg.max_inline_retry_after || attempt >= cfg.max_attempts {
+                    if wait > cfg.max_inline_retry_after
+                        || attempt >= cfg.max_attempts
+                        || !self.spend(1)
+                    {
                         return Err(GenesysError::Throttled {
                             retry_after: wait,
                             body: Box::new(body),
                         });
                     }
-                    tracing::info!(%path, wait_s = wait.as_secs(), "Rate limited; waiting as Retry-After asks.");
-                    tokio::time::sleep(wait).await;
+                    tracing::info!(%path, wait_s = wait.as_secs(), "Rate limited; every request waits as Retry-After asks.");
+                    self.pause(wait);
                     continue;
                 }
                 408 | 500 | 502 | 503 | 504
-                    if resend == Resend::Safe && attempt < cfg.max_attempts =>
+                    if resend == Resend::Safe && attempt < cfg.max_attempts && self.spend(5) =>
                 {
-                    tracing::debug!(%path, %status, attempt, "Server error; retrying.");
-                    tokio::time::sleep(backoff(cfg.initial_backoff, attempt)).await;
+                    let mut wait = backoff.next().unwrap_or(cfg.max_backoff);
+                    if let Some(ra) = retry_after {
+                        // Honoured, but clamped: a server error never parks us for long.
+                        wait = wait.max(ra.min(cfg.max_backoff));
+                    }
+                    tracing::debug!(%path, %status, attempt, wait_ms = wait.as_millis() as u64, "Server error; retrying.");
+                    self.clock().sleep(wait).await;
                     continue;
                 }
                 _ => {
@@ -541,11 +649,6 @@ impl GenesysClient {
     }
 }
 
-fn backoff(initial: Duration, attempt: u32) -> Duration {
-    let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(6));
-    (initial * factor).min(Duration::from_secs(30))
-}
-
 fn empty_body(path: &str) -> GenesysError {
     GenesysError::Decode {
         url: path.to_owned(),
@@ -604,13 +707,5 @@ mod tests {
             Some("https://api.mypurecloud.ie")
         );
         assert_eq!(region_api_url("mars-1"), None);
-    }
-
-    #[test]
-    fn backoff_grows_and_caps() {
-        let b = Duration::from_millis(500);
-        assert_eq!(backoff(b, 1), Duration::from_millis(500));
-        assert_eq!(backoff(b, 3), Duration::from_secs(2));
-        assert_eq!(backoff(b, 30), Duration::from_secs(30));
     }
 }

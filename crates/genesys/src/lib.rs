@@ -6,9 +6,11 @@
 //! so a client misunderstanding still has to get past the emulator's own validation.
 
 pub mod client;
+pub mod clock;
 pub mod error;
 pub mod models;
 pub mod scoring;
 
 pub use client::{ClientConfig, GenesysClient, login_url_for, region_api_url};
+pub use clock::Clock;
 pub use error::GenesysError;

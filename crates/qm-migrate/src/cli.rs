@@ -66,6 +66,13 @@ pub enum Command {
         /// Send at most N creates.
         #[arg(long, value_name = "N")]
         max: Option<usize>,
+        /// Keep going until everything is created or rejected, sleeping through per-agent cap
+        /// windows (Ctrl-C or SIGTERM stop cleanly; a plain re-run resumes).
+        #[arg(long)]
+        follow: bool,
+        /// Creates in flight at once (default: [genesys] concurrency).
+        #[arg(long, value_name = "N")]
+        concurrency: Option<usize>,
     },
     /// extract → plan → provision → load.
     Run {
@@ -125,6 +132,27 @@ pub enum EmulatorKind {
         /// answering 400.
         #[arg(long)]
         allow_unknown_fields: bool,
+        /// Fault: latency added to every API request, milliseconds.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+        /// Fault: up to this much more latency, at random.
+        #[arg(long, default_value_t = 0)]
+        latency_jitter_ms: u64,
+        /// Fault: share of API requests answered 503 (0.05 = 5 %).
+        #[arg(long, default_value_t = 0.0)]
+        error_rate: f64,
+        /// Fault: share of creates whose connection drops after the evaluation is stored.
+        #[arg(long, default_value_t = 0.0)]
+        drop_after_commit_rate: f64,
+        /// Fault: share of API requests answered 429 (a storm), with a 1 s Retry-After.
+        #[arg(long, default_value_t = 0.0)]
+        storm_rate: f64,
+        /// Run the emulator's clock this many times faster than real time.
+        #[arg(long, default_value_t = 1.0)]
+        time_scale: f64,
+        /// Seed of the fault dice.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
 }
 

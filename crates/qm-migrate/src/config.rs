@@ -230,6 +230,8 @@ pub struct GenesysConfig {
     pub per_agent_daily_cap: u32,
     /// Longest `Retry-After` waited in-line; a longer one parks the agent (unverified #7).
     pub park_threshold_s: u64,
+    /// Create requests in flight at once.
+    pub concurrency: usize,
     /// Per-request timeout.
     pub timeout_s: u64,
     /// Attempts per request on throttling and server errors (reads).
@@ -251,6 +253,7 @@ impl Default for GenesysConfig {
             requests_per_minute: 300,
             per_agent_daily_cap: 50,
             park_threshold_s: 180,
+            concurrency: 4,
             timeout_s: 30,
             max_attempts: 5,
             use_idempotency_key: true,
@@ -543,6 +546,7 @@ region = "us-east-1"              # or api_url = "https://api.mypurecloud.com"
 requests_per_minute = 300
 per_agent_daily_cap = 50          # 200 when raised by Genesys Care (unverified #7)
 park_threshold_s = 180            # a longer Retry-After parks the agent
+concurrency = 4                   # creates in flight at once
 timeout_s = 30
 max_attempts = 5
 use_idempotency_key = true        # unverified #12

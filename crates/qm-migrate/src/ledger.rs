@@ -91,6 +91,7 @@ CREATE TABLE loads (
     attempts INTEGER NOT NULL DEFAULT 0,
     genesys_total REAL,
     release_date TEXT,
+    sent_at INTEGER,
     updated_at TEXT NOT NULL
 );
 CREATE TABLE attempts (
@@ -680,6 +681,36 @@ impl Ledger {
             params![record_id, started_at, now(), outcome, status, code, message, response],
         )?;
         Ok(())
+    }
+
+    /// Commits `sending` (with the send time on the migration's clock) before the request leaves.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn mark_sending(&self, record_id: i64, sent_at_ms: i64) -> Result<()> {
+        let n = self.conn.execute(
+            "UPDATE loads SET state = 'sending', sent_at = ?2, attempts = attempts + 1, code = NULL,
+             message = NULL, deferred_until = NULL, updated_at = ?3 WHERE record_id = ?1",
+            params![record_id, sent_at_ms, now()],
+        )?;
+        anyhow::ensure!(n == 1, "no load item for record {record_id}");
+        Ok(())
+    }
+
+    /// Send times (ms) per agent of the items that count against the per-agent cap (created,
+    /// sending, unknown) since `since_ms`.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn recent_sends(&self, since_ms: i64) -> Result<Vec<(String, i64)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT agent_user_id, sent_at FROM loads
+             WHERE state IN ('created', 'sending', 'unknown') AND sent_at >= ?1 ORDER BY sent_at",
+        )?;
+        let rows = stmt
+            .query_map([since_ms], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
     }
 
     /// The release date sent with an item: fixed at its first send, so every re-send (same

@@ -135,8 +135,21 @@ fn load_config(path: &Path) -> Result<Config> {
 /// # Errors
 /// Configuration errors.
 pub fn client_for(cfg: &Config, creds: Credentials) -> Result<genesys::GenesysClient> {
+    client_with_clock(cfg, creds, genesys::Clock::system())
+}
+
+/// Builds the Genesys client of `cfg` on `clock` (a scaled clock shared with an emulator).
+///
+/// # Errors
+/// Configuration errors.
+pub fn client_with_clock(
+    cfg: &Config,
+    creds: Credentials,
+    clock: genesys::Clock,
+) -> Result<genesys::GenesysClient> {
     let (api, login) = cfg.endpoints()?;
     let mut c = genesys::ClientConfig::new(&api, &login, &creds.client_id, creds.client_secret);
+    c.clock = clock;
     c.requests_per_minute = cfg.genesys.requests_per_minute;
     c.timeout = std::time::Duration::from_secs(cfg.genesys.timeout_s);
     c.max_attempts = cfg.genesys.max_attempts.max(1);
@@ -338,28 +351,40 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
                 code: 0,
             })
         }
-        Command::Load { dry_run, max } => {
+        Command::Load {
+            dry_run,
+            max,
+            follow,
+            concurrency,
+        } => {
             let cfg = load_config(&config_path)?;
             let ledger = Ledger::open(&cfg.ledger.path)?;
             let client = client_for(&cfg, Credentials::from_env()?)?;
-            let s = load::run(
-                &cfg,
-                &ledger,
-                &client,
-                &load::LoadOptions { dry_run, max },
-                &progress,
-            )
-            .await?;
+            let opts = load::LoadOptions {
+                dry_run,
+                max,
+                follow,
+                concurrency: concurrency.unwrap_or(0),
+                stop: Some(stop_signal()),
+            };
+            let s = load::run(&cfg, &ledger, &client, &opts, &progress).await?;
             let (records, dispositions, _) = ledger_counts(&ledger)?;
             let code = exit_code(&dispositions, Some(&s.load));
             Ok(Outcome {
                 human: format!(
-                    "load: created {} now ({} adopted after an unknown outcome), rejected {}, deferred {}, unknown {}{}\n{}",
+                    "load: created {} now ({} adopted after an unknown outcome), rejected {}, deferred {}, unknown {}; estimated {} at the start, took {}{}{}\n{}",
                     s.created_now,
                     s.adopted,
                     s.rejected_now,
                     s.deferred_now,
                     s.unknown_now,
+                    load::human_duration(s.eta_seconds),
+                    load::human_duration(s.elapsed_seconds),
+                    if s.interrupted {
+                        "; stopped by a signal: run load again to resume"
+                    } else {
+                        ""
+                    },
                     if dry_run {
                         format!("; dry run: {} creates would be sent", s.would_send)
                     } else {
@@ -373,7 +398,8 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
                     )
                 ),
                 json: json!({"command": "load", "records": records, "dispositions": dispositions,
-                    "load": s.load, "requests": client.requests_sent(), "load_run": s}),
+                    "load": s.load, "requests": client.requests_sent(), "eta_seconds": s.eta_seconds,
+                    "throttled": client.throttled(), "retries": client.retries(), "load_run": s}),
                 code,
             })
         }
@@ -389,14 +415,16 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
             let (records, dispositions, unplanned) = ledger_counts(&ledger)?;
             let load = load_counts(&ledger)?;
             let form = ledger.form(&cfg.form.name)?;
+            let eta = load::status_eta(&cfg, &ledger, jiff::Timestamp::now().as_millisecond())?;
             Ok(Outcome {
                 human: format!(
-                    "{}\nunplanned {unplanned}; stale records (no longer in the source) {}\nform: {}\nload:\n{}",
+                    "{}\nunplanned {unplanned}; stale records (no longer in the source) {}\nform: {}\nestimated time to finish the load: {}\nload:\n{}",
                     invariant_line(records, &dispositions),
                     ledger.stale_records()?,
                     form.and_then(|f| f.published_id)
                         .map(|p| format!("published version {p}"))
                         .unwrap_or_else(|| "not provisioned".into()),
+                    load::human_duration(eta),
                     table(
                         &load
                             .iter()
@@ -405,7 +433,7 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
                     )
                 ),
                 code: exit_code(&dispositions, Some(&load)),
-                json: json!({"command": "status", "records": records, "dispositions": dispositions, "unplanned": unplanned, "load": load}),
+                json: json!({"command": "status", "records": records, "dispositions": dispositions, "unplanned": unplanned, "load": load, "eta_seconds": eta}),
             })
         }
         Command::Emulator {
@@ -420,6 +448,13 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
                     one_evaluation_per_conversation,
                     reject_past_release_date,
                     allow_unknown_fields,
+                    latency_ms,
+                    latency_jitter_ms,
+                    error_rate,
+                    drop_after_commit_rate,
+                    storm_rate,
+                    time_scale,
+                    seed,
                 },
         } => {
             let text = std::fs::read_to_string(&fixture)
@@ -435,10 +470,21 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
                 one_evaluation_per_conversation,
                 reject_past_release_date,
                 reject_unknown_fields: !allow_unknown_fields,
+                latency_ms,
+                latency_jitter_ms,
+                error_rate,
+                drop_after_commit_rate,
+                storm_rate,
+                storm_retry_after_s: 1,
+                seed,
             };
-            let handle = emulator::spawn(&listen, emulator::EmulatorState::new(fx, settings))
-                .await
-                .with_context(|| format!("cannot listen on {listen}"))?;
+            let clock = genesys::Clock::scaled(time_scale);
+            let handle = emulator::spawn(
+                &listen,
+                emulator::EmulatorState::with_clock(fx, settings, clock),
+            )
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
             eprintln!(
                 "Genesys emulator listening on {} (Ctrl-C stops it)",
                 handle.url()
@@ -454,6 +500,35 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
         }
         Command::Demo { out, evaluations } => demo::run(&out, evaluations, &progress).await,
     }
+}
+
+/// A switch that turns true on Ctrl-C or SIGTERM: the loader sends nothing new and lets in-flight
+/// requests settle.
+pub fn stop_signal() -> tokio::sync::watch::Receiver<bool> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(t) => t,
+                    Err(_) => {
+                        let _ = tokio::signal::ctrl_c().await;
+                        let _ = tx.send(true);
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        eprintln!("Stopping: no new request leaves; waiting for the ones in flight.");
+        let _ = tx.send(true);
+    });
+    rx
 }
 
 /// extract → plan → provision → load, with one summary.

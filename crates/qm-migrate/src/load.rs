@@ -8,7 +8,7 @@
 //! daily cap) defers that agent's items until then and the others go on; a request that may have
 //! reached Genesys is `unknown`; a permanent 4xx is `rejected` with the Genesys code and message.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use anyhow::{Context, Result, bail};
 use genesys::models::{EntityRef, EvaluationCreateBody, ScoringSet};
@@ -26,6 +26,12 @@ pub struct LoadOptions {
     pub dry_run: bool,
     /// Send at most this many creates.
     pub max: Option<usize>,
+    /// Keep going, sleeping through cap windows, until everything is created or rejected.
+    pub follow: bool,
+    /// Requests in flight at once; 0 takes `[genesys] concurrency`.
+    pub concurrency: usize,
+    /// Set to stop cleanly: no new request leaves, in-flight ones settle.
+    pub stop: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 /// What `load` did.
@@ -39,18 +45,506 @@ pub struct LoadSummary {
     pub resent_after_unknown: u64,
     /// Items rejected in this run.
     pub rejected_now: u64,
-    /// Items deferred in this run.
+    /// Items deferred in this run (per-agent cap, proactively or on a long 429).
     pub deferred_now: u64,
     /// Items whose outcome is unknown after this run.
     pub unknown_now: u64,
     /// Creates that a dry run would send.
     pub would_send: u64,
+    /// Estimated time to finish at the start, seconds of the migration's clock.
+    pub eta_seconds: f64,
+    /// Time taken, seconds of the migration's clock.
+    pub elapsed_seconds: f64,
+    /// Stopped by a signal before finishing.
+    pub interrupted: bool,
     /// Load items by state after the run.
     pub load: BTreeMap<String, u64>,
 }
 
-fn now_ts() -> jiff::Timestamp {
-    jiff::Timestamp::now()
+/// Margin added to a cap window so our count never runs ahead of Genesys' (it counts on receipt).
+const CAP_MARGIN_MS: i64 = 10_000;
+const DAY_MS: i64 = 86_400_000;
+
+fn ts_from_ms(ms: i64) -> jiff::Timestamp {
+    jiff::Timestamp::from_millisecond(ms).unwrap_or(jiff::Timestamp::MAX)
+}
+
+/// Estimated time to send `backlog[agent]` items per agent: each agent's items are placed in the
+/// earliest slot its rolling 24 h cap allows (a slot frees 24 h after each earlier send), and the
+/// whole queue cannot go faster than the request rate.
+pub fn eta_ms(
+    backlog: &BTreeMap<String, usize>,
+    recent: &BTreeMap<String, Vec<i64>>,
+    cap: u32,
+    requests_per_minute: u32,
+    now_ms: i64,
+) -> i64 {
+    let cap = cap.max(1) as usize;
+    let total: usize = backlog.values().sum();
+    let rate_ms = (total as f64 * 60_000.0 / f64::from(requests_per_minute.max(1))) as i64;
+    let mut latest = now_ms;
+    for (agent, n) in backlog {
+        let mut slots: std::collections::BinaryHeap<std::cmp::Reverse<i64>> =
+            std::collections::BinaryHeap::new();
+        let used = recent.get(agent).map(Vec::as_slice).unwrap_or(&[]);
+        let used: Vec<i64> = used
+            .iter()
+            .copied()
+            .filter(|t| *t > now_ms - DAY_MS)
+            .collect();
+        for t in &used {
+            slots.push(std::cmp::Reverse(t + DAY_MS + CAP_MARGIN_MS));
+        }
+        for _ in used.len()..cap {
+            slots.push(std::cmp::Reverse(now_ms));
+        }
+        let mut last = now_ms;
+        for _ in 0..*n {
+            let std::cmp::Reverse(free) = slots.pop().unwrap_or(std::cmp::Reverse(now_ms));
+            let send = free.max(now_ms);
+            last = last.max(send);
+            slots.push(std::cmp::Reverse(send + DAY_MS + CAP_MARGIN_MS));
+        }
+        latest = latest.max(last);
+    }
+    (latest - now_ms).max(rate_ms)
+}
+
+struct Ctx<'a> {
+    cfg: &'a Config,
+    ledger: &'a Ledger,
+    client: &'a GenesysClient,
+    opts: &'a LoadOptions,
+    form_id: String,
+    map: BTreeMap<String, String>,
+}
+
+impl Ctx<'_> {
+    fn now_ms(&self) -> i64 {
+        self.client.clock().now_unix_ms()
+    }
+
+    fn stopped(&self) -> bool {
+        self.opts.stop.as_ref().is_some_and(|s| *s.borrow())
+    }
+
+    /// `sending` left by a crash is `unknown`; every `unknown` is looked up before anything is sent.
+    async fn reconcile(&self, summary: &mut LoadSummary) -> Result<()> {
+        for item in self.ledger.loads_in(&[state::SENDING])? {
+            self.ledger.set_load(
+                item.record_id,
+                state::UNKNOWN,
+                None,
+                None,
+                None,
+                Some("found sending at start: the process stopped mid-request"),
+                None,
+            )?;
+        }
+        for item in self.ledger.loads_in(&[state::UNKNOWN])? {
+            match find_existing(self.client, &item).await? {
+                Some((id, total)) => {
+                    self.ledger.set_load(
+                        item.record_id,
+                        state::CREATED,
+                        Some(&id),
+                        None,
+                        None,
+                        Some("adopted: found in Genesys by its idempotency key"),
+                        total,
+                    )?;
+                    summary.adopted += 1;
+                }
+                None => {
+                    self.ledger.set_load(
+                        item.record_id,
+                        state::PLANNED,
+                        None,
+                        None,
+                        None,
+                        Some("was unknown; not in Genesys: sent again with the same key"),
+                        None,
+                    )?;
+                    summary.resent_after_unknown += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn release_due(&self) -> Result<Option<i64>> {
+        let now = self.now_ms();
+        let mut earliest: Option<i64> = None;
+        for item in self.ledger.loads_in(&[state::DEFERRED])? {
+            let until = item
+                .deferred_until
+                .as_deref()
+                .and_then(|d| d.parse::<jiff::Timestamp>().ok())
+                .map(|t| t.as_millisecond());
+            match until {
+                Some(u) if u > now => earliest = Some(earliest.map_or(u, |e: i64| e.min(u))),
+                _ => self.ledger.set_load(
+                    item.record_id,
+                    state::PLANNED,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                )?,
+            }
+        }
+        Ok(earliest)
+    }
+
+    fn defer(&self, record_id: i64, until_ms: i64, code: Option<&str>, why: &str) -> Result<()> {
+        self.ledger.set_load(
+            record_id,
+            state::DEFERRED,
+            None,
+            Some(&ts_from_ms(until_ms).to_string()),
+            code,
+            Some(why),
+            None,
+        )
+    }
+
+    /// Sends every item that may be sent now. Returns the number of creates sent.
+    async fn pass(
+        &self,
+        summary: &mut LoadSummary,
+        budget: &mut Option<usize>,
+        progress: &indicatif::ProgressBar,
+    ) -> Result<usize> {
+        let cap = self.cfg.genesys.per_agent_daily_cap as usize;
+        let now = self.now_ms();
+        let mut windows: BTreeMap<String, VecDeque<i64>> = BTreeMap::new();
+        for (agent, t) in self.ledger.recent_sends(now - DAY_MS)? {
+            windows.entry(agent).or_default().push_back(t);
+        }
+        let mut queues: BTreeMap<String, VecDeque<LoadRow>> = BTreeMap::new();
+        for item in self.ledger.loads_in(&[state::PLANNED])? {
+            queues
+                .entry(item.agent_user_id.clone())
+                .or_default()
+                .push_back(item);
+        }
+        let now_text = ts_from_ms(now)
+            .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string();
+        let concurrency = if self.opts.concurrency == 0 {
+            self.cfg.genesys.concurrency
+        } else {
+            self.opts.concurrency
+        }
+        .max(1);
+        let mut inflight: tokio::task::JoinSet<(
+            LoadRow,
+            String,
+            Result<genesys::models::Evaluation, GenesysError>,
+        )> = tokio::task::JoinSet::new();
+        let mut sent = 0usize;
+        let mut order: VecDeque<String> = queues.keys().cloned().collect();
+        loop {
+            // Fill the pipe, agents in turn.
+            while inflight.len() < concurrency && !self.stopped() && budget.is_none_or(|b| b > 0) {
+                let Some(agent) = order.pop_front() else {
+                    break;
+                };
+                let Some(item) = queues.get_mut(&agent).and_then(VecDeque::pop_front) else {
+                    continue;
+                };
+                let window = windows.entry(agent.clone()).or_default();
+                let now = self.now_ms();
+                while window.front().is_some_and(|t| *t <= now - DAY_MS) {
+                    window.pop_front();
+                }
+                if window.len() >= cap {
+                    // At its cap: this agent waits, the others go on.
+                    let until = window.front().copied().unwrap_or(now) + DAY_MS + CAP_MARGIN_MS;
+                    let why = format!("per-agent cap of {cap} evaluations per 24 h reached");
+                    self.defer(item.record_id, until, Some("per.agent.cap"), &why)?;
+                    summary.deferred_now += 1;
+                    for other in queues
+                        .get_mut(&agent)
+                        .map(std::mem::take)
+                        .unwrap_or_default()
+                    {
+                        self.defer(other.record_id, until, Some("per.agent.cap"), &why)?;
+                        summary.deferred_now += 1;
+                    }
+                    continue;
+                }
+                let release = if self.cfg.form.release_policy == "immediate" {
+                    Some(if self.opts.dry_run {
+                        now_text.clone()
+                    } else {
+                        self.ledger.release_date(item.record_id, &now_text)?
+                    })
+                } else {
+                    None
+                };
+                let body = create_body(
+                    self.cfg,
+                    self.ledger,
+                    &item,
+                    &self.form_id,
+                    &self.map,
+                    release,
+                )?;
+                if queues.get(&agent).is_some_and(|q| !q.is_empty()) {
+                    order.push_back(agent.clone());
+                }
+                sent += 1;
+                if let Some(b) = budget.as_mut() {
+                    *b -= 1;
+                }
+                progress.inc(1);
+                if self.opts.dry_run {
+                    summary.would_send += 1;
+                    window.push_back(now);
+                    continue;
+                }
+                if self.cfg.genesys.on_existing_evaluation != "create"
+                    && self.other_evaluation(&item, summary).await?
+                {
+                    continue;
+                }
+                let key: uuid::Uuid = item
+                    .idempotency_key
+                    .parse()
+                    .context("ledger idempotency key")?;
+                self.ledger.mark_sending(item.record_id, now)?;
+                window.push_back(now);
+                let client = self.client.clone();
+                let key_header = self.cfg.genesys.use_idempotency_key.then_some(key);
+                let started = ts_from_ms(now).to_string();
+                inflight.spawn(async move {
+                    let r = client
+                        .create_evaluation(&item.conversation_id, &body, key_header)
+                        .await;
+                    (item, started, r)
+                });
+            }
+            let Some(joined) = inflight.join_next().await else {
+                break;
+            };
+            let (item, started, result) = joined.context("a request task failed")?;
+            self.settle(item, &started, result, summary, &mut queues)?;
+        }
+        Ok(sent)
+    }
+
+    /// `skip` / `fail` for a conversation someone else already evaluated (unverified #2).
+    async fn other_evaluation(&self, item: &LoadRow, summary: &mut LoadSummary) -> Result<bool> {
+        let existing = self
+            .client
+            .evaluations_for_conversation(&item.conversation_id)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot query evaluations on conversation {}",
+                    item.conversation_id
+                )
+            })?;
+        let marker = format!("idempotency_key={}", item.idempotency_key);
+        let others: Vec<String> = existing
+            .iter()
+            .filter(|e| {
+                !e.answers
+                    .as_ref()
+                    .and_then(|a| a.private_comments.as_deref())
+                    .is_some_and(|c| c.contains(&marker))
+            })
+            .map(|e| e.id.clone())
+            .collect();
+        if others.is_empty() {
+            return Ok(false);
+        }
+        let msg = format!(
+            "conversation {} already has evaluation(s) {} not made for this record",
+            item.conversation_id,
+            others.join(", ")
+        );
+        if self.cfg.genesys.on_existing_evaluation == "fail" {
+            bail!("{msg} ([genesys] on_existing_evaluation = \"fail\")");
+        }
+        self.ledger.set_load(
+            item.record_id,
+            state::REJECTED,
+            None,
+            None,
+            Some("existing.evaluation"),
+            Some(&format!(
+                "{msg}; skipped ([genesys] on_existing_evaluation = \"skip\")"
+            )),
+            None,
+        )?;
+        summary.rejected_now += 1;
+        Ok(true)
+    }
+
+    fn settle(
+        &self,
+        item: LoadRow,
+        started: &str,
+        result: Result<genesys::models::Evaluation, GenesysError>,
+        summary: &mut LoadSummary,
+        queues: &mut BTreeMap<String, VecDeque<LoadRow>>,
+    ) -> Result<()> {
+        let ledger = self.ledger;
+        match result {
+            Ok(ev) => {
+                let total = ev.answers.as_ref().and_then(|a| a.total_score);
+                ledger.set_load(
+                    item.record_id,
+                    state::CREATED,
+                    Some(&ev.id),
+                    None,
+                    None,
+                    None,
+                    total,
+                )?;
+                ledger.record_attempt(
+                    item.record_id,
+                    started,
+                    "created",
+                    Some(200),
+                    None,
+                    None,
+                    Some(&ev.id),
+                )?;
+                summary.created_now += 1;
+            }
+            Err(GenesysError::Throttled { retry_after, body }) => {
+                // The daily-cap signal: this agent waits as long as Genesys asks, the others go on.
+                let wait_ms = i64::try_from(retry_after.as_millis()).unwrap_or(i64::MAX);
+                let until = self.now_ms().saturating_add(wait_ms);
+                let msg = body.message.clone().unwrap_or_default();
+                self.defer(item.record_id, until, body.code.as_deref(), &msg)?;
+                ledger.record_attempt(
+                    item.record_id,
+                    started,
+                    "deferred",
+                    Some(429),
+                    body.code.as_deref(),
+                    Some(&msg),
+                    None,
+                )?;
+                summary.deferred_now += 1;
+                tracing::warn!(agent = %item.agent_user_id, wait_s = retry_after.as_secs(), "Agent reached a Genesys limit; its evaluations are deferred.");
+                for other in queues
+                    .get_mut(&item.agent_user_id)
+                    .map(std::mem::take)
+                    .unwrap_or_default()
+                {
+                    self.defer(
+                        other.record_id,
+                        until,
+                        body.code.as_deref(),
+                        "agent parked by an earlier 429",
+                    )?;
+                    summary.deferred_now += 1;
+                }
+            }
+            Err(e) if e.possibly_sent() => {
+                let msg = e.to_string();
+                ledger.set_load(
+                    item.record_id,
+                    state::UNKNOWN,
+                    None,
+                    None,
+                    e.code(),
+                    Some(&msg),
+                    None,
+                )?;
+                ledger.record_attempt(
+                    item.record_id,
+                    started,
+                    "unknown",
+                    e.status(),
+                    e.code(),
+                    Some(&msg),
+                    None,
+                )?;
+                summary.unknown_now += 1;
+            }
+            Err(e) if e.is_permanent() => {
+                let msg = e.message();
+                ledger.set_load(
+                    item.record_id,
+                    state::REJECTED,
+                    None,
+                    None,
+                    e.code(),
+                    Some(&msg),
+                    None,
+                )?;
+                ledger.record_attempt(
+                    item.record_id,
+                    started,
+                    "rejected",
+                    e.status(),
+                    e.code(),
+                    Some(&msg),
+                    None,
+                )?;
+                summary.rejected_now += 1;
+                if matches!(e.status(), Some(401 | 403)) {
+                    bail!(
+                        "Genesys refused the request ({e}); check the OAuth client's roles (reference: quality:evaluation:add)"
+                    );
+                }
+            }
+            Err(e) => {
+                // Not sent (connection refused, retry budget spent before sending): back to planned.
+                ledger.set_load(
+                    item.record_id,
+                    state::PLANNED,
+                    None,
+                    None,
+                    e.code(),
+                    Some(&e.to_string()),
+                    None,
+                )?;
+                ledger.record_attempt(
+                    item.record_id,
+                    started,
+                    "not sent",
+                    e.status(),
+                    e.code(),
+                    Some(&e.to_string()),
+                    None,
+                )?;
+                return Err(e).context("load stopped");
+            }
+        }
+        Ok(())
+    }
+
+    fn eta(&self) -> Result<i64> {
+        let now = self.now_ms();
+        let mut backlog: BTreeMap<String, usize> = BTreeMap::new();
+        for item in self.ledger.loads_in(&[
+            state::PLANNED,
+            state::DEFERRED,
+            state::UNKNOWN,
+            state::SENDING,
+        ])? {
+            *backlog.entry(item.agent_user_id).or_insert(0) += 1;
+        }
+        let mut recent: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+        for (agent, t) in self.ledger.recent_sends(now - DAY_MS)? {
+            recent.entry(agent).or_default().push(t);
+        }
+        Ok(eta_ms(
+            &backlog,
+            &recent,
+            self.cfg.genesys.per_agent_daily_cap,
+            self.cfg.genesys.requests_per_minute,
+            now,
+        ))
+    }
 }
 
 /// Runs the evaluations channel.
@@ -91,304 +585,82 @@ pub async fn run(
         form_row.definition_hash == form::definition_hash(&form::definition(&cfg.form)),
         "the [form] configuration changed since the form was provisioned; run provision (with a new [form] name)"
     );
-
+    let ctx = Ctx {
+        cfg,
+        ledger,
+        client,
+        opts,
+        form_id,
+        map,
+    };
+    let started = ctx.now_ms();
     if !opts.dry_run {
-        // 1. A crash while sending leaves `sending`: it may or may not exist in Genesys.
-        for item in ledger.loads_in(&[state::SENDING])? {
-            ledger.set_load(
-                item.record_id,
-                state::UNKNOWN,
-                None,
-                None,
-                None,
-                Some("found sending at start: the process stopped mid-request"),
-                None,
-            )?;
-        }
-        // 2. Resolve every unknown before sending anything.
-        for item in ledger.loads_in(&[state::UNKNOWN])? {
-            match find_existing(client, &item).await? {
-                Some((id, total)) => {
-                    ledger.set_load(
-                        item.record_id,
-                        state::CREATED,
-                        Some(&id),
-                        None,
-                        None,
-                        Some("adopted: found in Genesys by its idempotency key"),
-                        total,
-                    )?;
-                    summary.adopted += 1;
-                }
-                None => {
-                    ledger.set_load(
-                        item.record_id,
-                        state::PLANNED,
-                        None,
-                        None,
-                        None,
-                        Some("was unknown; not in Genesys: sent again with the same key"),
-                        None,
-                    )?;
-                    summary.resent_after_unknown += 1;
-                }
-            }
-        }
+        ctx.reconcile(&mut summary).await?;
     }
-    // 3. Deferrals whose time has come.
-    let now = now_ts();
-    for item in ledger.loads_in(&[state::DEFERRED])? {
-        let due = item
-            .deferred_until
-            .as_deref()
-            .and_then(|d| d.parse::<jiff::Timestamp>().ok())
-            .is_none_or(|d| d <= now);
-        if due {
-            ledger.set_load(item.record_id, state::PLANNED, None, None, None, None, None)?;
-        }
-    }
-
-    // 4. Send, agents interleaved.
-    let planned = ledger.loads_in(&[state::PLANNED])?;
-    let mut queues: BTreeMap<String, VecDeque<LoadRow>> = BTreeMap::new();
-    for item in planned {
-        queues
-            .entry(item.agent_user_id.clone())
-            .or_default()
-            .push_back(item);
-    }
-    let total: usize = queues.values().map(VecDeque::len).sum();
-    progress.set_length(total as u64);
+    ctx.release_due()?;
+    summary.eta_seconds = ctx.eta()? as f64 / 1000.0;
+    let pending = ledger.loads_in(&[state::PLANNED, state::DEFERRED])?.len();
+    progress.set_length(pending as u64);
     progress.set_position(0);
-    progress.set_message("load");
-    let mut parked: HashSet<String> = HashSet::new();
-    let mut sent = 0usize;
-    let now_text = now.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
-    'outer: loop {
-        let mut progressed = false;
-        let agents: Vec<String> = queues.keys().cloned().collect();
-        for agent in agents {
-            let Some(item) = queues.get_mut(&agent).and_then(VecDeque::pop_front) else {
-                continue;
-            };
-            progressed = true;
-            if parked.contains(&agent) {
-                continue;
-            }
-            if opts.max.is_some_and(|m| sent >= m) {
-                break 'outer;
-            }
-            let release = if cfg.form.release_policy == "immediate" {
-                Some(if opts.dry_run {
-                    now_text.clone()
-                } else {
-                    ledger.release_date(item.record_id, &now_text)?
-                })
-            } else {
-                None
-            };
-            let body = create_body(cfg, ledger, &item, &form_id, &map, release)?;
-            if cfg.genesys.on_existing_evaluation != "create" && !opts.dry_run {
-                let existing = client
-                    .evaluations_for_conversation(&item.conversation_id)
-                    .await
-                    .with_context(|| {
-                        format!(
-                            "cannot query evaluations on conversation {}",
-                            item.conversation_id
-                        )
-                    })?;
-                let marker = format!("idempotency_key={}", item.idempotency_key);
-                let others: Vec<String> = existing
-                    .iter()
-                    .filter(|e| {
-                        !e.answers
-                            .as_ref()
-                            .and_then(|a| a.private_comments.as_deref())
-                            .is_some_and(|c| c.contains(&marker))
-                    })
-                    .map(|e| e.id.clone())
-                    .collect();
-                if !others.is_empty() {
-                    let msg = format!(
-                        "conversation {} already has evaluation(s) {} not made for this record",
-                        item.conversation_id,
-                        others.join(", ")
-                    );
-                    if cfg.genesys.on_existing_evaluation == "fail" {
-                        bail!("{msg} ([genesys] on_existing_evaluation = \"fail\")");
-                    }
-                    ledger.set_load(
-                        item.record_id,
-                        state::REJECTED,
-                        None,
-                        None,
-                        Some("existing.evaluation"),
-                        Some(&format!(
-                            "{msg}; skipped ([genesys] on_existing_evaluation = \"skip\")"
-                        )),
-                        None,
-                    )?;
-                    summary.rejected_now += 1;
-                    continue;
-                }
-            }
-            sent += 1;
-            progress.inc(1);
-            if opts.dry_run {
-                summary.would_send += 1;
-                continue;
-            }
-            let key: uuid::Uuid = item
-                .idempotency_key
-                .parse()
-                .context("ledger idempotency key")?;
-            ledger.set_load(item.record_id, state::SENDING, None, None, None, None, None)?;
-            let started = now_ts().to_string();
-            let key_header = if cfg.genesys.use_idempotency_key {
-                Some(key)
-            } else {
-                None
-            };
-            let result = client
-                .create_evaluation(&item.conversation_id, &body, key_header)
-                .await;
-            match result {
-                Ok(ev) => {
-                    let total = ev.answers.as_ref().and_then(|a| a.total_score);
-                    ledger.set_load(
-                        item.record_id,
-                        state::CREATED,
-                        Some(&ev.id),
-                        None,
-                        None,
-                        None,
-                        total,
-                    )?;
-                    ledger.record_attempt(
-                        item.record_id,
-                        &started,
-                        "created",
-                        Some(200),
-                        None,
-                        None,
-                        Some(&ev.id),
-                    )?;
-                    summary.created_now += 1;
-                }
-                Err(GenesysError::Throttled { retry_after, body }) => {
-                    let until = now_ts()
-                        .checked_add(jiff::SignedDuration::from_secs(
-                            i64::try_from(retry_after.as_secs()).unwrap_or(i64::MAX),
-                        ))
-                        .unwrap_or(jiff::Timestamp::MAX)
-                        .to_string();
-                    let msg = body.message.clone().unwrap_or_default();
-                    ledger.set_load(
-                        item.record_id,
-                        state::DEFERRED,
-                        None,
-                        Some(&until),
-                        body.code.as_deref(),
-                        Some(&msg),
-                        None,
-                    )?;
-                    ledger.record_attempt(
-                        item.record_id,
-                        &started,
-                        "deferred",
-                        Some(429),
-                        body.code.as_deref(),
-                        Some(&msg),
-                        None,
-                    )?;
-                    summary.deferred_now += 1;
-                    tracing::warn!(agent = %agent, until = %until, "Agent reached a Genesys limit; its evaluations are deferred.");
-                    // The rest of this agent's queue waits too.
-                    if let Some(rest) = queues.get_mut(&agent) {
-                        for other in rest.drain(..) {
-                            ledger.set_load(
-                                other.record_id,
-                                state::DEFERRED,
-                                None,
-                                Some(&until),
-                                body.code.as_deref(),
-                                Some("agent parked by an earlier 429"),
-                                None,
-                            )?;
-                            summary.deferred_now += 1;
-                        }
-                    }
-                    parked.insert(agent.clone());
-                }
-                Err(e) if e.possibly_sent() => {
-                    let msg = e.to_string();
-                    ledger.set_load(
-                        item.record_id,
-                        state::UNKNOWN,
-                        None,
-                        None,
-                        e.code(),
-                        Some(&msg),
-                        None,
-                    )?;
-                    ledger.record_attempt(
-                        item.record_id,
-                        &started,
-                        "unknown",
-                        e.status(),
-                        e.code(),
-                        Some(&msg),
-                        None,
-                    )?;
-                    summary.unknown_now += 1;
-                }
-                Err(e) if e.is_permanent() => {
-                    let msg = e.message();
-                    ledger.set_load(
-                        item.record_id,
-                        state::REJECTED,
-                        None,
-                        None,
-                        e.code(),
-                        Some(&msg),
-                        None,
-                    )?;
-                    ledger.record_attempt(
-                        item.record_id,
-                        &started,
-                        "rejected",
-                        e.status(),
-                        e.code(),
-                        Some(&msg),
-                        None,
-                    )?;
-                    summary.rejected_now += 1;
-                    if matches!(e.status(), Some(401 | 403)) {
-                        bail!(
-                            "Genesys refused the request ({e}); check the OAuth client's roles (reference: quality:evaluation:add)"
-                        );
-                    }
-                }
-                Err(e) => {
-                    ledger.set_load(
-                        item.record_id,
-                        state::PLANNED,
-                        None,
-                        None,
-                        e.code(),
-                        Some(&e.to_string()),
-                        None,
-                    )?;
-                    return Err(e).context("load stopped");
-                }
-            }
-        }
-        if !progressed {
+    progress.set_message(format!("load, eta {}", human_duration(summary.eta_seconds)));
+    tracing::info!(
+        items = pending,
+        eta_s = summary.eta_seconds,
+        "Loading evaluations."
+    );
+    let mut budget = opts.max;
+    let mut rounds_without_progress = 0;
+    loop {
+        let sent = ctx.pass(&mut summary, &mut budget, progress).await?;
+        if opts.dry_run || ctx.stopped() || budget == Some(0) {
             break;
         }
+        // Outcomes that may have been sent are resolved, and re-sent if absent, in the same run.
+        let unknown = ledger.loads_in(&[state::UNKNOWN])?.len();
+        if unknown > 0 {
+            rounds_without_progress = if sent == 0 {
+                rounds_without_progress + 1
+            } else {
+                0
+            };
+            if rounds_without_progress > 3 {
+                break;
+            }
+            ctx.reconcile(&mut summary).await?;
+            continue;
+        }
+        let next_due = ctx.release_due()?;
+        if !ledger.loads_in(&[state::PLANNED])?.is_empty() {
+            continue;
+        }
+        match (opts.follow, next_due) {
+            (true, Some(due)) => {
+                let wait = std::time::Duration::from_millis(
+                    u64::try_from(due - ctx.now_ms()).unwrap_or(0),
+                );
+                progress.set_message(format!(
+                    "waiting {} for the per-agent cap",
+                    human_duration(wait.as_secs_f64())
+                ));
+                let sleep = client.clock().sleep(wait);
+                match opts.stop.clone() {
+                    Some(mut stop) => {
+                        tokio::select! {
+                            () = sleep => {}
+                            _ = stop.changed() => {}
+                        }
+                    }
+                    None => sleep.await,
+                }
+                ctx.release_due()?;
+            }
+            _ => break,
+        }
     }
+    summary.interrupted = ctx.stopped();
+    summary.unknown_now = ledger.loads_in(&[state::UNKNOWN])?.len() as u64;
     progress.finish_and_clear();
+    summary.elapsed_seconds = (ctx.now_ms() - started) as f64 / 1000.0;
     for (s, n) in ledger.load_counts()? {
         summary.load.insert(s, u64::try_from(n).unwrap_or(0));
     }
@@ -397,6 +669,45 @@ pub async fn run(
     }
     ledger.finish_run(run_id, &serde_json::to_value(&summary)?)?;
     Ok(summary)
+}
+
+/// `3 d 4 h`, `12 min`, `40 s`.
+pub fn human_duration(secs: f64) -> String {
+    let s = secs.max(0.0).round() as u64;
+    match s {
+        0..120 => format!("{s} s"),
+        120..7200 => format!("{} min", s / 60),
+        7200..172_800 => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+        _ => format!("{} d {} h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+/// The ETA of what the ledger still has to send, seconds of the migration's clock.
+///
+/// # Errors
+/// Ledger errors.
+pub fn status_eta(cfg: &Config, ledger: &Ledger, now_ms: i64) -> Result<f64> {
+    let mut backlog: BTreeMap<String, usize> = BTreeMap::new();
+    for item in ledger.loads_in(&[
+        state::PLANNED,
+        state::DEFERRED,
+        state::UNKNOWN,
+        state::SENDING,
+    ])? {
+        *backlog.entry(item.agent_user_id).or_insert(0) += 1;
+    }
+    let mut recent: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for (agent, t) in ledger.recent_sends(now_ms - DAY_MS)? {
+        recent.entry(agent).or_default().push(t);
+    }
+    Ok(eta_ms(
+        &backlog,
+        &recent,
+        cfg.genesys.per_agent_daily_cap,
+        cfg.genesys.requests_per_minute,
+        now_ms,
+    ) as f64
+        / 1000.0)
 }
 
 /// The `EvaluationCreateBody` of a load item: published form id, evaluator and agent from the plan,
