@@ -210,6 +210,10 @@ pub(crate) async fn token(
         ))
         .unwrap_or(Timestamp::MAX);
     st.store().tokens.insert(token.clone(), (id, expires));
+    st.inner
+        .stats
+        .tokens_issued
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Json(TokenResponse {
         access_token: token,
         token_type: "bearer".into(),

@@ -212,6 +212,8 @@ struct Snapshot {
 pub struct Stats {
     /// Every HTTP request received.
     pub requests: AtomicU64,
+    /// OAuth tokens issued.
+    pub tokens_issued: AtomicU64,
     /// Evaluations created.
     pub evaluations_created: AtomicU64,
     /// Creates answered from the idempotency store.

@@ -696,6 +696,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn backoff_is_exponential_with_full_jitter_and_the_budget_runs_out() {
+        let mut cfg = ClientConfig::new(
+            "http://127.0.0.1:9",
+            "http://127.0.0.1:9",
+            "id",
+            SecretString::from("s".to_owned()),
+        );
+        cfg.initial_backoff = Duration::from_millis(100);
+        cfg.max_backoff = Duration::from_secs(2);
+        cfg.retry_budget = 12;
+        let c = GenesysClient::new(cfg).unwrap();
+        let delays: Vec<Duration> = c.backoff().take(8).collect();
+        let caps = [100, 200, 400, 800, 1600, 2000, 2000, 2000];
+        for (d, cap) in delays.iter().zip(caps) {
+            assert!(*d <= Duration::from_millis(cap), "{d:?} > {cap} ms");
+        }
+        assert!(
+            delays
+                .iter()
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+                > 1,
+            "jittered"
+        );
+        assert!(c.spend(5) && c.spend(5));
+        assert!(!c.spend(5), "budget of 12 allows two retries of cost 5");
+        c.earn();
+        c.earn();
+        c.earn();
+        assert!(c.spend(5));
+        assert_eq!(c.retries(), 3);
+    }
+
+    #[test]
     fn login_host_follows_sdk_rule() {
         assert_eq!(
             login_url_for("https://api.mypurecloud.ie"),

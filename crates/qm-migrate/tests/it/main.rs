@@ -3,5 +3,6 @@
 
 mod cli;
 mod emulator_api;
+mod faults;
 mod pipeline;
 mod support;

@@ -23,15 +23,37 @@ pub(crate) fn fixture_secret(f: &Fixture) -> (String, String) {
 
 /// A dataset of `n` evaluations read as `kind` (`csv` or `json`), the emulator with `settings`.
 pub(crate) async fn setup(n: usize, kind: &str, settings: Settings) -> Env {
+    setup_with(
+        n,
+        kind,
+        settings,
+        genesys::Clock::system(),
+        genesys::Clock::system(),
+    )
+    .await
+}
+
+/// As [`setup`], with the emulator on `emulator_clock` and the client on `client_clock` (the same
+/// clock for scaled-time runs, two for a clock that jumps on one side only).
+pub(crate) async fn setup_with(
+    n: usize,
+    kind: &str,
+    settings: Settings,
+    emulator_clock: genesys::Clock,
+    client_clock: genesys::Clock,
+) -> Env {
     let dir = tempfile::tempdir().unwrap();
     qm_migrate::sample::generate(n, 7, dir.path()).unwrap();
     let fixture: Fixture = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("genesys-fixture.json")).unwrap(),
     )
     .unwrap();
-    let emu = emulator::spawn("127.0.0.1:0", EmulatorState::new(fixture.clone(), settings))
-        .await
-        .unwrap();
+    let emu = emulator::spawn(
+        "127.0.0.1:0",
+        EmulatorState::with_clock(fixture.clone(), settings, emulator_clock),
+    )
+    .await
+    .unwrap();
     let mut cfg = Config::load(&dir.path().join("qm-migrate.toml")).unwrap();
     cfg.genesys.api_url = Some(emu.url());
     cfg.genesys.login_url = Some(emu.url());
@@ -41,12 +63,13 @@ pub(crate) async fn setup(n: usize, kind: &str, settings: Settings) -> Env {
         cfg.source.path = dir.path().join("calabrio-export.jsonl");
     }
     let (id, secret) = fixture_secret(&fixture);
-    let client = qm_migrate::client_for(
+    let client = qm_migrate::client_with_clock(
         &cfg,
         Credentials {
             client_id: id,
             client_secret: secrecy::SecretString::from(secret),
         },
+        client_clock,
     )
     .unwrap();
     let manifest: Vec<Case> = serde_json::from_str(
@@ -100,6 +123,65 @@ impl Env {
 
     pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
+    }
+
+    /// Exactly one evaluation in the emulator per `evaluation` record, every load item `created` with
+    /// the id the emulator holds. Returns the number of evaluations.
+    pub(crate) fn assert_exactly_once(&self) -> usize {
+        let ledger = self.ledger();
+        let mut want: Vec<String> = ledger
+            .conn()
+            .prepare("SELECT r.evaluation_id FROM plans p JOIN records r ON r.id = p.record_id WHERE p.disposition = 'evaluation'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        want.sort();
+        let stored = self.emu.state.evaluations();
+        let mut got: Vec<String> = stored
+            .iter()
+            .map(|e| {
+                let marker = e
+                    .answers
+                    .as_ref()
+                    .unwrap()
+                    .private_comments
+                    .clone()
+                    .unwrap();
+                marker
+                    .split("calabrio_evaluation_id=")
+                    .nth(1)
+                    .unwrap()
+                    .split(';')
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        got.sort();
+        let mut dupes = got.clone();
+        dupes.dedup();
+        assert_eq!(dupes.len(), got.len(), "duplicates in Genesys");
+        assert_eq!(got, want, "Genesys holds exactly the evaluation records");
+        let states: Vec<(String, Option<String>)> = ledger
+            .conn()
+            .prepare("SELECT state, evaluation_id FROM loads")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let ids: std::collections::HashSet<&str> = stored.iter().map(|e| e.id.as_str()).collect();
+        for (state, id) in &states {
+            assert_eq!(state, "created");
+            assert!(
+                ids.contains(id.as_deref().unwrap()),
+                "ledger id {id:?} not in Genesys"
+            );
+        }
+        assert_eq!(states.len(), want.len());
+        want.len()
     }
 
     /// (disposition, reason) of the record at `locator`.

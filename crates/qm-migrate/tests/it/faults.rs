@@ -1,0 +1,269 @@
+//! Exactly once under faults: SIGKILL at random moments, 5xx, dropped connections after commit,
+//! token expiry, 429 storms, long Retry-After, and multi-day cap-bound runs on a scaled clock.
+
+use std::process::Command;
+use std::time::Duration;
+
+use rand::{RngExt, SeedableRng};
+
+use crate::support::{fast_settings, setup, setup_with};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_at_random_moments_leaves_exactly_one_evaluation_per_record() {
+    let settings = emulator::Settings {
+        error_rate: 0.05,
+        drop_after_commit_rate: 0.01,
+        latency_ms: 15,
+        latency_jitter_ms: 20,
+        seed: 11,
+        ..fast_settings()
+    };
+    let env = setup(1500, "csv", settings).await;
+    let mut ledger = env.ledger();
+    let bar = indicatif::ProgressBar::hidden();
+    qm_migrate::extract::run(&env.cfg, &mut ledger, &bar).unwrap();
+    // Reads retry through 503s; a create that meets one is simply run again, as a user would.
+    let mut planned = None;
+    for _ in 0..10 {
+        if let Ok(p) =
+            qm_migrate::plan::run(&env.cfg, &mut ledger, &env.client, &Default::default()).await
+        {
+            planned = Some(p);
+            break;
+        }
+    }
+    let planned = planned.expect("plan");
+    let mut provisioned = false;
+    for _ in 0..10 {
+        if qm_migrate::provision::run(&env.cfg, &ledger, &env.client)
+            .await
+            .is_ok()
+        {
+            provisioned = true;
+            break;
+        }
+    }
+    assert!(provisioned);
+    let evaluations = planned.dispositions["evaluation"];
+    assert!(evaluations > 900, "{evaluations}");
+
+    // The loader as a separate process, killed with SIGKILL at random moments.
+    let cfg_path = env.path("kill.toml");
+    let text = std::fs::read_to_string(env.path("qm-migrate.toml"))
+        .unwrap()
+        .replace("http://127.0.0.1:8080", &env.emu.url())
+        .replace("requests_per_minute = 300", "requests_per_minute = 100000");
+    std::fs::write(&cfg_path, text).unwrap();
+    let (id, secret) = crate::support::fixture_secret(
+        &serde_json::from_str(&std::fs::read_to_string(env.path("genesys-fixture.json")).unwrap())
+            .unwrap(),
+    );
+    let loader = |follow: bool| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_qm-migrate"));
+        c.arg("--config").arg(&cfg_path).args(["--quiet", "load"]);
+        if follow {
+            c.arg("--follow");
+        }
+        c.env("GENESYS_CLIENT_ID", &id)
+            .env("GENESYS_CLIENT_SECRET", &secret)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        c
+    };
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2026);
+    let mut kills = 0;
+    let mut created_between = Vec::new();
+    for _ in 0..22 {
+        let mut child = loader(false).spawn().unwrap();
+        tokio::time::sleep(Duration::from_millis(rng.random_range(60..450))).await;
+        let exited = child.try_wait().unwrap().is_some();
+        child.kill().ok(); // SIGKILL on Unix
+        child.wait().unwrap();
+        if !exited {
+            kills += 1;
+        }
+        created_between.push(env.emu.state.evaluations().len());
+    }
+    assert!(
+        kills >= 20,
+        "only {kills} runs were still loading when killed"
+    );
+    assert!(
+        created_between.windows(2).any(|w| w[1] > w[0]),
+        "progress between kills"
+    );
+    let stats = env.emu.state.stats();
+    assert!(stats.faults_5xx.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    assert!(
+        stats
+            .faults_dropped
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0
+    );
+
+    // Then runs to the end.
+    let mut finished = false;
+    for _ in 0..8 {
+        let status = tokio::task::spawn_blocking({
+            let mut c = loader(true);
+            move || c.status().unwrap()
+        })
+        .await
+        .unwrap();
+        let left = env
+            .ledger()
+            .loads_in(&["planned", "sending", "unknown", "deferred"])
+            .unwrap();
+        // Exit 1 is expected: the sample has quarantined records.
+        if status.code() == Some(1) && left.is_empty() {
+            finished = true;
+            break;
+        }
+    }
+    assert!(finished, "the loader never finished");
+    let stats = env.emu.state.stats();
+    assert!(
+        stats.faults_5xx.load(std::sync::atomic::Ordering::Relaxed) > 0,
+        "5xx were injected"
+    );
+    assert!(
+        stats
+            .faults_dropped
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0,
+        "connections were dropped after commit"
+    );
+    assert_eq!(env.assert_exactly_once() as u64, evaluations);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_expiry_a_429_storm_and_a_long_retry_after_lose_and_duplicate_nothing() {
+    // Both sides run 20x faster; the emulator's clock will also jump ahead on its own.
+    let emulator_clock = genesys::Clock::scaled(20.0);
+    let client_clock = genesys::Clock::scaled(20.0);
+    let settings = emulator::Settings {
+        storm_rate: 0.08,
+        storm_retry_after_s: 2,
+        per_agent_daily_cap: 3,
+        token_lifetime_s: 3600,
+        latency_ms: 100,
+        seed: 5,
+        ..fast_settings()
+    };
+    let env = setup_with(
+        160,
+        "csv",
+        settings,
+        emulator_clock.clone(),
+        client_clock.clone(),
+    )
+    .await;
+    let bar = indicatif::ProgressBar::hidden();
+    // Tokens expire on the emulator mid-run: its clock jumps two hours while the load runs.
+    let jump = {
+        let c = emulator_clock.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            c.advance(Duration::from_secs(2 * 3600));
+        })
+    };
+    let first = env.run().await;
+    jump.await.unwrap();
+    let j = &first.json;
+    assert!(
+        j["load"]["deferred"].as_u64().unwrap() > 0,
+        "a cap of 3 answers long Retry-Afters: {j}"
+    );
+    assert_eq!(j["load"]["rejected"], 0);
+    assert_eq!(j["load"]["unknown"], 0);
+    let stats = env.emu.state.stats();
+    assert!(
+        stats
+            .faults_storm
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0,
+        "a storm happened"
+    );
+    assert!(env.client.throttled() > 0);
+    assert!(
+        stats
+            .tokens_issued
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 2,
+        "the expired token was replaced"
+    );
+    assert!(
+        env.emu
+            .state
+            .evaluations_per_agent()
+            .values()
+            .all(|n| *n <= 3)
+    );
+    // Days pass on both clocks; the deferred ones go out, nothing twice.
+    let ledger = env.ledger();
+    for _ in 0..20 {
+        if ledger
+            .loads_in(&["deferred", "planned", "unknown"])
+            .unwrap()
+            .is_empty()
+        {
+            break;
+        }
+        emulator_clock.advance(Duration::from_secs(25 * 3600));
+        client_clock.advance(Duration::from_secs(25 * 3600));
+        qm_migrate::load::run(&env.cfg, &ledger, &env.client, &Default::default(), &bar)
+            .await
+            .unwrap();
+    }
+    env.assert_exactly_once();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eta_of_a_multi_day_cap_bound_run_is_within_five_percent() {
+    // One virtual day every 10 real seconds.
+    let clock = genesys::Clock::scaled(8640.0);
+    let settings = emulator::Settings {
+        per_agent_daily_cap: 2,
+        ..fast_settings()
+    };
+    let mut env = setup_with(130, "csv", settings, clock.clone(), clock.clone()).await;
+    env.cfg.genesys.per_agent_daily_cap = 2;
+    let mut ledger = env.ledger();
+    let bar = indicatif::ProgressBar::hidden();
+    qm_migrate::extract::run(&env.cfg, &mut ledger, &bar).unwrap();
+    qm_migrate::plan::run(&env.cfg, &mut ledger, &env.client, &Default::default())
+        .await
+        .unwrap();
+    qm_migrate::provision::run(&env.cfg, &ledger, &env.client)
+        .await
+        .unwrap();
+    let busiest = {
+        let mut per: std::collections::HashMap<String, usize> = Default::default();
+        for item in ledger.loads_in(&["planned"]).unwrap() {
+            *per.entry(item.agent_user_id).or_default() += 1;
+        }
+        per.values().copied().max().unwrap()
+    };
+    assert!(
+        busiest >= 7,
+        "some agent needs 3+ days at 2 a day (busiest has {busiest})"
+    );
+    let opts = qm_migrate::load::LoadOptions {
+        follow: true,
+        ..Default::default()
+    };
+    let out = qm_migrate::load::run(&env.cfg, &ledger, &env.client, &opts, &bar)
+        .await
+        .unwrap();
+    let day = 86_400.0;
+    assert!(out.eta_seconds >= 3.0 * day, "ETA {} s", out.eta_seconds);
+    let error = (out.eta_seconds - out.elapsed_seconds).abs() / out.elapsed_seconds;
+    assert!(
+        error <= 0.05,
+        "ETA {:.0} s, took {:.0} s ({:.1} %)",
+        out.eta_seconds,
+        out.elapsed_seconds,
+        error * 100.0
+    );
+    assert_eq!(out.load["created"] as usize, env.assert_exactly_once());
+}
