@@ -258,6 +258,7 @@ async fn eta_of_a_multi_day_cap_bound_run_is_within_five_percent() {
     let day = 86_400.0;
     assert!(out.eta_seconds >= 3.0 * day, "ETA {} s", out.eta_seconds);
     let error = (out.eta_seconds - out.elapsed_seconds).abs() / out.elapsed_seconds;
+    eprintln!("ETA {:.0} s, took {:.0} s: {:.2} %", out.eta_seconds, out.elapsed_seconds, error * 100.0);
     assert!(
         error <= 0.05,
         "ETA {:.0} s, took {:.0} s ({:.1} %)",
