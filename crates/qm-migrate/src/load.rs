@@ -758,10 +758,12 @@ async fn find_existing(
     Ok(found
         .into_iter()
         .find(|e| {
+            // Ours: our marker (the key is derived from evaluation id and form) and the same agent.
             e.answers
                 .as_ref()
                 .and_then(|a| a.private_comments.as_deref())
                 .is_some_and(|c| c.contains(&marker))
+                && e.agent.as_ref().is_none_or(|a| a.id == item.agent_user_id)
         })
         .map(|e| (e.id.clone(), e.answers.and_then(|a| a.total_score))))
 }

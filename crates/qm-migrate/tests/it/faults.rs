@@ -258,7 +258,12 @@ async fn eta_of_a_multi_day_cap_bound_run_is_within_five_percent() {
     let day = 86_400.0;
     assert!(out.eta_seconds >= 3.0 * day, "ETA {} s", out.eta_seconds);
     let error = (out.eta_seconds - out.elapsed_seconds).abs() / out.elapsed_seconds;
-    eprintln!("ETA {:.0} s, took {:.0} s: {:.2} %", out.eta_seconds, out.elapsed_seconds, error * 100.0);
+    eprintln!(
+        "ETA {:.0} s, took {:.0} s: {:.2} %",
+        out.eta_seconds,
+        out.elapsed_seconds,
+        error * 100.0
+    );
     assert!(
         error <= 0.05,
         "ETA {:.0} s, took {:.0} s ({:.1} %)",
@@ -267,4 +272,72 @@ async fn eta_of_a_multi_day_cap_bound_run_is_within_five_percent() {
         error * 100.0
     );
     assert_eq!(out.load["created"] as usize, env.assert_exactly_once());
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_cleanly_and_a_plain_rerun_resumes() {
+    let settings = emulator::Settings {
+        latency_ms: 40,
+        ..fast_settings()
+    };
+    let env = setup(600, "csv", settings).await;
+    let mut ledger = env.ledger();
+    let bar = indicatif::ProgressBar::hidden();
+    qm_migrate::extract::run(&env.cfg, &mut ledger, &bar).unwrap();
+    qm_migrate::plan::run(&env.cfg, &mut ledger, &env.client, &Default::default())
+        .await
+        .unwrap();
+    qm_migrate::provision::run(&env.cfg, &ledger, &env.client)
+        .await
+        .unwrap();
+    let cfg_path = env.path("term.toml");
+    let text = std::fs::read_to_string(env.path("qm-migrate.toml"))
+        .unwrap()
+        .replace("http://127.0.0.1:8080", &env.emu.url())
+        .replace("requests_per_minute = 300", "requests_per_minute = 100000");
+    std::fs::write(&cfg_path, text).unwrap();
+    let fixture: emulator::Fixture =
+        serde_json::from_str(&std::fs::read_to_string(env.path("genesys-fixture.json")).unwrap())
+            .unwrap();
+    let (id, secret) = crate::support::fixture_secret(&fixture);
+    let mut c = Command::new(env!("CARGO_BIN_EXE_qm-migrate"));
+    c.arg("--config")
+        .arg(&cfg_path)
+        .args(["--quiet", "load", "--follow"]);
+    c.env("GENESYS_CLIENT_ID", &id)
+        .env("GENESYS_CLIENT_SECRET", &secret);
+    c.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = c.spawn().unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        status.code().is_some(),
+        "it exited by itself, not by the signal: {status:?}"
+    );
+    let ledger = env.ledger();
+    assert!(
+        ledger.loads_in(&["sending", "unknown"]).unwrap().is_empty(),
+        "in-flight requests settled"
+    );
+    let created = ledger.loads_in(&["created"]).unwrap().len();
+    let left = ledger.loads_in(&["planned"]).unwrap().len();
+    assert!(
+        created > 0 && left > 0,
+        "stopped mid-way: {created} created, {left} left"
+    );
+    assert_eq!(env.emu.state.evaluations().len(), created);
+    // A plain re-run resumes.
+    qm_migrate::load::run(&env.cfg, &ledger, &env.client, &Default::default(), &bar)
+        .await
+        .unwrap();
+    env.assert_exactly_once();
 }
