@@ -274,31 +274,35 @@ pub(crate) fn admit(st: &EmulatorState, headers: &HeaderMap) -> Result<String, R
     };
     let limit = st.inner.settings.requests_per_minute as usize;
     let window = store.windows.entry(client.clone()).or_default();
-    let minute_ago = now
-        .checked_sub(SignedDuration::from_secs(60))
-        .unwrap_or(Timestamp::MIN);
-    while window.front().is_some_and(|t| *t <= minute_ago) {
-        window.pop_front();
-    }
-    if window.len() >= limit {
-        let oldest = window.front().copied().unwrap_or(now);
-        let wait = ceil_secs(
-            oldest
-                .checked_add(SignedDuration::from_secs(60))
-                .unwrap_or(now)
-                .duration_since(now),
-        );
+    if let Err(wait) = take_slot(window, now, SignedDuration::from_secs(60), limit) {
         st.inner
             .stats
             .throttled
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        return Err(too_many(
-            u64::try_from(wait).unwrap_or(1),
-            "client.credentials.token.rate.per.minute",
-        ));
+        return Err(too_many(wait, "client.credentials.token.rate.per.minute"));
+    }
+    Ok(client)
+}
+
+/// A sliding window of `limit` events per `span`: takes a slot at `now`, or returns the honest
+/// `Retry-After` (seconds until the oldest event leaves the window).
+fn take_slot(
+    window: &mut std::collections::VecDeque<Timestamp>,
+    now: Timestamp,
+    span: SignedDuration,
+    limit: usize,
+) -> Result<(), u64> {
+    let start = now.checked_sub(span).unwrap_or(Timestamp::MIN);
+    while window.front().is_some_and(|t| *t <= start) {
+        window.pop_front();
+    }
+    if window.len() >= limit {
+        let oldest = window.front().copied().unwrap_or(now);
+        let free_at = oldest.checked_add(span).unwrap_or(now);
+        return Err(u64::try_from(ceil_secs(free_at.duration_since(now))).unwrap_or(1));
     }
     window.push_back(now);
-    Ok(client)
+    Ok(())
 }
 
 /// Whole seconds, rounded up, at least 1: an honest `Retry-After` never asks to come back early.
@@ -1025,31 +1029,14 @@ pub(crate) async fn create_evaluation(
         return Json(e.evaluation.clone()).into_response();
     }
     let cap = st.inner.settings.per_agent_daily_cap as usize;
-    let day_ago = now
-        .checked_sub(SignedDuration::from_hours(24))
-        .unwrap_or(Timestamp::MIN);
     let creates = store.agent_creates.entry(req.agent.id.clone()).or_default();
-    while creates.front().is_some_and(|t| *t <= day_ago) {
-        creates.pop_front();
-    }
-    if creates.len() >= cap {
-        let oldest = creates.front().copied().unwrap_or(now);
-        let wait = ceil_secs(
-            oldest
-                .checked_add(SignedDuration::from_hours(24))
-                .unwrap_or(now)
-                .duration_since(now),
-        );
+    if let Err(wait) = take_slot(creates, now, SignedDuration::from_hours(24), cap) {
         st.inner
             .stats
             .throttled
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        return too_many(
-            u64::try_from(wait).unwrap_or(1),
-            "quality evaluations.per.agent.per.day",
-        );
+        return too_many(wait, "quality evaluations.per.agent.per.day");
     }
-    creates.push_back(now);
     let id = Uuid::new_v4().to_string();
     let stamp = iso(now);
     let evaluation = Evaluation {

@@ -522,28 +522,8 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    fn eta(&self) -> Result<i64> {
-        let now = self.now_ms();
-        let mut backlog: BTreeMap<String, usize> = BTreeMap::new();
-        for item in self.ledger.loads_in(&[
-            state::PLANNED,
-            state::DEFERRED,
-            state::UNKNOWN,
-            state::SENDING,
-        ])? {
-            *backlog.entry(item.agent_user_id).or_insert(0) += 1;
-        }
-        let mut recent: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-        for (agent, t) in self.ledger.recent_sends(now - DAY_MS)? {
-            recent.entry(agent).or_default().push(t);
-        }
-        Ok(eta_ms(
-            &backlog,
-            &recent,
-            self.cfg.genesys.per_agent_daily_cap,
-            self.cfg.genesys.requests_per_minute,
-            now,
-        ))
+    fn eta(&self) -> Result<f64> {
+        status_eta(self.cfg, self.ledger, self.now_ms())
     }
 }
 
@@ -598,7 +578,7 @@ pub async fn run(
         ctx.reconcile(&mut summary).await?;
     }
     ctx.release_due()?;
-    summary.eta_seconds = ctx.eta()? as f64 / 1000.0;
+    summary.eta_seconds = ctx.eta()?;
     let pending = ledger.loads_in(&[state::PLANNED, state::DEFERRED])?.len();
     progress.set_length(pending as u64);
     progress.set_position(0);

@@ -48,16 +48,7 @@ async fn sigkill_at_random_moments_leaves_exactly_one_evaluation_per_record() {
     assert!(evaluations > 900, "{evaluations}");
 
     // The loader as a separate process, killed with SIGKILL at random moments.
-    let cfg_path = env.path("kill.toml");
-    let text = std::fs::read_to_string(env.path("qm-migrate.toml"))
-        .unwrap()
-        .replace("http://127.0.0.1:8080", &env.emu.url())
-        .replace("requests_per_minute = 300", "requests_per_minute = 100000");
-    std::fs::write(&cfg_path, text).unwrap();
-    let (id, secret) = crate::support::fixture_secret(
-        &serde_json::from_str(&std::fs::read_to_string(env.path("genesys-fixture.json")).unwrap())
-            .unwrap(),
-    );
+    let (cfg_path, id, secret) = env.binary_config("kill.toml");
     let loader = |follow: bool| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_qm-migrate"));
         c.arg("--config").arg(&cfg_path).args(["--quiet", "load"]);
@@ -228,15 +219,9 @@ async fn eta_of_a_multi_day_cap_bound_run_is_within_five_percent() {
     };
     let mut env = setup_with(130, "csv", settings, clock.clone(), clock.clone()).await;
     env.cfg.genesys.per_agent_daily_cap = 2;
-    let mut ledger = env.ledger();
+    env.prepare().await;
+    let ledger = env.ledger();
     let bar = indicatif::ProgressBar::hidden();
-    qm_migrate::extract::run(&env.cfg, &mut ledger, &bar).unwrap();
-    qm_migrate::plan::run(&env.cfg, &mut ledger, &env.client, &Default::default())
-        .await
-        .unwrap();
-    qm_migrate::provision::run(&env.cfg, &ledger, &env.client)
-        .await
-        .unwrap();
     let busiest = {
         let mut per: std::collections::HashMap<String, usize> = Default::default();
         for item in ledger.loads_in(&["planned"]).unwrap() {
@@ -282,25 +267,9 @@ async fn sigterm_stops_cleanly_and_a_plain_rerun_resumes() {
         ..fast_settings()
     };
     let env = setup(600, "csv", settings).await;
-    let mut ledger = env.ledger();
+    env.prepare().await;
     let bar = indicatif::ProgressBar::hidden();
-    qm_migrate::extract::run(&env.cfg, &mut ledger, &bar).unwrap();
-    qm_migrate::plan::run(&env.cfg, &mut ledger, &env.client, &Default::default())
-        .await
-        .unwrap();
-    qm_migrate::provision::run(&env.cfg, &ledger, &env.client)
-        .await
-        .unwrap();
-    let cfg_path = env.path("term.toml");
-    let text = std::fs::read_to_string(env.path("qm-migrate.toml"))
-        .unwrap()
-        .replace("http://127.0.0.1:8080", &env.emu.url())
-        .replace("requests_per_minute = 300", "requests_per_minute = 100000");
-    std::fs::write(&cfg_path, text).unwrap();
-    let fixture: emulator::Fixture =
-        serde_json::from_str(&std::fs::read_to_string(env.path("genesys-fixture.json")).unwrap())
-            .unwrap();
-    let (id, secret) = crate::support::fixture_secret(&fixture);
+    let (cfg_path, id, secret) = env.binary_config("term.toml");
     let mut c = Command::new(env!("CARGO_BIN_EXE_qm-migrate"));
     c.arg("--config")
         .arg(&cfg_path)

@@ -445,15 +445,8 @@ async fn a_changed_copy_of_an_already_sent_evaluation_is_not_sent_again() {
 async fn every_request_body_the_tool_builds_matches_the_official_models() {
     use emulator::schema::{Mode, schemas};
     let env = setup(120, "csv", fast_settings()).await;
-    let mut ledger = env.ledger();
-    let bar = indicatif::ProgressBar::hidden();
-    qm_migrate::extract::run(&env.cfg, &mut ledger, &bar).unwrap();
-    qm_migrate::plan::run(&env.cfg, &mut ledger, &env.client, &Default::default())
-        .await
-        .unwrap();
-    qm_migrate::provision::run(&env.cfg, &ledger, &env.client)
-        .await
-        .unwrap();
+    env.prepare().await;
+    let ledger = env.ledger();
     let s = schemas();
 
     let def = qm_migrate::form::definition(&env.cfg.form);
@@ -507,15 +500,9 @@ async fn every_request_body_the_tool_builds_matches_the_official_models() {
 async fn a_conversation_already_evaluated_by_someone_else_follows_the_switch() {
     let mut env = setup(80, "csv", fast_settings()).await;
     env.cfg.genesys.on_existing_evaluation = "skip".into();
-    let mut ledger = env.ledger();
+    env.prepare().await;
+    let ledger = env.ledger();
     let bar = indicatif::ProgressBar::hidden();
-    qm_migrate::extract::run(&env.cfg, &mut ledger, &bar).unwrap();
-    qm_migrate::plan::run(&env.cfg, &mut ledger, &env.client, &Default::default())
-        .await
-        .unwrap();
-    qm_migrate::provision::run(&env.cfg, &ledger, &env.client)
-        .await
-        .unwrap();
     let form = ledger.form(&env.cfg.form.name).unwrap().unwrap();
     let map: std::collections::BTreeMap<String, String> =
         serde_json::from_str(form.id_map.as_deref().unwrap()).unwrap();

@@ -125,6 +125,36 @@ impl Env {
         self.dir.path().join(name)
     }
 
+    /// extract → plan → provision through the library.
+    pub(crate) async fn prepare(&self) -> qm_migrate::plan::PlanSummary {
+        let mut ledger = self.ledger();
+        let bar = indicatif::ProgressBar::hidden();
+        qm_migrate::extract::run(&self.cfg, &mut ledger, &bar).unwrap();
+        let plan = qm_migrate::plan::run(&self.cfg, &mut ledger, &self.client, &Default::default())
+            .await
+            .unwrap();
+        qm_migrate::provision::run(&self.cfg, &ledger, &self.client)
+            .await
+            .unwrap();
+        plan
+    }
+
+    /// A config file for the binary pointing at this emulator, and the OAuth client's id and secret.
+    pub(crate) fn binary_config(&self, name: &str) -> (PathBuf, String, String) {
+        let path = self.path(name);
+        let text = std::fs::read_to_string(self.path("qm-migrate.toml"))
+            .unwrap()
+            .replace("http://127.0.0.1:8080", &self.emu.url())
+            .replace("requests_per_minute = 300", "requests_per_minute = 100000");
+        std::fs::write(&path, text).unwrap();
+        let fixture: Fixture = serde_json::from_str(
+            &std::fs::read_to_string(self.path("genesys-fixture.json")).unwrap(),
+        )
+        .unwrap();
+        let (id, secret) = fixture_secret(&fixture);
+        (path, id, secret)
+    }
+
     /// Exactly one evaluation in the emulator per `evaluation` record, every load item `created` with
     /// the id the emulator holds. Returns the number of evaluations.
     pub(crate) fn assert_exactly_once(&self) -> usize {
