@@ -393,6 +393,18 @@ impl Ctx<'_> {
         queues: &mut BTreeMap<String, VecDeque<LoadRow>>,
     ) -> Result<()> {
         let ledger = self.ledger;
+        let failed = |to: &str, outcome: &str, msg: &str, e: &GenesysError| -> Result<()> {
+            ledger.set_load(item.record_id, to, None, None, e.code(), Some(msg), None)?;
+            ledger.record_attempt(
+                item.record_id,
+                started,
+                outcome,
+                e.status(),
+                e.code(),
+                Some(msg),
+                None,
+            )
+        };
         match result {
             Ok(ev) => {
                 let total = ev.answers.as_ref().and_then(|a| a.total_score);
@@ -448,47 +460,11 @@ impl Ctx<'_> {
                 }
             }
             Err(e) if e.possibly_sent() => {
-                let msg = e.to_string();
-                ledger.set_load(
-                    item.record_id,
-                    state::UNKNOWN,
-                    None,
-                    None,
-                    e.code(),
-                    Some(&msg),
-                    None,
-                )?;
-                ledger.record_attempt(
-                    item.record_id,
-                    started,
-                    "unknown",
-                    e.status(),
-                    e.code(),
-                    Some(&msg),
-                    None,
-                )?;
+                failed(state::UNKNOWN, "unknown", &e.to_string(), &e)?;
                 summary.unknown_now += 1;
             }
             Err(e) if e.is_permanent() => {
-                let msg = e.message();
-                ledger.set_load(
-                    item.record_id,
-                    state::REJECTED,
-                    None,
-                    None,
-                    e.code(),
-                    Some(&msg),
-                    None,
-                )?;
-                ledger.record_attempt(
-                    item.record_id,
-                    started,
-                    "rejected",
-                    e.status(),
-                    e.code(),
-                    Some(&msg),
-                    None,
-                )?;
+                failed(state::REJECTED, "rejected", &e.message(), &e)?;
                 summary.rejected_now += 1;
                 if matches!(e.status(), Some(401 | 403)) {
                     bail!(
@@ -498,24 +474,7 @@ impl Ctx<'_> {
             }
             Err(e) => {
                 // Not sent (connection refused, retry budget spent before sending): back to planned.
-                ledger.set_load(
-                    item.record_id,
-                    state::PLANNED,
-                    None,
-                    None,
-                    e.code(),
-                    Some(&e.to_string()),
-                    None,
-                )?;
-                ledger.record_attempt(
-                    item.record_id,
-                    started,
-                    "not sent",
-                    e.status(),
-                    e.code(),
-                    Some(&e.to_string()),
-                    None,
-                )?;
+                failed(state::PLANNED, "not sent", &e.to_string(), &e)?;
                 return Err(e).context("load stopped");
             }
         }
