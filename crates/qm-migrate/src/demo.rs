@@ -81,7 +81,7 @@ pub async fn run(
     let after = state.evaluations().len();
     let created_now = after.saturating_sub(before);
     // Every created evaluation's Genesys total against the normalised Calabrio score.
-    let (checked, mismatched, max_diff) = score_check(&ledger)?;
+    let (checked, mismatched, max_diff) = score_check(&ledger, cfg.scoring.tolerance)?;
     let evaluation = dispositions.get("evaluation").copied().unwrap_or(0);
     let created = load.get("created").copied().unwrap_or(0);
     let invariant = dispositions.values().sum::<u64>() == records;
@@ -120,7 +120,8 @@ pub async fn run(
         (
             "scores checked",
             format!(
-                "{checked} Genesys totals, {mismatched} differ from Calabrio (max |diff| {max_diff:.2})"
+                "{checked} Genesys totals vs Calabrio: {mismatched} beyond ±{} points (max |diff| {max_diff:.2})",
+                cfg.scoring.tolerance
             ),
         ),
         ("requests sent", client.requests_sent().to_string()),
@@ -164,14 +165,14 @@ pub async fn run(
     })
 }
 
-/// Compares the Genesys total of every created evaluation with the normalised source score.
-/// Returns (checked, mismatched, max |diff|); a KPI failure expects 0.
+/// Compares the Genesys total of every created evaluation with the normalised Calabrio total (0 for
+/// a KPI failure, as Calabrio scored it). Returns (checked, beyond `tolerance`, max |diff|).
 ///
 /// # Errors
 /// Ledger errors.
-pub fn score_check(ledger: &Ledger) -> Result<(u64, u64, f64)> {
+pub fn score_check(ledger: &Ledger, tolerance: f64) -> Result<(u64, u64, f64)> {
     let mut stmt = ledger.conn().prepare(
-        "SELECT l.genesys_total, p.predicted FROM loads l JOIN plans p ON p.record_id = l.record_id
+        "SELECT l.genesys_total, p.score FROM loads l JOIN plans p ON p.record_id = l.record_id
          WHERE l.state = 'created'",
     )?;
     let mut checked = 0;
@@ -187,7 +188,7 @@ pub fn score_check(ledger: &Ledger) -> Result<(u64, u64, f64)> {
             (Some(g), Some(p)) => {
                 let d = (g - p).abs();
                 max_diff = max_diff.max(d);
-                if d > 1e-6 {
+                if d > tolerance + 1e-9 {
                     mismatched += 1;
                 }
             }
