@@ -69,6 +69,9 @@ pub fn run(
         tracing::warn!(column = %col, "Source column maps to no canonical field; it is kept only in the raw text.");
     }
     let run = ledger.begin_run("extract")?;
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} {pos} records ({per_sec})") {
+        progress.set_style(style);
+    }
     progress.set_message("extract");
     let mut seq: i64 = 0;
     let mut tx = ledger.transaction()?;

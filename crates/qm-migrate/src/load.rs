@@ -539,6 +539,11 @@ pub async fn run(
     ctx.release_due()?;
     summary.eta_seconds = ctx.eta()?;
     let pending = ledger.loads_in(&[state::PLANNED, state::DEFERRED])?.len();
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{msg:>8} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})",
+    ) {
+        progress.set_style(style.progress_chars("=> "));
+    }
     progress.set_length(pending as u64);
     progress.set_position(0);
     progress.set_message(format!("load, eta {}", human_duration(summary.eta_seconds)));
