@@ -93,7 +93,7 @@ impl Default for ScoringConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MethodConfig {
-    /// `percent`, `ratio` or `linear`.
+    /// `percent`, `ratio`, `linear` or `points` (earned ÷ the record's applicable points).
     pub method: String,
     /// Top of the scale (`ratio`, `linear`).
     #[serde(default)]
@@ -128,7 +128,8 @@ impl MethodConfig {
                 min: self.min.context("method 'linear' needs 'min'")?,
                 max: self.max.context("method 'linear' needs 'max'")?,
             },
-            other => bail!("unknown scoring method '{other}' (percent, ratio, linear)"),
+            "points" => ScoringMethod::Points,
+            other => bail!("unknown scoring method '{other}' (percent, ratio, linear, points)"),
         })
     }
 }
@@ -518,7 +519,7 @@ system = "calabrio_one"           # part of every idempotency key: keep it stabl
 
 [scoring]
 tolerance = 0.5                   # largest |Genesys total - Calabrio total| accepted, in points
-default = { method = "percent" }  # percent | ratio (max) | linear (min, max)
+default = { method = "percent" }  # percent | ratio (max) | linear (min, max) | points (÷ applicable points)
 # [scoring.forms]
 # "Sales Call 1-5" = { method = "ratio", max = 5 }
 

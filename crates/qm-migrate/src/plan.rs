@@ -21,6 +21,7 @@ use genesys::GenesysClient;
 use genesys::models::{AnalyticsConversation, User};
 use qm_model::{
     CanonicalEvaluation, CommentScope, Disposition, Kind, Person, ScoringMethod, normalise,
+    normalise_with,
 };
 use serde::Serialize;
 
@@ -484,7 +485,12 @@ fn plan_one(
     let Some(total) = ev.score.total else {
         return q(format!("{locator}: no total score"));
     };
-    let normalised = match normalise(total, method) {
+    let applicable = ev
+        .score
+        .applicable_points
+        .or(ev.score.max_points)
+        .or(ev.form.total_points);
+    let normalised = match normalise_with(total, method, applicable) {
         Ok(n) => n,
         Err(e) => return q(format!("{locator}: total_score of form '{form_key}': {e}")),
     };
@@ -751,7 +757,10 @@ fn finish_one(
     let shown = if kpi_failed {
         ev.score
             .raw_additive
-            .and_then(|r| normalise(r, method).ok())
+            .and_then(|r| {
+                let applicable = ev.score.applicable_points.or(ev.score.max_points);
+                normalise_with(r, method, applicable).ok()
+            })
             .map(|n| n.percent)
             .unwrap_or(source_percent)
     } else {
@@ -817,6 +826,17 @@ fn finish_one(
             source_percent
         ),
         ScoringMethod::Percent => format!("score {source_percent:.1}%"),
+        ScoringMethod::Points => format!(
+            "score {} of {} applicable points = {source_percent:.1}%",
+            trim_num(ev.score.total.unwrap_or(0.0)),
+            trim_num(
+                ev.score
+                    .applicable_points
+                    .or(ev.score.max_points)
+                    .or(ev.form.total_points)
+                    .unwrap_or(0.0)
+            )
+        ),
     };
     let date = p
         .row

@@ -15,5 +15,5 @@ pub use evaluation::{
     Person, Question, Score, Section, Source,
 };
 pub use ids::idempotency_key;
-pub use score::{Normalised, ScoreError, ScoringMethod, normalise};
+pub use score::{Normalised, ScoreError, ScoringMethod, normalise, normalise_with};
 pub use time::{TimeError, parse_instant};

@@ -1,8 +1,10 @@
 //! Score normalisation: every Calabrio score becomes a 0–100 percentage, with its method recorded.
 //!
 //! Methods (DESIGN §3): `ratio` (score / max × 100; the guide's 1–5 scale is `ratio` with max 5),
-//! `percent` (as is), `linear` ((score − min) / (max − min) × 100). The result is checked to lie in
-//! 0..=100: a score outside its scale is an input error, never clamped silently.
+//! `percent` (as is), `linear` ((score − min) / (max − min) × 100), `points` (earned ÷ applicable
+//! points × 100, where applicable points exclude N/A answers — reference/calabrio.md §3 — so each
+//! record brings its own denominator). The result is checked to lie in 0..=100: a score outside its
+//! scale (a negative points total included) is an input error, never clamped silently.
 
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +26,9 @@ pub enum ScoringMethod {
         /// Top of the scale.
         max: f64,
     },
+    /// `earned / applicable × 100`, the record's own applicable points (N/A excluded), else its
+    /// form's total points.
+    Points,
 }
 
 impl ScoringMethod {
@@ -33,6 +38,7 @@ impl ScoringMethod {
             ScoringMethod::Percent => "percent".to_owned(),
             ScoringMethod::Ratio { max } => format!("ratio(max={max})"),
             ScoringMethod::Linear { min, max } => format!("linear(min={min},max={max})"),
+            ScoringMethod::Points => "points".to_owned(),
         }
     }
 }
@@ -56,6 +62,11 @@ pub enum ScoreError {
     /// The scale itself is unusable (max ≤ min, or max ≤ 0).
     #[error("scoring method {0} has an empty scale")]
     BadScale(String),
+    /// `points` needs the record's applicable (or total) points.
+    #[error(
+        "scoring method points needs the record's applicable points (or the form's total points), and it has none above 0"
+    )]
+    NoApplicablePoints,
     /// The score lies outside the scale.
     #[error("score {score} is outside the scale of {method} (gives {percent:.2}%)")]
     OutOfRange {
@@ -74,10 +85,28 @@ pub enum ScoreError {
 /// [`ScoreError`] when the score is not finite, the scale is empty, or the result falls outside
 /// 0..=100 (by more than a rounding hair).
 pub fn normalise(score: f64, method: ScoringMethod) -> Result<Normalised, ScoreError> {
+    normalise_with(score, method, None)
+}
+
+/// As [`normalise`], with the record's applicable points for the `points` method.
+///
+/// # Errors
+/// As [`normalise`]; `points` without applicable points above 0 is [`ScoreError::NoApplicablePoints`].
+pub fn normalise_with(
+    score: f64,
+    method: ScoringMethod,
+    applicable_points: Option<f64>,
+) -> Result<Normalised, ScoreError> {
     if !score.is_finite() {
         return Err(ScoreError::NotFinite(score));
     }
     let percent = match method {
+        ScoringMethod::Points => {
+            let applicable = applicable_points
+                .filter(|p| p.is_finite() && *p > 0.0)
+                .ok_or(ScoreError::NoApplicablePoints)?;
+            score / applicable * 100.0
+        }
         ScoringMethod::Percent => score,
         ScoringMethod::Ratio { max } => {
             if !(max.is_finite() && max > 0.0) {
@@ -122,6 +151,80 @@ mod tests {
         let m = ScoringMethod::Linear { min: 1.0, max: 5.0 };
         assert_eq!(normalise(1.0, m).unwrap().percent, 0.0);
         assert_eq!(normalise(3.0, m).unwrap().percent, 50.0);
+    }
+
+    /// reference/calabrio.md §3: "4 of 5 equal questions = 80 %"; N/A answers leave the applicable
+    /// points, "so that agents' scores are not artificially lowered".
+    #[test]
+    fn worked_numbers_of_the_calabrio_reference() {
+        let four_of_five = normalise(4.0, ScoringMethod::Ratio { max: 5.0 }).unwrap();
+        assert_eq!(four_of_five.percent, 80.0);
+        // Points form: 17 earned of 25 possible, 5 of them N/A ⇒ 17 / 20.
+        let n = normalise_with(17.0, ScoringMethod::Points, Some(20.0)).unwrap();
+        assert_eq!(n.percent, 85.0);
+        assert_eq!(n.method, "points");
+        // Without N/A exclusion it would have been 68 %: the applicable points matter.
+        assert_eq!(
+            normalise_with(17.0, ScoringMethod::Points, Some(25.0))
+                .unwrap()
+                .percent,
+            68.0
+        );
+        // A negative points total cannot be a Genesys score: an error, not a clamp.
+        assert!(matches!(
+            normalise_with(-2.0, ScoringMethod::Points, Some(10.0)),
+            Err(ScoreError::OutOfRange { .. })
+        ));
+        assert_eq!(
+            normalise_with(5.0, ScoringMethod::Points, None).unwrap_err(),
+            ScoreError::NoApplicablePoints
+        );
+        assert_eq!(
+            normalise(50.0, ScoringMethod::Percent).unwrap().percent,
+            50.0
+        );
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn methods() -> impl Strategy<Value = (ScoringMethod, f64, f64, Option<f64>)> {
+            prop_oneof![
+                Just((ScoringMethod::Percent, 0.0, 100.0, None)),
+                (1.0f64..1000.0).prop_map(|max| (ScoringMethod::Ratio { max }, 0.0, max, None)),
+                (-50.0f64..50.0, 0.5f64..500.0).prop_map(|(min, w)| (
+                    ScoringMethod::Linear { min, max: min + w },
+                    min,
+                    min + w,
+                    None
+                )),
+                (0.5f64..500.0).prop_map(|ap| (ScoringMethod::Points, 0.0, ap, Some(ap))),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn in_scale_scores_land_in_0_100_and_keep_their_order(
+                (method, lo, hi, ap) in methods(),
+                a in 0.0f64..=1.0,
+                b in 0.0f64..=1.0,
+            ) {
+                let (x, y) = (lo + a * (hi - lo), lo + b * (hi - lo));
+                let nx = normalise_with(x, method, ap).unwrap().percent;
+                let ny = normalise_with(y, method, ap).unwrap().percent;
+                prop_assert!((0.0..=100.0).contains(&nx) && (0.0..=100.0).contains(&ny));
+                if x < y {
+                    prop_assert!(nx <= ny, "{x} -> {nx}, {y} -> {ny}");
+                }
+            }
+
+            #[test]
+            fn out_of_scale_scores_are_errors((method, lo, hi, ap) in methods(), over in 0.01f64..1000.0) {
+                prop_assert!(normalise_with(hi + over, method, ap).is_err());
+                prop_assert!(normalise_with(lo - over, method, ap).is_err());
+            }
+        }
     }
 
     #[test]

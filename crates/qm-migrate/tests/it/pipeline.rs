@@ -548,3 +548,35 @@ async fn a_conversation_already_evaluated_by_someone_else_follows_the_switch() {
         .unwrap();
     assert_eq!(out.created_now, 1);
 }
+
+#[tokio::test]
+async fn a_points_form_without_applicable_points_is_quarantined_with_the_reason() {
+    let mut env = setup(80, "csv", fast_settings()).await;
+    env.cfg.scoring.forms.insert(
+        "Collections QA".into(),
+        qm_migrate::config::MethodConfig {
+            method: "points".into(),
+            max: None,
+            min: None,
+        },
+    );
+    env.run().await;
+    let ledger = env.ledger();
+    let reasons: Vec<String> = ledger
+        .conn()
+        .prepare("SELECT p.reason FROM plans p JOIN records r ON r.id = p.record_id WHERE r.canonical LIKE '%Collections QA%'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(!reasons.is_empty());
+    let quarantined = reasons
+        .iter()
+        .filter(|r| r.contains("needs the record's applicable points"))
+        .count();
+    assert!(
+        quarantined > 0 && quarantined + 3 >= reasons.len(),
+        "{reasons:?}"
+    );
+}
