@@ -166,62 +166,108 @@ fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
         .then(|| &s[prefix.len()..])
 }
 
+/// One row of a CSV export: where it stood, its raw bytes, the evaluation-level record, and the
+/// columns the wide mapping does not know (folded header → text), for the long format.
+pub(crate) struct Row {
+    pub(crate) line: u64,
+    pub(crate) raw: Vec<u8>,
+    pub(crate) parsed: Result<CanonicalEvaluation, RecordError>,
+    pub(crate) extras: HashMap<String, String>,
+}
+
+impl WideCsvReader {
+    /// The file, as given.
+    pub(crate) fn file(&self) -> &str {
+        &self.file
+    }
+
+    pub(crate) fn read_row(&mut self) -> Option<Row> {
+        loop {
+            if self.done {
+                return None;
+            }
+            let mut record = ByteRecord::new();
+            let start = self.csv.position().byte();
+            let result = self.csv.read_byte_record(&mut record);
+            let end = self.csv.position().byte();
+            let (parsed, extras) = match result {
+                Ok(false) => {
+                    self.done = true;
+                    return None;
+                }
+                Ok(true) => {
+                    if record.iter().all(|f| f.is_empty()) && record.len() <= 1 {
+                        // A blank line: not a record.
+                        let _ = self.raw_between(start, end);
+                        continue;
+                    }
+                    self.parse(&record)
+                }
+                Err(e) => {
+                    let message = match e.kind() {
+                        csv::ErrorKind::UnequalLengths {
+                            expected_len, len, ..
+                        } => format!(
+                            "row has {len} fields but the header has {expected_len} (unbalanced quote or stray comma?)"
+                        ),
+                        csv::ErrorKind::Io(io) => {
+                            self.done = true;
+                            format!("read error: {io}")
+                        }
+                        other => format!("{other:?}"),
+                    };
+                    (Err(RecordError::whole(message)), HashMap::new())
+                }
+            };
+            let (raw, line) = self.raw_between(start, end);
+            return Some(Row {
+                line,
+                raw,
+                parsed,
+                extras,
+            });
+        }
+    }
+}
+
 impl Iterator for WideCsvReader {
     type Item = SourceRecord;
 
     fn next(&mut self) -> Option<SourceRecord> {
-        if self.done {
-            return None;
-        }
-        let mut record = ByteRecord::new();
-        let start = self.csv.position().byte();
-        let result = self.csv.read_byte_record(&mut record);
-        let end = self.csv.position().byte();
-        let parsed = match result {
-            Ok(false) => {
-                self.done = true;
-                return None;
-            }
-            Ok(true) => {
-                if record.iter().all(|f| f.is_empty()) && record.len() <= 1 {
-                    // A blank line: not a record.
-                    let _ = self.raw_between(start, end);
-                    return self.next();
-                }
-                self.parse(&record)
-            }
-            Err(e) => {
-                let message = match e.kind() {
-                    csv::ErrorKind::UnequalLengths {
-                        expected_len, len, ..
-                    } => format!(
-                        "row has {len} fields but the header has {expected_len} (unbalanced quote or stray comma?)"
-                    ),
-                    csv::ErrorKind::Io(io) => {
-                        self.done = true;
-                        format!("read error: {io}")
-                    }
-                    other => format!("{other:?}"),
-                };
-                Err(RecordError::whole(message))
-            }
-        };
-        let (raw, line) = self.raw_between(start, end);
+        let row = self.read_row()?;
         Some(SourceRecord {
             locator: Locator {
                 file: self.file.clone(),
-                line: Some(line),
+                line: Some(row.line),
                 json_path: None,
             },
-            hash: sha256_hex(&raw),
-            raw: String::from_utf8_lossy(&raw).into_owned(),
-            parsed,
+            hash: sha256_hex(&row.raw),
+            raw: String::from_utf8_lossy(&row.raw).into_owned(),
+            parsed: row.parsed,
         })
     }
 }
 
 impl WideCsvReader {
-    fn parse(&self, record: &ByteRecord) -> Result<CanonicalEvaluation, RecordError> {
+    fn parse(
+        &self,
+        record: &ByteRecord,
+    ) -> (
+        Result<CanonicalEvaluation, RecordError>,
+        HashMap<String, String>,
+    ) {
+        let mut extras = HashMap::new();
+        for (i, bytes) in record.iter().enumerate() {
+            if matches!(self.columns[i], Column::Ignored)
+                && let Ok(text) = std::str::from_utf8(bytes)
+            {
+                extras.insert(fold(&self.headers[i]), text.trim().to_owned());
+            }
+        }
+        (self.parse_record(record), extras)
+    }
+
+    fn parse_record(&self, record: &ByteRecord) -> Result<CanonicalEvaluation, RecordError> {
         let mut known: HashMap<Canonical, &str> = HashMap::new();
         let mut sections: Vec<Section> = Vec::new();
         for (i, bytes) in record.iter().enumerate() {
@@ -507,7 +553,7 @@ pub(crate) fn number(field: &str, text: &str) -> Result<Option<f64>, RecordError
     }
 }
 
-fn boolean(field: &str, text: &str) -> Result<Option<bool>, RecordError> {
+pub(crate) fn boolean(field: &str, text: &str) -> Result<Option<bool>, RecordError> {
     match text.trim().to_ascii_lowercase().as_str() {
         "" => Ok(None),
         "true" | "yes" | "y" | "1" => Ok(Some(true)),

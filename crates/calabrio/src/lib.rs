@@ -8,6 +8,7 @@
 //! is a [`FileError`]. Readers stream: memory stays flat in the number of records.
 
 mod aliases;
+pub mod csv_long;
 pub mod csv_wide;
 pub mod json;
 
@@ -136,6 +137,8 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 pub enum Format {
     /// One row per evaluation (reference/calabrio.md §8.2).
     WideCsv,
+    /// One row per evaluation × question (§8.3).
+    LongCsv,
     /// Nested JSON: one object, an array of objects, or JSON Lines (§8.1).
     Json,
 }
@@ -163,6 +166,7 @@ pub fn read(
 ) -> Result<Box<dyn Iterator<Item = SourceRecord>>, FileError> {
     Ok(match format {
         Format::WideCsv => Box::new(csv_wide::WideCsvReader::open(path, opts.clone())?),
+        Format::LongCsv => Box::new(csv_long::LongCsvReader::open(path, opts.clone())?),
         Format::Json => Box::new(json::JsonReader::open(path, opts.clone())?),
     })
 }

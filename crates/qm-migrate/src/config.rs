@@ -46,7 +46,8 @@ pub struct Config {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SourceConfig {
-    /// `csv` (wide, one row per evaluation) or `json` (JSON, JSON Lines).
+    /// `csv` (wide, one row per evaluation), `csv-long` (one row per question) or `json` (JSON,
+    /// JSON Lines).
     pub kind: String,
     /// The export file.
     pub path: PathBuf,
@@ -332,9 +333,9 @@ impl Config {
     /// # Errors
     /// The first problem, naming the key.
     pub fn validate(&self) -> Result<()> {
-        if !["csv", "json"].contains(&self.source.kind.as_str()) {
+        if !["csv", "csv-long", "json"].contains(&self.source.kind.as_str()) {
             bail!(
-                "[source] kind = '{}' is not supported yet (csv, json)",
+                "[source] kind = '{}' is not supported yet (csv, csv-long, json)",
                 self.source.kind
             );
         }
@@ -512,7 +513,7 @@ pub const TEMPLATE: &str = r#"# qm-migrate configuration. Paths are relative to 
 # (or GENESYS_CLIENT_ID_FILE / GENESYS_CLIENT_SECRET_FILE naming files that hold them).
 
 [source]
-kind = "csv"                      # csv (one row per evaluation) | json (JSON array, object or JSON Lines)
+kind = "csv"                      # csv (one row per evaluation) | csv-long (one row per question) | json (array, object or JSON Lines)
 path = "calabrio-export.csv"
 # time_zone = "America/New_York"  # zone of timestamps written without offset; unset refuses them
 system = "calabrio_one"           # part of every idempotency key: keep it stable for the whole migration

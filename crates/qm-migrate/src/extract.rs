@@ -40,6 +40,7 @@ pub fn run(
 ) -> Result<ExtractSummary> {
     let format = match cfg.source.kind.as_str() {
         "csv" => calabrio::Format::WideCsv,
+        "csv-long" => calabrio::Format::LongCsv,
         _ => calabrio::Format::Json,
     };
     let opts = calabrio::ReadOptions {
@@ -51,7 +52,7 @@ pub fn run(
             .transpose()
             .context("[source] time_zone")?,
         extractor: Some(match format {
-            calabrio::Format::WideCsv => "csv_manual".into(),
+            calabrio::Format::WideCsv | calabrio::Format::LongCsv => "csv_manual".into(),
             calabrio::Format::Json => "json_export".into(),
         }),
     };
@@ -60,6 +61,11 @@ pub fn run(
     let records: Box<dyn Iterator<Item = calabrio::SourceRecord>> = match format {
         calabrio::Format::WideCsv => {
             let r = calabrio::csv_wide::WideCsvReader::open(path, opts)?;
+            summary.ignored_columns = r.ignored_headers.clone();
+            Box::new(r)
+        }
+        calabrio::Format::LongCsv => {
+            let r = calabrio::csv_long::LongCsvReader::open(path, opts)?;
             summary.ignored_columns = r.ignored_headers.clone();
             Box::new(r)
         }

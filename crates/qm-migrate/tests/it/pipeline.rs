@@ -580,3 +580,34 @@ async fn a_points_form_without_applicable_points_is_quarantined_with_the_reason(
         "{reasons:?}"
     );
 }
+
+#[tokio::test]
+async fn a_long_csv_export_is_staged_one_record_per_evaluation() {
+    let mut env = setup(60, "csv", fast_settings()).await;
+    let path = env.path("long.csv");
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../calabrio/tests/data/evaluations_long.csv"
+        ),
+        &path,
+    )
+    .unwrap();
+    env.cfg.source.kind = "csv-long".into();
+    env.cfg.source.path = path;
+    let mut ledger = env.ledger();
+    let s =
+        qm_migrate::extract::run(&env.cfg, &mut ledger, &indicatif::ProgressBar::hidden()).unwrap();
+    assert_eq!((s.records, s.unreadable), (1, 0));
+    let canonical: String = ledger
+        .conn()
+        .query_row(
+            "SELECT canonical FROM records WHERE evaluation_id = '80517'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let ev: qm_model::CanonicalEvaluation = serde_json::from_str(&canonical).unwrap();
+    let questions: usize = ev.sections.iter().map(|s| s.questions.len()).sum();
+    assert_eq!(questions, 3);
+}
