@@ -211,9 +211,19 @@ fn table(rows: &[(&str, String)]) -> String {
 }
 
 fn invariant_line(records: u64, d: &BTreeMap<String, u64>) -> String {
-    let sum: u64 = d.values().sum();
+    invariant_line_with(records, d, 0)
+}
+
+/// `records N = evaluation + history + excluded + quarantined (+ not yet planned)`, checked.
+fn invariant_line_with(records: u64, d: &BTreeMap<String, u64>, unplanned: u64) -> String {
+    let sum: u64 = d.values().sum::<u64>() + unplanned;
+    let pending = if unplanned > 0 {
+        format!(" + not yet planned {unplanned}")
+    } else {
+        String::new()
+    };
     format!(
-        "records {records} = evaluation {} + history {} + excluded {} + quarantined {} = {sum} ({})",
+        "records {records} = evaluation {} + history {} + excluded {} + quarantined {}{pending} = {sum} ({})",
         d.get("evaluation").unwrap_or(&0),
         d.get("history").unwrap_or(&0),
         d.get("excluded").unwrap_or(&0),
@@ -418,8 +428,8 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
             let eta = load::status_eta(&cfg, &ledger, jiff::Timestamp::now().as_millisecond())?;
             Ok(Outcome {
                 human: format!(
-                    "{}\nunplanned {unplanned}; stale records (no longer in the source) {}\nform: {}\nestimated time to finish the load: {}\nload:\n{}",
-                    invariant_line(records, &dispositions),
+                    "{}\nstale records (no longer in the source) {}\nform: {}\nestimated time to finish the load: {}\nload:\n{}",
+                    invariant_line_with(records, &dispositions, unplanned),
                     ledger.stale_records()?,
                     form.and_then(|f| f.published_id)
                         .map(|p| format!("published version {p}"))
