@@ -238,10 +238,11 @@ impl Ledger {
         crate::fsutil::touch_private(path)?;
         let conn = Connection::open(path)
             .with_context(|| format!("cannot open ledger {}", path.display()))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .and_then(|()| conn.pragma_update(None, "synchronous", "NORMAL"))
+            .and_then(|()| conn.pragma_update(None, "foreign_keys", "ON"))
+            .and_then(|()| conn.busy_timeout(std::time::Duration::from_secs(10)))
+            .with_context(|| format!("{} is not a usable ledger", path.display()))?;
         let mut ledger = Ledger { conn };
         ledger
             .migrate()
