@@ -41,6 +41,8 @@ pub struct WideCsvReader {
     done: bool,
     /// Headers that map to nothing, reported once by the caller.
     pub ignored_headers: Vec<String>,
+    /// The UTF-8 copy being read, for a file in another encoding (deleted when the reader is).
+    _utf8: Option<tempfile::NamedTempFile>,
 }
 
 impl WideCsvReader {
@@ -56,8 +58,10 @@ impl WideCsvReader {
             file: file_name.clone(),
             source,
         };
-        let f = File::open(path).map_err(&io)?;
-        let raw = BufReader::new(File::open(path).map_err(&io)?);
+        let utf8 = crate::encoding::utf8_copy(path, opts.encoding)?;
+        let read_path = utf8.as_ref().map_or(path, |t| t.path());
+        let f = File::open(read_path).map_err(&io)?;
+        let raw = BufReader::new(File::open(read_path).map_err(&io)?);
         let mut csv = csv::ReaderBuilder::new()
             .flexible(false)
             .has_headers(true)
@@ -128,6 +132,7 @@ impl WideCsvReader {
             opts,
             done: false,
             ignored_headers: ignored,
+            _utf8: utf8,
         };
         // Count the header's lines (a quoted header may span several) from the raw bytes.
         let start = reader.csv.position().byte();
@@ -609,7 +614,7 @@ mod tests {
         f.write_all(content).unwrap();
         let opts = ReadOptions {
             time_zone: Some(jiff::tz::TimeZone::UTC),
-            extractor: None,
+            ..ReadOptions::default()
         };
         WideCsvReader::open(f.path(), opts).unwrap().collect()
     }
@@ -683,6 +688,36 @@ mod tests {
         );
         assert!(recs[6].parsed.is_ok(), "reading goes on after bad rows");
         assert_eq!(recs[6].locator.to_string().rsplit(':').next(), Some("8"));
+    }
+
+    #[test]
+    fn a_windows_1252_export_reads_as_its_author_wrote_it() {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(b"evaluation_id,agent_email,evaluated_at,total_score,Comments\n1,a@x.com,2023-01-01T00:00:00Z,80,Tr\xe8s bien \x96 merci\n").unwrap();
+        let strict: Vec<SourceRecord> = WideCsvReader::open(f.path(), ReadOptions::default())
+            .unwrap()
+            .collect();
+        assert_eq!(
+            strict[0].parsed.as_ref().unwrap_err().field.as_deref(),
+            Some("Comments")
+        );
+        for encoding in [
+            crate::encoding::SourceEncoding::Windows1252,
+            crate::encoding::SourceEncoding::Auto,
+        ] {
+            let opts = ReadOptions {
+                encoding,
+                ..ReadOptions::default()
+            };
+            let recs: Vec<SourceRecord> = WideCsvReader::open(f.path(), opts).unwrap().collect();
+            let ev = recs[0].parsed.as_ref().unwrap();
+            assert_eq!(ev.comments[0].text, "Très bien – merci");
+            assert_eq!(
+                recs[0].locator.file,
+                f.path().display().to_string(),
+                "records name the original file"
+            );
+        }
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub struct JsonReader {
     in_array: Option<bool>,
     done: bool,
     peeked: Option<u8>,
+    _utf8: Option<tempfile::NamedTempFile>,
 }
 
 impl JsonReader {
@@ -39,9 +40,12 @@ impl JsonReader {
     /// [`FileError::Io`] when the file cannot be opened.
     pub fn open(path: &Path, opts: ReadOptions) -> Result<Self, FileError> {
         let file = path.display().to_string();
-        let f = File::open(path).map_err(|source| FileError::Io {
-            file: file.clone(),
-            source,
+        let utf8 = crate::encoding::utf8_copy(path, opts.encoding)?;
+        let f = File::open(utf8.as_ref().map_or(path, |t| t.path())).map_err(|source| {
+            FileError::Io {
+                file: file.clone(),
+                source,
+            }
         })?;
         let ext = path
             .extension()
@@ -63,6 +67,7 @@ impl JsonReader {
             in_array: None,
             done: false,
             peeked: None,
+            _utf8: utf8,
         })
     }
 

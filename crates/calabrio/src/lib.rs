@@ -10,6 +10,7 @@
 mod aliases;
 pub mod csv_long;
 pub mod csv_wide;
+pub mod encoding;
 pub mod json;
 
 use std::fmt;
@@ -27,6 +28,8 @@ pub struct ReadOptions {
     pub time_zone: Option<jiff::tz::TimeZone>,
     /// Name of the extractor recorded in `source.extractor`.
     pub extractor: Option<String>,
+    /// The file's encoding.
+    pub encoding: encoding::SourceEncoding,
 }
 
 /// Where a record stood in its file.

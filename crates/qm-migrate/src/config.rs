@@ -53,6 +53,8 @@ pub struct SourceConfig {
     pub path: PathBuf,
     /// IANA zone of naive timestamps; none refuses them.
     pub time_zone: Option<String>,
+    /// `utf-8` (default), `windows-1252`, `latin-1` or `auto` (UTF-8 if valid, else Windows-1252).
+    pub encoding: String,
     /// Source system name, part of every idempotency key (keep it stable for the whole migration).
     pub system: String,
 }
@@ -63,6 +65,7 @@ impl Default for SourceConfig {
             kind: "csv".into(),
             path: PathBuf::from("calabrio-export.csv"),
             time_zone: None,
+            encoding: "utf-8".into(),
             system: "calabrio_one".into(),
         }
     }
@@ -339,6 +342,12 @@ impl Config {
                 self.source.kind
             );
         }
+        if calabrio::encoding::SourceEncoding::parse(&self.source.encoding).is_none() {
+            bail!(
+                "[source] encoding = '{}' (utf-8, windows-1252, latin-1, auto)",
+                self.source.encoding
+            );
+        }
         if let Some(tz) = &self.source.time_zone {
             jiff::tz::TimeZone::get(tz)
                 .with_context(|| format!("[source] time_zone = '{tz}' is not an IANA zone"))?;
@@ -516,6 +525,7 @@ pub const TEMPLATE: &str = r#"# qm-migrate configuration. Paths are relative to 
 kind = "csv"                      # csv (one row per evaluation) | csv-long (one row per question) | json (array, object or JSON Lines)
 path = "calabrio-export.csv"
 # time_zone = "America/New_York"  # zone of timestamps written without offset; unset refuses them
+encoding = "utf-8"                # utf-8 | windows-1252 | latin-1 | auto (UTF-8 if valid, else Windows-1252)
 system = "calabrio_one"           # part of every idempotency key: keep it stable for the whole migration
 
 [scoring]

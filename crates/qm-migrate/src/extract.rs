@@ -51,6 +51,8 @@ pub fn run(
             .map(jiff::tz::TimeZone::get)
             .transpose()
             .context("[source] time_zone")?,
+        encoding: calabrio::encoding::SourceEncoding::parse(&cfg.source.encoding)
+            .context("[source] encoding")?,
         extractor: Some(match format {
             calabrio::Format::WideCsv | calabrio::Format::LongCsv => "csv_manual".into(),
             calabrio::Format::Json => "json_export".into(),
