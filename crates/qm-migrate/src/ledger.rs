@@ -331,11 +331,10 @@ impl Ledger {
     ) -> Result<&'static str> {
         let locator = rec.locator.to_string();
         let existing: Option<(i64, String)> = tx
-            .query_row(
-                "SELECT id, hash FROM records WHERE file = ?1 AND locator = ?2",
-                params![rec.locator.file, locator],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .prepare_cached("SELECT id, hash FROM records WHERE file = ?1 AND locator = ?2")?
+            .query_row(params![rec.locator.file, locator], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .optional()?;
         let (evaluation_id, canonical, field, error) = match &rec.parsed {
             Ok(ev) => (
@@ -348,10 +347,8 @@ impl Ledger {
         };
         match existing {
             Some((id, hash)) if hash == rec.hash => {
-                tx.execute(
-                    "UPDATE records SET last_seen_run = ?1, seq = ?2 WHERE id = ?3",
-                    params![run, seq, id],
-                )?;
+                tx.prepare_cached("UPDATE records SET last_seen_run = ?1, seq = ?2 WHERE id = ?3")?
+                    .execute(params![run, seq, id])?;
                 Ok("unchanged")
             }
             Some((id, _)) => {
@@ -375,11 +372,12 @@ impl Ledger {
                 Ok("changed")
             }
             None => {
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT INTO records (file, locator, line, json_path, evaluation_id, hash, raw, canonical,
                      error_field, error, seq, first_run, last_seen_run)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
-                    params![
+                )?
+                .execute(params![
                         rec.locator.file,
                         locator,
                         rec.locator.line.map(|l| l as i64),
