@@ -225,6 +225,18 @@ impl WideCsvReader {
                 }
             };
             let (raw, line) = self.raw_between(start, end);
+            // Quotes inside a quoted field are doubled, so a whole record has an even number of
+            // them. An odd count is a quote that never closes: the parser took everything after it,
+            // later rows included, as one field. Say so instead of hiding those rows in a comment.
+            let parsed = match parsed {
+                Ok(_) if raw.iter().filter(|b| **b == b'"').count() % 2 == 1 => {
+                    let lines = raw.iter().filter(|b| **b == b'\n').count() + 1;
+                    Err(RecordError::whole(format!(
+                        "unbalanced quote: a quoted field never closes, so this record swallowed {lines} lines up to the end of the file"
+                    )))
+                }
+                other => other,
+            };
             return Some(Row {
                 line,
                 raw,

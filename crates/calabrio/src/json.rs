@@ -229,6 +229,27 @@ impl Iterator for JsonReader {
 
 /// Decodes one record, naming the JSON path of a bad field.
 fn decode(text: &str, opts: &ReadOptions) -> Result<CanonicalEvaluation, RecordError> {
+    // serde reads a struct from an array too (positionally): `"agent": ["a@x.com"]` would become a
+    // person id. Objects must be objects.
+    if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(text) {
+        for key in [
+            "source",
+            "contact",
+            "form",
+            "agent",
+            "evaluator",
+            "approver",
+            "dates",
+            "score",
+        ] {
+            if map.get(key).is_some_and(serde_json::Value::is_array) {
+                return Err(RecordError::field(
+                    key,
+                    "invalid type: sequence, expected an object",
+                ));
+            }
+        }
+    }
     let de = &mut serde_json::Deserializer::from_str(text);
     let mut ev: CanonicalEvaluation = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();

@@ -155,6 +155,9 @@ pub struct FormConfig {
     /// `immediate` (release date = first send), `never` (neverRelease), `omit` (no release date,
     /// Genesys' default) — unverified #4.
     pub release_policy: String,
+    /// Longest comment carried (characters); a longer one quarantines its record (Genesys' own limit
+    /// is not documented: an assumption).
+    pub max_comment_chars: usize,
 }
 
 impl Default for FormConfig {
@@ -166,6 +169,7 @@ impl Default for FormConfig {
             sections: Vec::new(),
             status: "FINISHED".into(),
             release_policy: "immediate".into(),
+            max_comment_chars: 100_000,
         }
     }
 }
@@ -541,6 +545,7 @@ score_step = 1.0                  # 1 => options 0..100; 0.5 => 0, 0.5, ..., 100
 sections = []                     # Calabrio sections shown as their own (weight 0) question groups
 status = "FINISHED"               # unverified #3: FINISHED with full answers in one call
 release_policy = "immediate"      # immediate | never | omit (unverified #4)
+max_comment_chars = 100000        # a longer comment quarantines its record
 
 [users]
 match_keys = ["email", "username"]

@@ -472,6 +472,39 @@ fn plan_one(
             ),
         );
     }
+    // Text that cannot travel: control characters (a sign of a damaged export) and comments
+    // longer than Genesys is known to keep.
+    for (what, text) in ev
+        .comments
+        .iter()
+        .map(|c| ("comment", c.text.as_str()))
+        .chain(ev.agent.display_name.as_deref().map(|t| ("agent name", t)))
+        .chain(
+            ev.evaluator
+                .as_ref()
+                .and_then(|p| p.display_name.as_deref())
+                .map(|t| ("evaluator name", t)),
+        )
+    {
+        if let Some((i, c)) = text
+            .chars()
+            .enumerate()
+            .find(|(_, c)| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            return q(format!(
+                "{locator}: {what} holds control character U+{:04X} at character {}",
+                u32::from(c),
+                i + 1
+            ));
+        }
+        let len = text.chars().count();
+        if len > cfg.form.max_comment_chars {
+            return q(format!(
+                "{locator}: {what} of {len} characters exceeds [form] max_comment_chars ({})",
+                cfg.form.max_comment_chars
+            ));
+        }
+    }
     let mut notes = Vec::new();
     let form_key = ev.form.key();
     let method = match cfg.method_for(&form_key) {
@@ -516,6 +549,12 @@ fn plan_one(
             ));
         }
     };
+
+    if date > jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24) {
+        return q(format!(
+            "{locator}: the {basis} date {date} is in the future"
+        ));
+    }
 
     let mut row = PlanRow {
         record_id,

@@ -2,6 +2,7 @@
 //! needs a server starts the project's own Genesys emulator in-process on 127.0.0.1.
 
 mod cli;
+mod corpus;
 mod emulator_api;
 mod faults;
 mod pipeline;

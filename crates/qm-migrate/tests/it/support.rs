@@ -214,13 +214,14 @@ impl Env {
         want.len()
     }
 
-    /// (disposition, reason) of the record at `locator`.
+    /// (disposition, reason) of the record at `locator` (`file:line`, with or without a JSON path).
     pub(crate) fn plan_at(&self, locator: &str) -> Option<(String, String)> {
         let ledger = self.ledger();
         ledger
             .conn()
             .query_row(
-                "SELECT p.disposition, p.reason FROM records r JOIN plans p ON p.record_id = r.id WHERE r.locator = ?1",
+                "SELECT p.disposition, p.reason FROM records r JOIN plans p ON p.record_id = r.id
+                 WHERE r.locator = ?1 OR r.locator LIKE ?1 || ' $%'",
                 [locator],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
