@@ -216,22 +216,13 @@ async fn idempotency_key_replays_and_must_be_a_uuid() {
     assert_eq!(h.state.evaluations().len(), 1);
 
     let http = reqwest::Client::new();
-    let token: serde_json::Value = http
-        .post(format!("{}/oauth/token", h.url()))
-        .basic_auth("cid", Some(SECRET))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let t = token(&h).await;
     let resp = http
         .post(format!(
             "{}/api/v2/quality/conversations/{CONV}/evaluations",
             h.url()
         ))
-        .bearer_auth(token["access_token"].as_str().unwrap())
+        .bearer_auth(&t)
         .header("Idempotency-Key", "not-a-uuid")
         .json(&b)
         .send()
@@ -346,17 +337,7 @@ async fn long_retry_after_is_returned_as_throttled_for_the_caller_to_park() {
 async fn paging_state_filter_query_rules_and_form_delete() {
     let (h, client) = start(Settings::default()).await;
     let http = reqwest::Client::new();
-    let token: serde_json::Value = http
-        .post(format!("{}/oauth/token", h.url()))
-        .basic_auth("cid", Some(SECRET))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let t = token["access_token"].as_str().unwrap().to_owned();
+    let t = token(&h).await;
     let page: serde_json::Value = http
         .get(format!(
             "{}/api/v2/users?pageSize=2&pageNumber=1&state=any",
