@@ -236,6 +236,27 @@ fn decided(record_id: i64, d: Disposition, reason: String) -> Pending {
     }
 }
 
+/// A record decided `history` in `row` (its reason set), kept with its evaluation for the channel.
+fn to_history(
+    mut row: PlanRow,
+    locator: &str,
+    ev: CanonicalEvaluation,
+    method: ScoringMethod,
+) -> Pending {
+    row.disposition = Some(Disposition::History);
+    Pending {
+        row,
+        locator: locator.to_owned(),
+        ev: Some(ev),
+        candidate: None,
+        agent: None,
+        evaluator_note: String::new(),
+        evaluator_label: String::new(),
+        method: Some(method),
+        notes: Vec::new(),
+    }
+}
+
 fn ts_human(ts: jiff::Timestamp) -> String {
     ts.strftime("%Y-%m-%d %H:%M UTC").to_string()
 }
@@ -577,17 +598,7 @@ fn plan_one(
                     user.id
                 );
                 row.agent_user_id = Some(user.id.clone());
-                return Pending {
-                    row,
-                    locator: locator.to_owned(),
-                    ev: Some(ev),
-                    candidate: None,
-                    agent: None,
-                    evaluator_note: String::new(),
-                    evaluator_label: String::new(),
-                    method: Some(method),
-                    notes,
-                };
+                return to_history(row, locator, ev, method);
             }
             notes.push(format!("agent matched by {how}"));
             user
@@ -606,17 +617,7 @@ fn plan_one(
                 "agent {} has no Genesys account (tried {tried}); kept in the history",
                 ev.agent.label()
             );
-            return Pending {
-                row,
-                locator: locator.to_owned(),
-                ev: Some(ev),
-                candidate: None,
-                agent: None,
-                evaluator_note: String::new(),
-                evaluator_label: String::new(),
-                method: Some(method),
-                notes,
-            };
+            return to_history(row, locator, ev, method);
         }
     };
     row.agent_user_id = Some(agent.id.clone());
