@@ -110,50 +110,80 @@ pub enum EmulatorKind {
         /// Fixture (users, conversations, OAuth clients), as written by `sample`.
         #[arg(long, value_name = "FILE")]
         fixture: PathBuf,
-        /// Requests per minute per OAuth client.
-        #[arg(long, default_value_t = 300)]
-        requests_per_minute: u32,
-        /// Evaluations per agent per rolling 24 h.
-        #[arg(long, default_value_t = 50)]
-        per_agent_daily_cap: u32,
-        /// Token lifetime, seconds.
-        #[arg(long, default_value_t = 86_400)]
-        token_lifetime_s: u64,
-        /// Accept inactive and deleted users as agent or evaluator (unverified #5).
-        #[arg(long)]
-        accept_inactive_users: bool,
-        /// Allow one evaluation per conversation (unverified #2).
-        #[arg(long)]
-        one_evaluation_per_conversation: bool,
-        /// Refuse a releaseDate in the past (unverified #4).
-        #[arg(long)]
-        reject_past_release_date: bool,
-        /// Only log request fields the official models do not define, as Genesys does, instead of
-        /// answering 400.
-        #[arg(long)]
-        allow_unknown_fields: bool,
-        /// Fault: latency added to every API request, milliseconds.
-        #[arg(long, default_value_t = 0)]
-        latency_ms: u64,
-        /// Fault: up to this much more latency, at random.
-        #[arg(long, default_value_t = 0)]
-        latency_jitter_ms: u64,
-        /// Fault: share of API requests answered 503 (0.05 = 5 %).
-        #[arg(long, default_value_t = 0.0)]
-        error_rate: f64,
-        /// Fault: share of creates whose connection drops after the evaluation is stored.
-        #[arg(long, default_value_t = 0.0)]
-        drop_after_commit_rate: f64,
-        /// Fault: share of API requests answered 429 (a storm), with a 1 s Retry-After.
-        #[arg(long, default_value_t = 0.0)]
-        storm_rate: f64,
-        /// Run the emulator's clock this many times faster than real time.
-        #[arg(long, default_value_t = 1.0)]
-        time_scale: f64,
-        /// Seed of the fault dice.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
+        /// Behaviour and faults.
+        #[command(flatten)]
+        flags: GenesysFlags,
     },
+}
+
+/// The Genesys emulator's behaviour knobs and faults.
+#[derive(Debug, clap::Args)]
+pub struct GenesysFlags {
+    /// Requests per minute per OAuth client.
+    #[arg(long, default_value_t = 300)]
+    pub requests_per_minute: u32,
+    /// Evaluations per agent per rolling 24 h.
+    #[arg(long, default_value_t = 50)]
+    pub per_agent_daily_cap: u32,
+    /// Token lifetime, seconds.
+    #[arg(long, default_value_t = 86_400)]
+    pub token_lifetime_s: u64,
+    /// Accept inactive and deleted users as agent or evaluator (unverified #5).
+    #[arg(long)]
+    pub accept_inactive_users: bool,
+    /// Allow one evaluation per conversation (unverified #2).
+    #[arg(long)]
+    pub one_evaluation_per_conversation: bool,
+    /// Refuse a releaseDate in the past (unverified #4).
+    #[arg(long)]
+    pub reject_past_release_date: bool,
+    /// Only log request fields the official models do not define, as Genesys does, instead of
+    /// answering 400.
+    #[arg(long)]
+    pub allow_unknown_fields: bool,
+    /// Fault: latency added to every API request, milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Fault: up to this much more latency, at random.
+    #[arg(long, default_value_t = 0)]
+    pub latency_jitter_ms: u64,
+    /// Fault: share of API requests answered 503 (0.05 = 5 %).
+    #[arg(long, default_value_t = 0.0)]
+    pub error_rate: f64,
+    /// Fault: share of creates whose connection drops after the evaluation is stored.
+    #[arg(long, default_value_t = 0.0)]
+    pub drop_after_commit_rate: f64,
+    /// Fault: share of API requests answered 429 (a storm), with a 1 s Retry-After.
+    #[arg(long, default_value_t = 0.0)]
+    pub storm_rate: f64,
+    /// Run the emulator's clock this many times faster than real time.
+    #[arg(long, default_value_t = 1.0)]
+    pub time_scale: f64,
+    /// Seed of the fault dice.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+impl GenesysFlags {
+    /// The emulator settings these flags ask for.
+    pub fn settings(&self) -> emulator::Settings {
+        emulator::Settings {
+            requests_per_minute: self.requests_per_minute,
+            per_agent_daily_cap: self.per_agent_daily_cap,
+            token_lifetime_s: self.token_lifetime_s,
+            accept_inactive_users: self.accept_inactive_users,
+            one_evaluation_per_conversation: self.one_evaluation_per_conversation,
+            reject_past_release_date: self.reject_past_release_date,
+            reject_unknown_fields: !self.allow_unknown_fields,
+            latency_ms: self.latency_ms,
+            latency_jitter_ms: self.latency_jitter_ms,
+            error_rate: self.error_rate,
+            drop_after_commit_rate: self.drop_after_commit_rate,
+            storm_rate: self.storm_rate,
+            storm_retry_after_s: 1,
+            seed: self.seed,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -164,6 +194,35 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn emulator_flags_become_settings() {
+        let cli = Cli::try_parse_from([
+            "qm-migrate",
+            "emulator",
+            "genesys",
+            "--fixture",
+            "f.json",
+            "--allow-unknown-fields",
+            "--error-rate",
+            "0.05",
+            "--per-agent-daily-cap",
+            "200",
+        ])
+        .unwrap();
+        let Command::Emulator {
+            kind: EmulatorKind::Genesys { flags, .. },
+        } = cli.command
+        else {
+            panic!("not the emulator command");
+        };
+        let s = flags.settings();
+        assert!(!s.reject_unknown_fields);
+        assert_eq!(
+            (s.error_rate, s.per_agent_daily_cap, s.requests_per_minute),
+            (0.05, 200, 300)
+        );
     }
 
     #[test]

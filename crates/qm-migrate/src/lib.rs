@@ -451,20 +451,7 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
                 EmulatorKind::Genesys {
                     listen,
                     fixture,
-                    requests_per_minute,
-                    per_agent_daily_cap,
-                    token_lifetime_s,
-                    accept_inactive_users,
-                    one_evaluation_per_conversation,
-                    reject_past_release_date,
-                    allow_unknown_fields,
-                    latency_ms,
-                    latency_jitter_ms,
-                    error_rate,
-                    drop_after_commit_rate,
-                    storm_rate,
-                    time_scale,
-                    seed,
+                    flags,
                 },
         } => {
             let text = std::fs::read_to_string(&fixture)
@@ -472,23 +459,8 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
             let fx: emulator::Fixture = serde_json::from_str(&text).with_context(|| {
                 format!("fixture {} is not an emulator fixture", fixture.display())
             })?;
-            let settings = emulator::Settings {
-                requests_per_minute,
-                per_agent_daily_cap,
-                token_lifetime_s,
-                accept_inactive_users,
-                one_evaluation_per_conversation,
-                reject_past_release_date,
-                reject_unknown_fields: !allow_unknown_fields,
-                latency_ms,
-                latency_jitter_ms,
-                error_rate,
-                drop_after_commit_rate,
-                storm_rate,
-                storm_retry_after_s: 1,
-                seed,
-            };
-            let clock = genesys::Clock::scaled(time_scale);
+            let settings = flags.settings();
+            let clock = genesys::Clock::scaled(flags.time_scale);
             let handle = emulator::spawn(
                 &listen,
                 emulator::EmulatorState::with_clock(fx, settings, clock),
