@@ -337,25 +337,10 @@ impl Ctx<'_> {
 
     /// `skip` / `fail` for a conversation someone else already evaluated (unverified #2).
     async fn other_evaluation(&self, item: &LoadRow, summary: &mut LoadSummary) -> Result<bool> {
-        let existing = self
-            .client
-            .evaluations_for_conversation(&item.conversation_id)
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot query evaluations on conversation {}",
-                    item.conversation_id
-                )
-            })?;
-        let marker = format!("idempotency_key={}", item.idempotency_key);
-        let others: Vec<String> = existing
+        let others: Vec<String> = evaluations_on(self.client, item)
+            .await?
             .iter()
-            .filter(|e| {
-                !e.answers
-                    .as_ref()
-                    .and_then(|a| a.private_comments.as_deref())
-                    .is_some_and(|c| c.contains(&marker))
-            })
+            .filter(|e| !is_ours(e, item))
             .map(|e| e.id.clone())
             .collect();
         if others.is_empty() {
@@ -684,31 +669,41 @@ pub fn create_body(
     })
 }
 
+/// The evaluations Genesys holds on the conversation of `item`.
+async fn evaluations_on(
+    client: &GenesysClient,
+    item: &LoadRow,
+) -> Result<Vec<genesys::models::Evaluation>> {
+    client
+        .evaluations_for_conversation(&item.conversation_id)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot query evaluations on conversation {}",
+                item.conversation_id
+            )
+        })
+}
+
+/// Ours: it carries our marker (the key is derived from evaluation id and form) and the same agent.
+fn is_ours(e: &genesys::models::Evaluation, item: &LoadRow) -> bool {
+    let marker = format!("idempotency_key={}", item.idempotency_key);
+    e.answers
+        .as_ref()
+        .and_then(|a| a.private_comments.as_deref())
+        .is_some_and(|c| c.contains(&marker))
+        && e.agent.as_ref().is_none_or(|a| a.id == item.agent_user_id)
+}
+
 /// Looks for the evaluation of `item` in Genesys by its idempotency key marker.
 async fn find_existing(
     client: &GenesysClient,
     item: &LoadRow,
 ) -> Result<Option<(String, Option<f64>)>> {
-    let found = client
-        .evaluations_for_conversation(&item.conversation_id)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot look for evaluations on conversation {}",
-                item.conversation_id
-            )
-        })?;
-    let marker = format!("idempotency_key={}", item.idempotency_key);
-    Ok(found
+    Ok(evaluations_on(client, item)
+        .await?
         .into_iter()
-        .find(|e| {
-            // Ours: our marker (the key is derived from evaluation id and form) and the same agent.
-            e.answers
-                .as_ref()
-                .and_then(|a| a.private_comments.as_deref())
-                .is_some_and(|c| c.contains(&marker))
-                && e.agent.as_ref().is_none_or(|a| a.id == item.agent_user_id)
-        })
+        .find(|e| is_ours(e, item))
         .map(|e| (e.id.clone(), e.answers.and_then(|a| a.total_score))))
 }
 
