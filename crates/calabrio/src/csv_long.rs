@@ -18,6 +18,8 @@ const QUESTION_COLUMNS: &[&str] = &[
     "sectionid",
     "sectionname",
     "sectionweight",
+    "sectionscore",
+    "sectionmax",
     "questionid",
     "questiontext",
     "questionweight",
@@ -146,11 +148,21 @@ fn add_question(
     };
     let has_answer =
         answer.option_id.is_some() || answer.label.is_some() || answer.points.is_some();
-    let idx = match ev.sections.iter().position(|s| {
-        (section_id.is_some() && s.section_id == section_id)
-            || (section_id.is_none() && s.name == section_name)
-    }) {
-        Some(i) => i,
+    // By id when both sides have one; else by name (a section that came from `section:<Name>:…`
+    // columns has no id until its first question row gives it one).
+    let idx = match ev
+        .sections
+        .iter()
+        .position(|s| match (&section_id, &s.section_id) {
+            (Some(a), Some(b)) => a == b,
+            _ => s.name.is_some() && s.name == section_name,
+        }) {
+        Some(i) => {
+            if ev.sections[i].section_id.is_none() {
+                ev.sections[i].section_id = section_id.clone();
+            }
+            i
+        }
         None => {
             ev.sections.push(Section {
                 section_id: section_id.clone(),
@@ -161,6 +173,28 @@ fn add_question(
             ev.sections.len() - 1
         }
     };
+    for (key, name) in [
+        ("sectionscore", "section_score"),
+        ("sectionmax", "section_max"),
+    ] {
+        let Some(value) = num(key, name)? else {
+            continue;
+        };
+        let slot = if key == "sectionscore" {
+            &mut ev.sections[idx].score
+        } else {
+            &mut ev.sections[idx].max
+        };
+        match slot {
+            Some(prev) if *prev != value => {
+                return Err(RecordError::field(
+                    name,
+                    format!("{value} disagrees with {prev} on an earlier row of the same section"),
+                ));
+            }
+            _ => *slot = Some(value),
+        }
+    }
     if let Some(q) = &question_id
         && ev.sections[idx]
             .questions

@@ -13,8 +13,8 @@ use std::path::Path;
 
 use csv::ByteRecord;
 use qm_model::{
-    CanonicalEvaluation, Comment, CommentScope, Contact, Dates, Form, Kind, Person, Score, Section,
-    Source, parse_instant,
+    Answer, CanonicalEvaluation, Comment, CommentScope, Contact, Dates, Form, Kind, Person,
+    Question, Score, Section, Source, parse_instant,
 };
 
 use crate::aliases::{Canonical, canonical_column, fold};
@@ -25,6 +25,8 @@ enum Column {
     Known(Canonical),
     SectionScore(String),
     SectionMax(String),
+    QuestionAnswer(String, String),
+    QuestionPoints(String, String),
     Ignored,
 }
 
@@ -98,6 +100,26 @@ impl WideCsvReader {
                     _ => {
                         return Err(header_err(format!(
                             "column '{h}' should be section:<Name>:score or section:<Name>:max"
+                        )));
+                    }
+                }
+            } else if let Some(rest) = strip_prefix_ci(h, "q:") {
+                let parsed = rest.rsplit_once(':').and_then(|(sq, suffix)| {
+                    let (sec, q) = sq.split_once(':')?;
+                    let (sec, q) = (sec.to_owned(), q.to_owned());
+                    if suffix.eq_ignore_ascii_case("answer") {
+                        Some(Column::QuestionAnswer(sec, q))
+                    } else if suffix.eq_ignore_ascii_case("points") {
+                        Some(Column::QuestionPoints(sec, q))
+                    } else {
+                        None
+                    }
+                });
+                match parsed {
+                    Some(c) => c,
+                    None => {
+                        return Err(header_err(format!(
+                            "column '{h}' should be q:<Section>:<Question>:answer or q:<Section>:<Question>:points"
                         )));
                     }
                 }
@@ -324,6 +346,21 @@ impl WideCsvReader {
                         sections[idx].max = value;
                     }
                 }
+                Column::QuestionAnswer(sec, q) | Column::QuestionPoints(sec, q) => {
+                    if text.is_empty() {
+                        continue;
+                    }
+                    let question = question_of(&mut sections, sec, q);
+                    let answer = question.answer.get_or_insert_with(Answer::default);
+                    if matches!(self.columns[i], Column::QuestionAnswer(..)) {
+                        if text.eq_ignore_ascii_case("n/a") {
+                            question.na = Some(true);
+                        }
+                        answer.label = Some(text.to_owned());
+                    } else {
+                        answer.points = number(header, text)?;
+                    }
+                }
                 Column::Ignored => {}
             }
         }
@@ -544,7 +581,7 @@ impl WideCsvReader {
     }
 }
 
-fn normalise_state(raw: &str) -> String {
+pub(crate) fn normalise_state(raw: &str) -> String {
     match fold(raw).as_str() {
         "scored" | "completed" | "complete" => "scored".into(),
         "approved" => "approved".into(),
@@ -583,6 +620,32 @@ pub(crate) fn boolean(field: &str, text: &str) -> Result<Option<bool>, RecordErr
 }
 
 /// `Compliance=4;Soft Skills=5` or `{"Compliance":4,"Soft Skills":5}`.
+/// The question `q` of section `sec`, added (with its section) when first seen.
+fn question_of<'a>(sections: &'a mut Vec<Section>, sec: &str, q: &str) -> &'a mut Question {
+    let si = match sections.iter().position(|s| s.name.as_deref() == Some(sec)) {
+        Some(i) => i,
+        None => {
+            sections.push(Section {
+                name: Some(sec.to_owned()),
+                ..Section::default()
+            });
+            sections.len() - 1
+        }
+    };
+    let qs = &mut sections[si].questions;
+    let qi = match qs.iter().position(|x| x.text.as_deref() == Some(q)) {
+        Some(i) => i,
+        None => {
+            qs.push(Question {
+                text: Some(q.to_owned()),
+                ..Question::default()
+            });
+            qs.len() - 1
+        }
+    };
+    &mut qs[qi]
+}
+
 fn section_scores(field: &str, cell: &str) -> Result<Vec<Section>, RecordError> {
     let mut out = Vec::new();
     if cell.trim_start().starts_with('{') {
