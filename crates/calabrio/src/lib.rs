@@ -5,13 +5,17 @@
 //! A reader never drops a record: an unreadable row is still a record, with the error naming the
 //! file, the line (or JSON path), the field and why, so the planner can quarantine it and the history
 //! can keep its raw text. Only an unusable *file* (missing, unreadable header, no evaluation id column)
-//! is a [`FileError`]. Readers stream: memory stays flat in the number of records.
+//! is a [`FileError`]. The file readers stream: memory stays flat in the number of records (the
+//! tables directory, which must be joined, is read whole). [`api`] reads the REST API the same way.
 
 mod aliases;
+pub mod api;
+pub mod catalog;
 pub mod csv_long;
 pub mod csv_wide;
 pub mod encoding;
 pub mod json;
+pub mod tables;
 
 use std::fmt;
 use std::path::Path;
@@ -144,11 +148,16 @@ pub enum Format {
     LongCsv,
     /// Nested JSON: one object, an array of objects, or JSON Lines (§8.1).
     Json,
+    /// A directory of normalised tables (§8.4).
+    Tables,
 }
 
 impl Format {
     /// Guesses by extension: `.csv` is wide CSV, `.json`/`.jsonl`/`.ndjson` JSON.
     pub fn from_path(path: &Path) -> Option<Format> {
+        if path.is_dir() {
+            return Some(Format::Tables);
+        }
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
         match ext.as_str() {
             "csv" => Some(Format::WideCsv),
@@ -171,5 +180,6 @@ pub fn read(
         Format::WideCsv => Box::new(csv_wide::WideCsvReader::open(path, opts.clone())?),
         Format::LongCsv => Box::new(csv_long::LongCsvReader::open(path, opts.clone())?),
         Format::Json => Box::new(json::JsonReader::open(path, opts.clone())?),
+        Format::Tables => Box::new(tables::TablesReader::open(path, opts.clone())?),
     })
 }

@@ -7,6 +7,7 @@
 //! tokens, and enforces the per-client request rate and the per-agent daily cap with honest
 //! `Retry-After` headers.
 
+pub mod calabrio;
 mod routes;
 pub mod schema;
 mod state;
