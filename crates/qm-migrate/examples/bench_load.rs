@@ -50,7 +50,7 @@ async fn run(n: usize, scale: f64) -> anyhow::Result<()> {
     let client = qm_migrate::client_with_clock(&cfg, creds, clock.clone())?;
     let mut ledger = qm_migrate::ledger::Ledger::open(&cfg.ledger.path)?;
     let bar = indicatif::ProgressBar::hidden();
-    qm_migrate::extract::run(&cfg, &mut ledger, &bar)?;
+    qm_migrate::extract::run(&cfg, &mut ledger, &bar).await?;
     qm_migrate::plan::run(&cfg, &mut ledger, &client, &Default::default()).await?;
     qm_migrate::provision::run(&cfg, &ledger, &client).await?;
 

@@ -44,6 +44,10 @@ pub enum Command {
         /// Seed (the same seed writes the same dataset).
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Write only the wide CSV and JSON Lines exports (not the long CSV, the tables directory
+        /// and the Calabrio API dataset): for large benchmark datasets.
+        #[arg(long)]
+        csv_only: bool,
     },
     /// Stage the source records into the ledger (idempotent).
     Extract,
@@ -96,6 +100,10 @@ pub enum Command {
         /// Number of evaluations in the synthetic dataset.
         #[arg(long, default_value_t = 2000)]
         evaluations: usize,
+        /// Read the dataset through the Calabrio REST API (the built-in Calabrio emulator, with
+        /// paging, expiring sessions and a 2 % fault rate) rather than from the wide CSV export.
+        #[arg(long)]
+        api: bool,
     },
 }
 
@@ -113,6 +121,27 @@ pub enum EmulatorKind {
         /// Behaviour and faults.
         #[command(flatten)]
         flags: GenesysFlags,
+    },
+    /// Calabrio ONE REST API (`/api/rest`).
+    Calabrio {
+        /// Address to bind.
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: String,
+        /// Dataset (`calabrio-api.json`, as written by `sample`).
+        #[arg(long, value_name = "FILE")]
+        dataset: PathBuf,
+        /// Accept only the older array login body and demand the CSRF token.
+        #[arg(long)]
+        legacy_login: bool,
+        /// Requests a session serves before it expires (0 = never).
+        #[arg(long, default_value_t = 0)]
+        session_requests: u64,
+        /// Share of requests answered 503.
+        #[arg(long, default_value_t = 0.0)]
+        fault_rate: f64,
+        /// Most contacts one page returns.
+        #[arg(long, default_value_t = 1000)]
+        max_page: usize,
     },
 }
 

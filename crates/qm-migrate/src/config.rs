@@ -46,11 +46,23 @@ pub struct Config {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SourceConfig {
-    /// `csv` (wide, one row per evaluation), `csv-long` (one row per question) or `json` (JSON,
-    /// JSON Lines).
+    /// `csv` (wide, one row per evaluation), `csv-long` (one row per question), `json` (JSON,
+    /// JSON Lines), `tables` (a directory of normalised tables) or `calabrio-api` (the REST API).
     pub kind: String,
-    /// The export file.
+    /// The export file (the directory, for `tables`).
     pub path: PathBuf,
+    /// `calabrio-api`: base URL ending in `/api/rest`. The API user and password come from
+    /// `CALABRIO_USER` and `CALABRIO_PASSWORD` (or `CALABRIO_PASSWORD_FILE`).
+    pub url: Option<String>,
+    /// `calabrio-api`: PEM bundle of extra CAs to trust (on-premises servers). TLS verification
+    /// cannot be turned off.
+    pub ca_bundle: Option<PathBuf>,
+    /// `calabrio-api`: first contact day to extract (`YYYY-MM-DD`, UTC).
+    pub from: Option<String>,
+    /// `calabrio-api`: last contact day (inclusive; default today).
+    pub to: Option<String>,
+    /// `calabrio-api`: contacts per page.
+    pub page_size: u64,
     /// IANA zone of naive timestamps; none refuses them.
     pub time_zone: Option<String>,
     /// `utf-8` (default), `windows-1252`, `latin-1` or `auto` (UTF-8 if valid, else Windows-1252).
@@ -64,6 +76,11 @@ impl Default for SourceConfig {
         SourceConfig {
             kind: "csv".into(),
             path: PathBuf::from("calabrio-export.csv"),
+            url: None,
+            ca_bundle: None,
+            from: None,
+            to: None,
+            page_size: 500,
             time_zone: None,
             encoding: "utf-8".into(),
             system: "calabrio_one".into(),
@@ -328,6 +345,9 @@ impl Config {
             }
         };
         fix(&mut self.source.path);
+        if let Some(c) = self.source.ca_bundle.as_mut() {
+            fix(c);
+        }
         fix(&mut self.ledger.path);
         fix(&mut self.history.dir);
         if let Some(m) = self.link.mapping_file.as_mut() {
@@ -340,11 +360,40 @@ impl Config {
     /// # Errors
     /// The first problem, naming the key.
     pub fn validate(&self) -> Result<()> {
-        if !["csv", "csv-long", "json"].contains(&self.source.kind.as_str()) {
+        if !["csv", "csv-long", "json", "tables", "calabrio-api"]
+            .contains(&self.source.kind.as_str())
+        {
             bail!(
-                "[source] kind = '{}' is not supported yet (csv, csv-long, json)",
+                "[source] kind = '{}' is not supported (csv, csv-long, json, tables, calabrio-api)",
                 self.source.kind
             );
+        }
+        if self.source.kind == "calabrio-api" {
+            let url = self.source.url.as_deref().context(
+                "[source] kind = 'calabrio-api' needs url = \"https://<host>/api/rest\"",
+            )?;
+            if !(url.starts_with("https://")
+                || url.starts_with("http://127.0.0.1")
+                || url.starts_with("http://localhost"))
+            {
+                bail!(
+                    "[source] url must be https:// (plain http only to 127.0.0.1/localhost, for the emulator)"
+                );
+            }
+            if url.contains('@') {
+                bail!(
+                    "[source] url must not carry credentials; set CALABRIO_USER and CALABRIO_PASSWORD"
+                );
+            }
+            let from = self.source.from.as_deref().context(
+                "[source] kind = 'calabrio-api' needs from = \"YYYY-MM-DD\" (first contact day)",
+            )?;
+            from.parse::<jiff::civil::Date>()
+                .with_context(|| format!("[source] from = '{from}' is not YYYY-MM-DD"))?;
+            if let Some(to) = &self.source.to {
+                to.parse::<jiff::civil::Date>()
+                    .with_context(|| format!("[source] to = '{to}' is not YYYY-MM-DD"))?;
+            }
         }
         if calabrio::encoding::SourceEncoding::parse(&self.source.encoding).is_none() {
             bail!(
@@ -500,6 +549,23 @@ fn env_secret(name: &str) -> Result<Option<String>> {
     Ok(None)
 }
 
+/// The Calabrio API user and password: `CALABRIO_USER` and `CALABRIO_PASSWORD` (or their `_FILE`
+/// variants).
+///
+/// # Errors
+/// When either is missing (the message names the variables, never a value).
+pub fn calabrio_credentials() -> Result<(String, SecretString)> {
+    match (
+        env_secret("CALABRIO_USER")?,
+        env_secret("CALABRIO_PASSWORD")?,
+    ) {
+        (Some(u), Some(p)) if !u.is_empty() && !p.is_empty() => Ok((u, SecretString::from(p))),
+        _ => bail!(
+            "set CALABRIO_USER and CALABRIO_PASSWORD (or CALABRIO_PASSWORD_FILE naming a file that holds it) for [source] kind = 'calabrio-api'"
+        ),
+    }
+}
+
 impl Credentials {
     /// `GENESYS_CLIENT_ID` / `GENESYS_CLIENT_SECRET` (or their `_FILE` variants).
     ///
@@ -526,8 +592,13 @@ pub const TEMPLATE: &str = r#"# qm-migrate configuration. Paths are relative to 
 # (or GENESYS_CLIENT_ID_FILE / GENESYS_CLIENT_SECRET_FILE naming files that hold them).
 
 [source]
-kind = "csv"                      # csv (one row per evaluation) | csv-long (one row per question) | json (array, object or JSON Lines)
-path = "calabrio-export.csv"
+kind = "csv"                      # csv (one row per evaluation) | csv-long (one row per question) | json (array, object or JSON Lines) | tables (directory) | calabrio-api
+path = "calabrio-export.csv"      # the file, or the tables directory
+# For kind = "calabrio-api" (user and password from CALABRIO_USER and CALABRIO_PASSWORD or CALABRIO_PASSWORD_FILE):
+# url = "https://uswest2.calabriocloud.com/api/rest"
+# from = "2021-01-01"             # first contact day (UTC); to = "YYYY-MM-DD" (default today)
+# page_size = 500
+# ca_bundle = "corp-ca.pem"       # extra CAs for an on-premises server; TLS is always verified
 # time_zone = "America/New_York"  # zone of timestamps written without offset; unset refuses them
 encoding = "utf-8"                # utf-8 | windows-1252 | latin-1 | auto (UTF-8 if valid, else Windows-1252)
 system = "calabrio_one"           # part of every idempotency key: keep it stable for the whole migration

@@ -18,6 +18,53 @@ use crate::{Outcome, fsutil, ledger_counts, load_counts};
 /// The request rate of the demo's emulator (the real default is 300 per minute).
 pub const DEMO_REQUESTS_PER_MINUTE: u32 = 60_000;
 
+/// Starts the Calabrio emulator on the sample's API dataset (sessions expiring every 200 requests,
+/// 2 % of requests failing, pages of 50) and points `cfg` at it.
+async fn calabrio_api(
+    sample_dir: &Path,
+    cfg: &mut Config,
+) -> Result<(
+    emulator::calabrio::CalabrioHandle,
+    calabrio::api::ApiOptions,
+)> {
+    let text = std::fs::read_to_string(sample_dir.join("calabrio-api.json"))?;
+    let data: emulator::calabrio::Dataset = serde_json::from_str(&text)?;
+    let user = data
+        .api_users
+        .first()
+        .cloned()
+        .context("the sample's API dataset has no API user")?;
+    let days: Vec<jiff::civil::Date> = data
+        .contacts
+        .iter()
+        .filter_map(|c| c.contact.get("startTime")?.as_i64())
+        .filter_map(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+        .map(|t| jiff::tz::TimeZone::UTC.to_datetime(t).date())
+        .collect();
+    let state = emulator::calabrio::CalabrioState::new(
+        data,
+        emulator::calabrio::CalabrioSettings {
+            session_requests: 200,
+            fault_rate: 0.02,
+            max_page: 50,
+            ..emulator::calabrio::CalabrioSettings::default()
+        },
+    );
+    let handle = emulator::calabrio::spawn("127.0.0.1:0", state).await?;
+    cfg.source.kind = "calabrio-api".into();
+    cfg.source.url = Some(handle.base_url());
+    cfg.source.from = days.iter().min().map(ToString::to_string);
+    cfg.source.to = days.iter().max().map(ToString::to_string);
+    let mut opts = calabrio::api::ApiOptions::new(
+        &handle.base_url(),
+        &user.user_id,
+        secrecy::SecretString::from(user.password),
+    );
+    opts.page_size = 50;
+    opts.initial_backoff = std::time::Duration::from_millis(5);
+    Ok((handle, opts))
+}
+
 /// Runs the demo into `out`.
 ///
 /// # Errors
@@ -25,11 +72,15 @@ pub const DEMO_REQUESTS_PER_MINUTE: u32 = 60_000;
 pub async fn run(
     out: &Path,
     evaluations: usize,
+    api: bool,
     progress: &indicatif::ProgressBar,
 ) -> Result<Outcome> {
     let started = std::time::Instant::now();
     let sample_dir = out.join("sample");
     let sample = crate::sample::generate(evaluations, 42, &sample_dir)?;
+    // The API path keeps its own ledger and Genesys "org" beside the file path's.
+    let out_buf = out.join("api");
+    let out = if api { out_buf.as_path() } else { out };
 
     let fixture_text = std::fs::read_to_string(sample_dir.join("genesys-fixture.json"))?;
     let fixture: emulator::Fixture = serde_json::from_str(&fixture_text)?;
@@ -67,7 +118,15 @@ pub async fn run(
     };
     let client = crate::client_for(&cfg, creds)?;
     let exceptions = out.join("exceptions.csv");
-    let result = crate::run_all(&cfg, &client, Some(&exceptions), progress).await;
+    let calabrio = if api {
+        Some(calabrio_api(&sample_dir, &mut cfg).await?)
+    } else {
+        None
+    };
+    let api_opts = calabrio.as_ref().map(|(_, o)| o.clone());
+    let result = crate::run_all_with(&cfg, &client, Some(&exceptions), progress, api_opts).await;
+    let calabrio_stats = calabrio.as_ref().map(|(h, _)| h.state.stats());
+    drop(calabrio);
     fsutil::write_private(
         &state_file,
         serde_json::to_string(&state.snapshot())?.as_bytes(),
@@ -94,7 +153,15 @@ pub async fn run(
     let ok = invariant && created == evaluation && mismatched == 0;
     let elapsed = started.elapsed().as_secs_f64();
 
+    let source = match &calabrio_stats {
+        Some(c) => format!(
+            "Calabrio REST API (emulator): {} requests, {} logins (after {} 401s of expired sessions), {} 503s retried",
+            c.requests, c.logins, c.expired, c.faults
+        ),
+        None => "wide CSV export (sample/calabrio-export.csv)".to_owned(),
+    };
     let rows = [
+        ("source", source),
         ("records read", records.to_string()),
         ("  evaluation", evaluation.to_string()),
         ("  history", dispositions["history"].to_string()),
@@ -150,6 +217,7 @@ pub async fn run(
         "invariant_holds": invariant,
         "load": load,
         "requests": client.requests_sent(),
+        "calabrio_api": calabrio_stats,
         "created_this_run": created_now,
         "score_check": {"checked": checked, "mismatched": mismatched, "max_abs_diff": max_diff},
         "emulator": {"requests_per_minute": DEMO_REQUESTS_PER_MINUTE, "per_agent_daily_cap": cap, "busiest_agent": per_agent_max},

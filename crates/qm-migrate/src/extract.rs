@@ -1,8 +1,11 @@
 //! `extract`: stage every record of the source into the ledger with its raw text and content hash.
 //!
-//! Idempotent: a record is keyed by its file and position; staging the same file again changes
-//! nothing, and a record whose content changed is noticed by its hash and updated (so the next `plan`
-//! re-plans it). Records are committed in batches, so memory stays flat however large the export.
+//! Idempotent: a record is keyed by its file and position (for the API, its evaluation URL); staging
+//! the same source again changes nothing, and a record whose content changed is noticed by its hash
+//! and updated (so the next `plan` re-plans it). File records are committed in batches, so memory
+//! stays flat however large the export. The REST API is read one contact day at a time; each day is
+//! committed together with a mark that it is complete, so an interrupted extract resumes from the
+//! first day not yet complete.
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -27,23 +30,43 @@ pub struct ExtractSummary {
     pub ignored_columns: Vec<String>,
     /// Records of earlier extracts the source no longer has.
     pub stale: i64,
+    /// API: contact days read in this run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub days_read: Option<u64>,
+    /// API: contact days skipped because an earlier run completed them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub days_resumed: Option<u64>,
+    /// API: requests sent, retries, logins.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_requests: Option<u64>,
+    /// API: retries after 429/5xx/transport errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_retries: Option<u64>,
+    /// API: logins (the first and after each expired session).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_logins: Option<u64>,
 }
 
-/// Stages the configured source.
+impl ExtractSummary {
+    fn count(&mut self, outcome: &str, rec: &calabrio::SourceRecord) {
+        self.records += 1;
+        if rec.parsed.is_err() {
+            self.unreadable += 1;
+        }
+        match outcome {
+            "new" => self.new += 1,
+            "changed" => self.changed += 1,
+            _ => self.unchanged += 1,
+        }
+    }
+}
+
+/// The reader options of the configured source.
 ///
 /// # Errors
-/// An unusable file (missing, bad header) or a ledger error.
-pub fn run(
-    cfg: &Config,
-    ledger: &mut Ledger,
-    progress: &indicatif::ProgressBar,
-) -> Result<ExtractSummary> {
-    let format = match cfg.source.kind.as_str() {
-        "csv" => calabrio::Format::WideCsv,
-        "csv-long" => calabrio::Format::LongCsv,
-        _ => calabrio::Format::Json,
-    };
-    let opts = calabrio::ReadOptions {
+/// A bad time zone or encoding.
+pub fn read_options(cfg: &Config) -> Result<calabrio::ReadOptions> {
+    Ok(calabrio::ReadOptions {
         time_zone: cfg
             .source
             .time_zone
@@ -53,25 +76,63 @@ pub fn run(
             .context("[source] time_zone")?,
         encoding: calabrio::encoding::SourceEncoding::parse(&cfg.source.encoding)
             .context("[source] encoding")?,
-        extractor: Some(match format {
-            calabrio::Format::WideCsv | calabrio::Format::LongCsv => "csv_manual".into(),
-            calabrio::Format::Json => "json_export".into(),
-        }),
-    };
+        extractor: Some(
+            match cfg.source.kind.as_str() {
+                "json" => "json_export",
+                "tables" => "warehouse_tables",
+                _ => "csv_manual",
+            }
+            .into(),
+        ),
+    })
+}
+
+/// Stages the configured source.
+///
+/// # Errors
+/// An unusable file (missing, bad header), an API that cannot be reached, or a ledger error.
+pub async fn run(
+    cfg: &Config,
+    ledger: &mut Ledger,
+    progress: &indicatif::ProgressBar,
+) -> Result<ExtractSummary> {
+    run_with(cfg, ledger, progress, None).await
+}
+
+/// [`run`], with the Calabrio API options given rather than built from the configuration and the
+/// environment (tests, which must not touch the process environment).
+///
+/// # Errors
+/// As [`run`].
+pub async fn run_with(
+    cfg: &Config,
+    ledger: &mut Ledger,
+    progress: &indicatif::ProgressBar,
+    api: Option<calabrio::api::ApiOptions>,
+) -> Result<ExtractSummary> {
+    if cfg.source.kind == "calabrio-api" {
+        let opts = match api {
+            Some(o) => o,
+            None => api_options(cfg)?,
+        };
+        return run_api(cfg, ledger, progress, opts).await;
+    }
+    let opts = read_options(cfg)?;
     let mut summary = ExtractSummary::default();
     let path = &cfg.source.path;
-    let records: Box<dyn Iterator<Item = calabrio::SourceRecord>> = match format {
-        calabrio::Format::WideCsv => {
+    let records: Box<dyn Iterator<Item = calabrio::SourceRecord>> = match cfg.source.kind.as_str() {
+        "csv" => {
             let r = calabrio::csv_wide::WideCsvReader::open(path, opts)?;
             summary.ignored_columns = r.ignored_headers.clone();
             Box::new(r)
         }
-        calabrio::Format::LongCsv => {
+        "csv-long" => {
             let r = calabrio::csv_long::LongCsvReader::open(path, opts)?;
             summary.ignored_columns = r.ignored_headers.clone();
             Box::new(r)
         }
-        calabrio::Format::Json => Box::new(calabrio::json::JsonReader::open(path, opts)?),
+        "tables" => Box::new(calabrio::tables::TablesReader::open(path, opts)?),
+        _ => Box::new(calabrio::json::JsonReader::open(path, opts)?),
     };
     for col in &summary.ignored_columns {
         tracing::warn!(column = %col, "Source column maps to no canonical field; it is kept only in the raw text.");
@@ -85,15 +146,8 @@ pub fn run(
     let mut tx = ledger.transaction()?;
     for rec in records {
         seq += 1;
-        summary.records += 1;
-        if rec.parsed.is_err() {
-            summary.unreadable += 1;
-        }
-        match Ledger::upsert_record(&tx, &rec, seq, run)? {
-            "new" => summary.new += 1,
-            "changed" => summary.changed += 1,
-            _ => summary.unchanged += 1,
-        }
+        let outcome = Ledger::upsert_record(&tx, &rec, seq, run)?;
+        summary.count(outcome, &rec);
         progress.inc(1);
         if seq % 2000 == 0 {
             tx.commit()?;
@@ -102,6 +156,106 @@ pub fn run(
     }
     tx.commit()?;
     summary.stale = ledger.stale_records()?;
+    ledger.finish_run(run, &serde_json::to_value(&summary)?)?;
+    Ok(summary)
+}
+
+/// The API options of `[source]`, with the credentials from the environment.
+///
+/// # Errors
+/// Missing URL or credentials.
+pub fn api_options(cfg: &Config) -> Result<calabrio::api::ApiOptions> {
+    let url = cfg.source.url.clone().context("[source] url")?;
+    let (user, password) = crate::config::calabrio_credentials()?;
+    let mut opts = calabrio::api::ApiOptions::new(&url, &user, password);
+    opts.ca_bundle = cfg.source.ca_bundle.clone();
+    opts.page_size = cfg.source.page_size.max(1);
+    opts.timeout = std::time::Duration::from_secs(cfg.genesys.timeout_s.max(1));
+    Ok(opts)
+}
+
+async fn run_api(
+    cfg: &Config,
+    ledger: &mut Ledger,
+    progress: &indicatif::ProgressBar,
+    opts: calabrio::api::ApiOptions,
+) -> Result<ExtractSummary> {
+    let url = opts.base_url.clone();
+    let from: jiff::civil::Date = cfg
+        .source
+        .from
+        .as_deref()
+        .context("[source] from")?
+        .parse()
+        .context("[source] from")?;
+    let to: jiff::civil::Date = match &cfg.source.to {
+        Some(t) => t.parse().context("[source] to")?,
+        None => jiff::tz::TimeZone::UTC
+            .to_datetime(jiff::Timestamp::now())
+            .date(),
+    };
+    anyhow::ensure!(from <= to, "[source] from ({from}) is after to ({to})");
+    let api = calabrio::api::CalabrioApi::connect(opts).await?;
+    let source_key = url.trim_end_matches('/').to_owned();
+    let done = ledger.completed_days(&source_key)?;
+    let total_days = u64::try_from((to - from).get_days()).unwrap_or(0) + 1;
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} day {pos}/{len} ({eta} left)")
+    {
+        progress.set_style(style);
+    }
+    progress.set_length(total_days);
+    progress.set_message("extract (Calabrio API)");
+    let run = ledger.begin_run("extract")?;
+    let mut summary = ExtractSummary {
+        days_read: Some(0),
+        days_resumed: Some(0),
+        ..ExtractSummary::default()
+    };
+    let mut seq: i64 = 0;
+    let mut day = from;
+    loop {
+        let key = day.to_string();
+        if done.contains(&key) {
+            *summary.days_resumed.get_or_insert(0) += 1;
+        } else {
+            let got = api.day(day).await.with_context(|| {
+                format!("contact day {day} (days before it are saved; run extract again to resume)")
+            })?;
+            let tx = ledger.transaction()?;
+            for rec in &got.records {
+                seq += 1;
+                let outcome = Ledger::upsert_record(&tx, rec, seq, run)?;
+                summary.count(outcome, rec);
+            }
+            Ledger::complete_day(
+                &tx,
+                &source_key,
+                &key,
+                got.contacts,
+                got.records.len() as u64,
+            )?;
+            tx.commit()?;
+            *summary.days_read.get_or_insert(0) += 1;
+        }
+        progress.inc(1);
+        if day >= to {
+            break;
+        }
+        day = day.tomorrow()?;
+    }
+    api.logout().await;
+    let stats = &api.stats;
+    let load =
+        |c: &std::sync::atomic::AtomicU64| Some(c.load(std::sync::atomic::Ordering::Relaxed));
+    summary.api_requests = load(&stats.requests);
+    summary.api_retries = load(&stats.retries);
+    summary.api_logins = load(&stats.logins);
+    // Records of resumed days were seen by an earlier run, not this one: "stale" means nothing here.
+    summary.stale = if summary.days_resumed == Some(0) {
+        ledger.stale_records()?
+    } else {
+        0
+    };
     ledger.finish_run(run, &serde_json::to_value(&summary)?)?;
     Ok(summary)
 }

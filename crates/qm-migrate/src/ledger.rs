@@ -19,7 +19,8 @@ use anyhow::{Context, Result};
 use qm_model::Disposition;
 use rusqlite::{Connection, OptionalExtension, params};
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE runs (
     id INTEGER PRIMARY KEY,
     command TEXT NOT NULL,
@@ -105,7 +106,18 @@ CREATE TABLE attempts (
     message TEXT,
     response TEXT
 );
-"#];
+"#,
+    r#"
+CREATE TABLE api_days (
+    source TEXT NOT NULL,
+    day TEXT NOT NULL,
+    contacts INTEGER NOT NULL,
+    records INTEGER NOT NULL,
+    completed_at TEXT NOT NULL,
+    PRIMARY KEY (source, day)
+);
+"#,
+];
 
 /// The load states of an `evaluation` item.
 pub mod state {
@@ -424,6 +436,45 @@ impl Ledger {
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
+    }
+
+    /// Contact days of the API source `source` already extracted completely.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn completed_days(&self, source: &str) -> Result<std::collections::HashSet<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT day FROM api_days WHERE source = ?1")?;
+        let days = stmt
+            .query_map([source], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(days)
+    }
+
+    /// Records that contact day `day` of `source` is complete (in the transaction that staged it).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn complete_day(
+        tx: &rusqlite::Transaction<'_>,
+        source: &str,
+        day: &str,
+        contacts: u64,
+        records: u64,
+    ) -> Result<()> {
+        tx.execute(
+            "INSERT OR REPLACE INTO api_days (source, day, contacts, records, completed_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                source,
+                day,
+                i64::try_from(contacts)?,
+                i64::try_from(records)?,
+                jiff::Timestamp::now().to_string()
+            ],
+        )?;
+        Ok(())
     }
 
     /// Records staged by earlier extracts that the latest one no longer saw.

@@ -261,8 +261,9 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
             evaluations,
             out,
             seed,
+            csv_only,
         } => {
-            let s = sample::generate(evaluations, seed, &out)?;
+            let s = sample::generate_with(evaluations, seed, &out, !csv_only)?;
             Ok(Outcome {
                 human: format!(
                     "wrote a synthetic Calabrio dataset to {}: {} evaluations, {} CSV records, {} JSON Lines records, {} Genesys users, {} conversations, {} planted edge cases (sample-manifest.json)",
@@ -281,7 +282,7 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Extract => {
             let cfg = load_config(&config_path)?;
             let mut ledger = Ledger::open(&cfg.ledger.path)?;
-            let s = extract::run(&cfg, &mut ledger, &progress)?;
+            let s = extract::run(&cfg, &mut ledger, &progress).await?;
             progress.finish_and_clear();
             let (records, dispositions, unplanned) = ledger_counts(&ledger)?;
             let code = u8::from(s.unreadable > 0);
@@ -480,7 +481,57 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
                 code: 0,
             })
         }
-        Command::Demo { out, evaluations } => demo::run(&out, evaluations, &progress).await,
+        Command::Emulator {
+            kind:
+                EmulatorKind::Calabrio {
+                    listen,
+                    dataset,
+                    legacy_login,
+                    session_requests,
+                    fault_rate,
+                    max_page,
+                },
+        } => {
+            let text = std::fs::read_to_string(&dataset)
+                .with_context(|| format!("cannot read dataset {}", dataset.display()))?;
+            let data: emulator::calabrio::Dataset =
+                serde_json::from_str(&text).with_context(|| {
+                    format!("{} is not a Calabrio emulator dataset", dataset.display())
+                })?;
+            let contacts = data.contacts.len();
+            let state = emulator::calabrio::CalabrioState::new(
+                data,
+                emulator::calabrio::CalabrioSettings {
+                    legacy_login,
+                    session_requests,
+                    fault_rate: fault_rate.clamp(0.0, 1.0),
+                    max_page: max_page.max(1),
+                    ..emulator::calabrio::CalabrioSettings::default()
+                },
+            );
+            let handle = emulator::calabrio::spawn(&listen, state)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            eprintln!(
+                "Calabrio emulator listening on {} with {contacts} contacts (Ctrl-C stops it)",
+                handle.base_url()
+            );
+            tokio::signal::ctrl_c().await.ok();
+            let stats = handle.state.stats();
+            Ok(Outcome {
+                json: json!({"command": "emulator", "calabrio": stats}),
+                human: format!(
+                    "Calabrio emulator stopped after {} requests ({} logins, {} expired sessions, {} faults)",
+                    stats.requests, stats.logins, stats.expired, stats.faults
+                ),
+                code: 0,
+            })
+        }
+        Command::Demo {
+            out,
+            evaluations,
+            api,
+        } => demo::run(&out, evaluations, api, &progress).await,
     }
 }
 
@@ -523,8 +574,22 @@ pub async fn run_all(
     exceptions: Option<&Path>,
     progress: &indicatif::ProgressBar,
 ) -> Result<Outcome> {
+    run_all_with(cfg, client, exceptions, progress, None).await
+}
+
+/// [`run_all`] with the Calabrio API options given (the demo's API path).
+///
+/// # Errors
+/// As [`run_all`].
+pub async fn run_all_with(
+    cfg: &Config,
+    client: &genesys::GenesysClient,
+    exceptions: Option<&Path>,
+    progress: &indicatif::ProgressBar,
+    api: Option<calabrio::api::ApiOptions>,
+) -> Result<Outcome> {
     let mut ledger = Ledger::open(&cfg.ledger.path)?;
-    let ex = extract::run(cfg, &mut ledger, progress)?;
+    let ex = extract::run_with(cfg, &mut ledger, progress, api).await?;
     let pl = plan::run(cfg, &mut ledger, client, &plan::PlanOptions::default()).await?;
     if let Some(p) = exceptions {
         plan::write_exceptions(&ledger, p)?;

@@ -26,6 +26,8 @@ use serde::Serialize;
 
 use crate::fsutil::write_private;
 
+mod formats;
+
 /// The client id of the sample's OAuth client.
 pub const DEMO_CLIENT_ID: &str = "qm-migrate-demo";
 
@@ -125,6 +127,137 @@ const FORMS: &[FormSpec] = &[
         sections: &[("Tone", 30.0), ("Accuracy", 40.0), ("Resolution", 30.0)],
     },
 ];
+
+/// One answer option of a sample form question.
+pub(crate) struct OptM {
+    pub(crate) id: String,
+    pub(crate) label: String,
+    pub(crate) points: f64,
+    pub(crate) na: bool,
+}
+
+/// A question of a sample form.
+pub(crate) struct QuestionM {
+    pub(crate) id: String,
+    pub(crate) text: String,
+    pub(crate) options: Vec<OptM>,
+}
+
+/// A section of a sample form.
+pub(crate) struct SectionM {
+    pub(crate) id: String,
+    pub(crate) name: &'static str,
+    pub(crate) weight: f64,
+    pub(crate) questions: Vec<QuestionM>,
+}
+
+/// A sample form with its questions and options (what `recording/evalform` serves).
+pub(crate) struct FormM {
+    pub(crate) id: &'static str,
+    pub(crate) name: &'static str,
+    pub(crate) scoring: &'static str,
+    pub(crate) sections: Vec<SectionM>,
+}
+
+/// The forms of [`FORMS`] with questions: percentage forms have two questions per section worth
+/// 0–50 points each (with an N/A option), the 1–5 form one question per section worth 1–5.
+pub(crate) fn form_models() -> Vec<FormM> {
+    FORMS
+        .iter()
+        .map(|f| FormM {
+            id: f.id,
+            name: f.name,
+            scoring: f.scoring,
+            sections: f
+                .sections
+                .iter()
+                .enumerate()
+                .map(|(si, (name, weight))| {
+                    let sid = format!("{}{}", f.id, si + 1);
+                    let texts: Vec<String> = if f.max == 5.0 {
+                        vec![format!("{name}: overall rating")]
+                    } else {
+                        vec![
+                            format!("{name}: followed the standard?"),
+                            format!("{name}: done with care?"),
+                        ]
+                    };
+                    let questions = texts
+                        .into_iter()
+                        .enumerate()
+                        .map(|(qi, text)| {
+                            let qid = format!("{sid}{}", qi + 1);
+                            let options: Vec<(&str, f64, bool)> = if f.max == 5.0 {
+                                vec![
+                                    ("1", 1.0, false),
+                                    ("2", 2.0, false),
+                                    ("3", 3.0, false),
+                                    ("4", 4.0, false),
+                                    ("5", 5.0, false),
+                                ]
+                            } else {
+                                vec![
+                                    ("Exceeds", 50.0, false),
+                                    ("Meets", 40.0, false),
+                                    ("Partly", 30.0, false),
+                                    ("Below", 15.0, false),
+                                    ("No", 0.0, false),
+                                    ("N/A", 0.0, true),
+                                ]
+                            };
+                            QuestionM {
+                                id: qid.clone(),
+                                text,
+                                options: options
+                                    .into_iter()
+                                    .enumerate()
+                                    .map(|(oi, (label, points, na))| OptM {
+                                        id: format!("{qid}{}", oi + 1),
+                                        label: label.into(),
+                                        points,
+                                        na,
+                                    })
+                                    .collect(),
+                            }
+                        })
+                        .collect();
+                    SectionM {
+                        id: sid,
+                        name,
+                        weight: *weight,
+                        questions,
+                    }
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// Section (name, score, max) of `answers` on `form`: points of the applicable answers over the
+/// most their questions could earn.
+fn section_scores_of(form: &FormM, answers: &[Vec<usize>]) -> Vec<(String, String, String)> {
+    form.sections
+        .iter()
+        .zip(answers)
+        .filter_map(|(s, picks)| {
+            let mut score = 0.0;
+            let mut max = 0.0;
+            for (q, &o) in s.questions.iter().zip(picks) {
+                let opt = &q.options[o];
+                if !opt.na {
+                    score += opt.points;
+                    max += q
+                        .options
+                        .iter()
+                        .filter(|x| !x.na)
+                        .map(|x| x.points)
+                        .fold(0.0, f64::max);
+                }
+            }
+            (max > 0.0).then(|| (s.name.to_owned(), fmt_num(score), fmt_num(max)))
+        })
+        .collect()
+}
 
 const FIRST: &[&str] = &[
     "Jane",
@@ -233,6 +366,8 @@ struct Row {
     evaluator: Option<usize>,
     comment: String,
     sections: Vec<(String, String, String)>,
+    /// Per section, per question: the chosen option's index.
+    answers: Vec<Vec<usize>>,
 }
 
 /// Writes the dataset into `out`.
@@ -240,9 +375,22 @@ struct Row {
 /// # Errors
 /// I/O errors.
 pub fn generate(n: usize, seed: u64, out: &Path) -> Result<SampleSummary> {
+    generate_with(n, seed, out, true)
+}
+
+/// The Calabrio API user of the sample's API dataset.
+pub const DEMO_CALABRIO_USER: &str = "qm-migrate-api";
+
+/// Writes the dataset into `out`; `all_formats = false` writes only the wide CSV and JSON Lines
+/// (benchmarks), not the long CSV, the tables directory and the Calabrio API dataset.
+///
+/// # Errors
+/// I/O errors.
+pub fn generate_with(n: usize, seed: u64, out: &Path, all_formats: bool) -> Result<SampleSummary> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let n = n.max(60);
+    let models = form_models();
 
     // People.
     let agent_count = (n / 25).max(24);
@@ -432,21 +580,27 @@ pub fn generate(n: usize, seed: u64, out: &Path) -> Result<SampleSummary> {
             comment: COMMENTS[rng.random_range(0..COMMENTS.len())].into(),
             ..Row::default()
         };
-        // Scores.
-        let mut weighted = 0.0;
-        let mut weights = 0.0;
-        for (name, w) in form.sections {
-            let s = if form.max == 5.0 {
-                f64::from(rng.random_range(1..=5))
-            } else {
-                f64::from(rng.random_range(8..=20)) * 5.0
-            };
-            weighted += s * w;
-            weights += w;
-            row.sections
-                .push(((*name).into(), fmt_num(s), fmt_num(form.max)));
-        }
-        let total = ((weighted / weights) * 100.0).round() / 100.0;
+        // Answers, and the section scores and total they make.
+        let fm = &models[form_idx];
+        row.answers = fm
+            .sections
+            .iter()
+            .map(|sec| {
+                sec.questions
+                    .iter()
+                    .enumerate()
+                    .map(|(qi, q)| {
+                        if q.options.len() == 6 && qi == 1 && rng.random_range(0..100) < 4 {
+                            5
+                        } else {
+                            rng.random_range(0..5)
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        row.sections = section_scores_of(fm, &row.answers);
+        let total = total_of(form, &row.sections);
         row.total = fmt_num(total);
         row.raw_additive = fmt_num(total);
         // Links.
@@ -499,6 +653,13 @@ pub fn generate(n: usize, seed: u64, out: &Path) -> Result<SampleSummary> {
         }
         // Deterministic edge cases by index.
         rows.push(row);
+        let all = |form: usize, option: usize| -> Vec<Vec<usize>> {
+            models[form]
+                .sections
+                .iter()
+                .map(|s| vec![option; s.questions.len()])
+                .collect()
+        };
         let r = rows.last_mut().context("row")?;
         match i {
             0 => {
@@ -576,11 +737,8 @@ pub fn generate(n: usize, seed: u64, out: &Path) -> Result<SampleSummary> {
             }
             11 => {
                 r.form = 0;
-                r.sections = FORMS[0]
-                    .sections
-                    .iter()
-                    .map(|(n, _)| ((*n).into(), "80".into(), "100".into()))
-                    .collect();
+                r.answers = all(0, 1);
+                r.sections = section_scores_of(&models[0], &r.answers);
                 r.total = "0".into();
                 r.raw_additive = "85".into();
                 force_link(r, &mut conversations, &mut mapping, &agents, start);
@@ -593,11 +751,8 @@ pub fn generate(n: usize, seed: u64, out: &Path) -> Result<SampleSummary> {
             }
             12 => {
                 r.form = 0;
-                r.sections = FORMS[0]
-                    .sections
-                    .iter()
-                    .map(|(n, _)| ((*n).into(), "80".into(), "100".into()))
-                    .collect();
+                r.answers = all(0, 1);
+                r.sections = section_scores_of(&models[0], &r.answers);
                 r.total = "80".into();
                 r.kpi_failed = "true".into();
                 force_link(r, &mut conversations, &mut mapping, &agents, start);
@@ -610,11 +765,8 @@ pub fn generate(n: usize, seed: u64, out: &Path) -> Result<SampleSummary> {
             }
             13 => {
                 r.form = 1;
-                r.sections = FORMS[1]
-                    .sections
-                    .iter()
-                    .map(|(n, _)| ((*n).into(), "5".into(), "5".into()))
-                    .collect();
+                r.answers = all(1, 4);
+                r.sections = section_scores_of(&models[1], &r.answers);
                 r.total = "6.5".into();
                 expect(
                     &rows,
@@ -744,39 +896,37 @@ pub fn generate(n: usize, seed: u64, out: &Path) -> Result<SampleSummary> {
         }
         v
     };
-    let mut header: Vec<String> = [
-        "evaluation_id",
-        "contact_id",
-        "assoc_call_id",
-        "contact_type",
-        "contact_start_utc",
-        "form_id",
-        "form_name",
-        "scoring_type",
-        "kind",
-        "state",
-        "evaluated_at",
-        "created_at",
-        "total_score",
-        "raw_additive_score",
-        "kpi_failed",
-        "agent_person_id",
-        "agent_username",
-        "agent_email",
-        "agent_windows_login",
-        "agent_display_name",
-        "evaluator_person_id",
-        "evaluator_email",
-        "evaluator_display_name",
-        "evaluation_comment",
-    ]
-    .iter()
-    .map(|s| (*s).to_owned())
-    .collect();
+    let question_columns: Vec<(&str, &str)> = {
+        let mut v: Vec<(&str, &str)> = Vec::new();
+        for f in &models {
+            for s in &f.sections {
+                for q in &s.questions {
+                    if !v.contains(&(s.name, q.text.as_str())) {
+                        v.push((s.name, q.text.as_str()));
+                    }
+                }
+            }
+        }
+        v
+    };
+    let mut header: Vec<String> = formats::EVALUATION_COLUMNS
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
     for s in &section_names {
         header.push(format!("section:{s}:score"));
         header.push(format!("section:{s}:max"));
     }
+    for (s, q) in &question_columns {
+        header.push(format!("q:{s}:{q}:answer"));
+        header.push(format!("q:{s}:{q}:points"));
+    }
+    let view = formats::View {
+        rows: &rows,
+        agents: &agents,
+        evaluators: &evaluators,
+        models: &models,
+    };
     let mut csv_w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::new());
@@ -787,46 +937,7 @@ pub fn generate(n: usize, seed: u64, out: &Path) -> Result<SampleSummary> {
     let mut csv_line: u64 = 2;
     let mut json_line: u64 = 1;
     for r in &rows {
-        let a = &agents[r.agent];
-        let f = &FORMS[r.form];
-        let (ev_id, ev_email, ev_name) = match r.evaluator {
-            Some(e) => (
-                format!("{}", 500 + e),
-                evaluators[e].1.clone(),
-                evaluators[e].0.clone(),
-            ),
-            None => (String::new(), String::new(), String::new()),
-        };
-        let agent_email = r
-            .agent_email_override
-            .clone()
-            .unwrap_or_else(|| a.email.clone());
-        let mut rec: Vec<String> = vec![
-            r.evaluation_id.clone(),
-            r.contact_id.clone(),
-            r.assoc_call_id.clone(),
-            "CALL".into(),
-            r.contact_start.clone(),
-            f.id.into(),
-            f.name.into(),
-            f.scoring.into(),
-            r.kind.clone(),
-            r.state.clone(),
-            r.evaluated_at.clone(),
-            r.created_at.clone(),
-            r.total.clone(),
-            r.raw_additive.clone(),
-            r.kpi_failed.clone(),
-            a.person_id.to_string(),
-            a.username.clone(),
-            agent_email.clone(),
-            a.windows.clone(),
-            a.name.clone(),
-            ev_id.clone(),
-            ev_email.clone(),
-            ev_name.clone(),
-            r.comment.clone(),
-        ];
+        let mut rec = view.evaluation_cells(r);
         for s in &section_names {
             match r.sections.iter().find(|(n, _, _)| n == s) {
                 Some((_, v, m)) => {
@@ -839,50 +950,31 @@ pub fn generate(n: usize, seed: u64, out: &Path) -> Result<SampleSummary> {
                 }
             }
         }
+        let answered = view.answers(r);
+        for (s, q) in &question_columns {
+            match answered
+                .iter()
+                .find(|a| a.section.name == *s && a.question.text == *q)
+            {
+                Some(a) => {
+                    rec.push(a.option.label.clone());
+                    rec.push(if a.option.na {
+                        String::new()
+                    } else {
+                        fmt_num(a.option.points)
+                    });
+                }
+                None => {
+                    rec.push(String::new());
+                    rec.push(String::new());
+                }
+            }
+        }
         csv_w.write_record(&rec)?;
         csv_lines.push(csv_line);
         csv_line += 1 + r.comment.matches('\n').count() as u64;
 
-        let ev = serde_json::json!({
-            "schema": "calabrio-qm-evaluation/v1",
-            "source": {"system": "calabrio_one", "tenant": "sample.calabriocloud.com", "extractor": "rest_api"},
-            "evaluation_id": r.evaluation_id,
-            "contact": {
-                "contact_id": r.contact_id,
-                "assoc_call_id": (!r.assoc_call_id.is_empty()).then_some(&r.assoc_call_id),
-                "contact_type": "CALL",
-                "start_time_utc": r.contact_start,
-            },
-            "form": {"form_id": f.id, "form_name": f.name, "scoring_type": f.scoring},
-            "agent": {
-                "calabrio_person_id": a.person_id.to_string(), "username": a.username, "email": agent_email,
-                "windows_login": a.windows, "display_name": a.name
-            },
-            "evaluator": r.evaluator.map(|_| serde_json::json!({
-                "calabrio_person_id": ev_id, "email": ev_email, "display_name": ev_name
-            })),
-            "kind": r.kind,
-            "state": if r.state == "SCORED" { "scored" } else { "in_progress" },
-            "state_raw": r.state,
-            "dates": {
-                "evaluated_at_utc": (!r.evaluated_at.is_empty()).then_some(&r.evaluated_at),
-                "created_at_utc": (!r.created_at.is_empty()).then_some(&r.created_at),
-            },
-            "score": {
-                "total": r.total.parse::<f64>().ok(),
-                "raw_additive": r.raw_additive.parse::<f64>().ok(),
-                "unit": if f.scoring == "points" { "points" } else { "percent" },
-                "kpi_failed": (r.kpi_failed == "true").then_some(true),
-                "kpi_failed_basis": (r.kpi_failed == "true").then_some("explicit"),
-            },
-            "sections": r.sections.iter().map(|(n, v, m)| serde_json::json!({
-                "name": n, "score": v.parse::<f64>().ok(), "max": m.parse::<f64>().ok()
-            })).collect::<Vec<_>>(),
-            "comments": if r.comment.is_empty() { vec![] } else {
-                vec![serde_json::json!({"scope": "evaluation", "text": r.comment})]
-            },
-        });
-        jsonl.push_str(&serde_json::to_string(&ev)?);
+        jsonl.push_str(&serde_json::to_string(&view.canonical_json(r))?);
         jsonl.push('\n');
         json_lines.push(json_line);
         json_line += 1;
@@ -1069,6 +1161,20 @@ pub fn generate(n: usize, seed: u64, out: &Path) -> Result<SampleSummary> {
     // Write everything.
     write_private(&out.join("calabrio-export.csv"), &csv_bytes)?;
     write_private(&out.join("calabrio-export.jsonl"), jsonl.as_bytes())?;
+    drop((csv_bytes, jsonl));
+    if all_formats {
+        view.write_long(&out.join("calabrio-export-long.csv"))?;
+        view.write_tables(&out.join("calabrio-tables"))?;
+        let api_password: String = (0..24)
+            .map(|_| format!("{:x}", rng.random_range(0..16u8)))
+            .collect();
+        let dataset = view.api_dataset(DEMO_CALABRIO_USER, &api_password);
+        write_private(
+            &out.join("calabrio-api.json"),
+            serde_json::to_string(&dataset)?.as_bytes(),
+        )?;
+        write_private(&out.join("calabrio-api-password"), api_password.as_bytes())?;
+    }
     let mut map_w = csv::Writer::from_writer(Vec::new());
     map_w.write_record(["contact_id", "conversation_id"])?;
     for (c, v) in &mapping {
@@ -1204,6 +1310,35 @@ fn force_link(
             ],
         });
     }
+}
+
+/// The total of `sections` on `form`: the weighted mean of the section percentages (percentage
+/// forms) or the mean section score (the 1–5 form), to two decimals.
+fn total_of(form: &FormSpec, sections: &[(String, String, String)]) -> f64 {
+    let mut weighted = 0.0;
+    let mut weights = 0.0;
+    for (name, score, max) in sections {
+        let w = form
+            .sections
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(0.0, |(_, w)| *w);
+        let (score, max) = (
+            score.parse::<f64>().unwrap_or(0.0),
+            max.parse::<f64>().unwrap_or(1.0),
+        );
+        let value = if form.max == 5.0 {
+            score
+        } else {
+            score / max * 100.0
+        };
+        weighted += value * w;
+        weights += w;
+    }
+    if weights == 0.0 {
+        return 0.0;
+    }
+    ((weighted / weights) * 100.0).round() / 100.0
 }
 
 fn fmt_num(v: f64) -> String {

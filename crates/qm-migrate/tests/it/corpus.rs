@@ -132,7 +132,9 @@ async fn every_bad_input_is_quarantined_with_its_exact_reason() {
         env.cfg.ledger.path = env.path(&format!("corpus-{i}.db"));
         let mut ledger = env.ledger();
         let bar = indicatif::ProgressBar::hidden();
-        let ex = qm_migrate::extract::run(&env.cfg, &mut ledger, &bar).unwrap();
+        let ex = qm_migrate::extract::run(&env.cfg, &mut ledger, &bar)
+            .await
+            .unwrap();
         let plan = qm_migrate::plan::run(&env.cfg, &mut ledger, &env.client, &Default::default())
             .await
             .unwrap();

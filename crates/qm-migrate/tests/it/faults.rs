@@ -21,7 +21,9 @@ async fn sigkill_at_random_moments_leaves_exactly_one_evaluation_per_record() {
     let env = setup(1500, "csv", settings).await;
     let mut ledger = env.ledger();
     let bar = indicatif::ProgressBar::hidden();
-    qm_migrate::extract::run(&env.cfg, &mut ledger, &bar).unwrap();
+    qm_migrate::extract::run(&env.cfg, &mut ledger, &bar)
+        .await
+        .unwrap();
     // Reads retry through 503s; a create that meets one is simply run again, as a user would.
     let mut planned = None;
     for _ in 0..10 {

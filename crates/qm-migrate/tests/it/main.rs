@@ -6,4 +6,5 @@ mod corpus;
 mod emulator_api;
 mod faults;
 mod pipeline;
+mod sources;
 mod support;

@@ -337,9 +337,13 @@ async fn reextract_is_idempotent_and_notices_a_changed_record() {
     let env = setup(80, "csv", fast_settings()).await;
     let mut ledger = env.ledger();
     let bar = indicatif::ProgressBar::hidden();
-    let first = qm_migrate::extract::run(&env.cfg, &mut ledger, &bar).unwrap();
+    let first = qm_migrate::extract::run(&env.cfg, &mut ledger, &bar)
+        .await
+        .unwrap();
     assert_eq!(first.new, first.records);
-    let second = qm_migrate::extract::run(&env.cfg, &mut ledger, &bar).unwrap();
+    let second = qm_migrate::extract::run(&env.cfg, &mut ledger, &bar)
+        .await
+        .unwrap();
     assert_eq!(
         (second.new, second.changed, second.unchanged),
         (0, 0, first.records)
@@ -349,7 +353,9 @@ async fn reextract_is_idempotent_and_notices_a_changed_record() {
     let changed = text.replacen("Good empathy overall", "Good empathy, edited", 1);
     assert_ne!(text, changed);
     std::fs::write(&path, changed).unwrap();
-    let third = qm_migrate::extract::run(&env.cfg, &mut ledger, &bar).unwrap();
+    let third = qm_migrate::extract::run(&env.cfg, &mut ledger, &bar)
+        .await
+        .unwrap();
     assert_eq!(third.changed, 1);
     assert_eq!(third.records, first.records);
 }
@@ -596,8 +602,9 @@ async fn a_long_csv_export_is_staged_one_record_per_evaluation() {
     env.cfg.source.kind = "csv-long".into();
     env.cfg.source.path = path;
     let mut ledger = env.ledger();
-    let s =
-        qm_migrate::extract::run(&env.cfg, &mut ledger, &indicatif::ProgressBar::hidden()).unwrap();
+    let s = qm_migrate::extract::run(&env.cfg, &mut ledger, &indicatif::ProgressBar::hidden())
+        .await
+        .unwrap();
     assert_eq!((s.records, s.unreadable), (1, 0));
     let canonical: String = ledger
         .conn()

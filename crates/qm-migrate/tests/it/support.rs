@@ -129,7 +129,9 @@ impl Env {
     pub(crate) async fn prepare(&self) -> qm_migrate::plan::PlanSummary {
         let mut ledger = self.ledger();
         let bar = indicatif::ProgressBar::hidden();
-        qm_migrate::extract::run(&self.cfg, &mut ledger, &bar).unwrap();
+        qm_migrate::extract::run(&self.cfg, &mut ledger, &bar)
+            .await
+            .unwrap();
         let plan = qm_migrate::plan::run(&self.cfg, &mut ledger, &self.client, &Default::default())
             .await
             .unwrap();
