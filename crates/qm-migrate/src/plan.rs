@@ -424,10 +424,12 @@ pub async fn run(
         }
     }
 
+    // The form the answers are scored against is the same for every record: build it once.
+    let def = form::definition(&cfg.form);
     let tx = ledger.transaction()?;
     for mut p in pending {
         if p.row.disposition.is_none() {
-            finish_one(cfg, &conversations, &mut p);
+            finish_one(cfg, &def, &conversations, &mut p);
         }
         let d = p.row.disposition.unwrap_or(Disposition::Quarantined);
         *summary
@@ -761,6 +763,7 @@ fn plan_one(
 
 fn finish_one(
     cfg: &Config,
+    def: &genesys::models::EvaluationForm,
     conversations: &HashMap<String, AnalyticsConversation>,
     p: &mut Pending,
 ) {
@@ -920,8 +923,7 @@ fn finish_one(
         private_comments: private,
     };
     let answers = form::answers(&cfg.form, &enc);
-    let def = form::definition(&cfg.form);
-    let predicted = match genesys::scoring::score(&def, &answers, true) {
+    let predicted = match genesys::scoring::score(def, &answers, true) {
         Ok(s) => s.total_score.unwrap_or(0.0),
         Err(e) => {
             p.row.disposition = Some(Disposition::Quarantined);
