@@ -238,6 +238,9 @@ pub struct EmulatorState {
 
 pub(crate) struct Inner {
     pub(crate) fixture: Fixture,
+    /// Index of `fixture.users` and `fixture.conversations` by id (lookups are per request).
+    user_index: std::collections::HashMap<String, usize>,
+    conversation_index: std::collections::HashMap<String, usize>,
     pub(crate) settings: Settings,
     pub(crate) clock: Clock,
     pub(crate) store: Mutex<Store>,
@@ -254,8 +257,24 @@ impl EmulatorState {
     /// A fresh state over `fixture` on `clock` (share it with the client for scaled-time runs).
     pub fn with_clock(fixture: Fixture, settings: Settings, clock: genesys::clock::Clock) -> Self {
         let seed = settings.seed;
+        let user_index = fixture
+            .users
+            .iter()
+            .enumerate()
+            .rev() // the first of duplicate ids wins, as a linear search would
+            .map(|(i, u)| (u.id.clone(), i))
+            .collect();
+        let conversation_index = fixture
+            .conversations
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, c)| (c.conversation_id.clone(), i))
+            .collect();
         EmulatorState {
             inner: Arc::new(Inner {
+                user_index,
+                conversation_index,
                 fixture,
                 settings,
                 clock: Clock { shared: clock },
@@ -390,14 +409,16 @@ impl EmulatorState {
     }
 
     pub(crate) fn user(&self, id: &str) -> Option<&FixtureUser> {
-        self.inner.fixture.users.iter().find(|u| u.id == id)
+        self.inner
+            .user_index
+            .get(id)
+            .map(|&i| &self.inner.fixture.users[i])
     }
 
     pub(crate) fn conversation(&self, id: &str) -> Option<&FixtureConversation> {
         self.inner
-            .fixture
-            .conversations
-            .iter()
-            .find(|c| c.conversation_id == id)
+            .conversation_index
+            .get(id)
+            .map(|&i| &self.inner.fixture.conversations[i])
     }
 }

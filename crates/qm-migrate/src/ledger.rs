@@ -13,6 +13,7 @@
 //! is `unknown`). The file is created with mode 0600: it holds personal data. Schema changes are
 //! numbered migrations applied through `PRAGMA user_version`.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -252,6 +253,8 @@ impl Ledger {
             .with_context(|| format!("cannot open ledger {}", path.display()))?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .and_then(|()| conn.pragma_update(None, "synchronous", "NORMAL"))
+            // 32 MB of page cache: plan and extract stream the records table twice.
+            .and_then(|()| conn.pragma_update(None, "cache_size", -32_768))
             .and_then(|()| conn.pragma_update(None, "foreign_keys", "ON"))
             .and_then(|()| conn.busy_timeout(std::time::Duration::from_secs(10)))
             .with_context(|| format!("{} is not a usable ledger", path.display()))?;
@@ -438,6 +441,50 @@ impl Ledger {
         Ok(rows)
     }
 
+    /// Calls `f` with each record of the latest extract, in source order, without holding them all
+    /// (the planner streams).
+    ///
+    /// # Errors
+    /// SQLite errors, or the first error of `f`.
+    pub fn scan_current_records(&self, mut f: impl FnMut(RecordRow) -> Result<()>) -> Result<()> {
+        let Some(run) = self.latest_extract()? else {
+            return Ok(());
+        };
+        let mut stmt = self.conn.prepare(
+            "SELECT id, locator, evaluation_id, hash, canonical, error_field, error, seq
+             FROM records WHERE last_seen_run = ?1 ORDER BY seq",
+        )?;
+        let mut rows = stmt.query([run])?;
+        while let Some(r) = rows.next()? {
+            f(RecordRow {
+                id: r.get(0)?,
+                locator: r.get(1)?,
+                evaluation_id: r.get(2)?,
+                hash: r.get(3)?,
+                canonical: r.get(4)?,
+                error_field: r.get(5)?,
+                error: r.get(6)?,
+                seq: r.get(7)?,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Records whose evaluation was (or may have been) sent: record id → (evaluation id, locator).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn sent_records(&self) -> Result<HashMap<i64, (Option<String>, String)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT r.id, r.evaluation_id, r.locator FROM loads l JOIN records r ON r.id = l.record_id
+             WHERE l.state IN ('created', 'sending', 'unknown')",
+        )?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
     /// Contact days of the API source `source` already extracted completely.
     ///
     /// # Errors
@@ -555,12 +602,13 @@ impl Ledger {
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn put_plan(tx: &rusqlite::Transaction<'_>, p: &PlanRow) -> Result<()> {
-        tx.execute(
+    pub fn put_plan(tx: &Connection, p: &PlanRow) -> Result<()> {
+        tx.prepare_cached(
             "INSERT OR REPLACE INTO plans (record_id, disposition, reason, agent_user_id, evaluator_user_id,
              conversation_id, link_strategy, evaluated_at, date_basis, score, method, predicted, answers, planned_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-            params![
+        )?
+        .execute(params![
                 p.record_id,
                 p.disposition.map(|d| d.as_str()),
                 p.reason,
@@ -575,8 +623,7 @@ impl Ledger {
                 p.predicted,
                 p.answers,
                 now()
-            ],
-        )?;
+        ])?;
         Ok(())
     }
 
@@ -586,13 +633,13 @@ impl Ledger {
     /// # Errors
     /// SQLite errors.
     pub fn arm_load(
-        tx: &rusqlite::Transaction<'_>,
+        tx: &Connection,
         record_id: i64,
         key: &str,
         conversation_id: &str,
         agent_user_id: &str,
     ) -> Result<()> {
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO loads (record_id, state, idempotency_key, conversation_id, agent_user_id, updated_at)
              VALUES (?1, 'planned', ?2, ?3, ?4, ?5)
              ON CONFLICT (record_id) DO UPDATE SET
@@ -600,8 +647,8 @@ impl Ledger {
                conversation_id = CASE WHEN state IN ('planned', 'rejected', 'deferred') THEN excluded.conversation_id ELSE conversation_id END,
                agent_user_id = CASE WHEN state IN ('planned', 'rejected', 'deferred') THEN excluded.agent_user_id ELSE agent_user_id END,
                updated_at = excluded.updated_at",
-            params![record_id, key, conversation_id, agent_user_id, now()],
-        )?;
+        )?
+        .execute(params![record_id, key, conversation_id, agent_user_id, now()])?;
         Ok(())
     }
 
@@ -609,11 +656,11 @@ impl Ledger {
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn disarm_load(tx: &rusqlite::Transaction<'_>, record_id: i64) -> Result<()> {
-        tx.execute(
+    pub fn disarm_load(tx: &Connection, record_id: i64) -> Result<()> {
+        tx.prepare_cached(
             "DELETE FROM loads WHERE record_id = ?1 AND state IN ('planned', 'rejected', 'deferred')",
-            [record_id],
-        )?;
+        )?
+        .execute([record_id])?;
         Ok(())
     }
 

@@ -27,7 +27,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::form;
-use crate::ledger::{Ledger, PlanRow, state};
+use crate::ledger::{Ledger, PlanRow};
 
 /// Options of `plan`.
 #[derive(Debug, Clone, Default)]
@@ -211,6 +211,8 @@ struct Pending {
     ev: Option<CanonicalEvaluation>,
     candidate: Option<(String, String)>,
     agent: Option<User>,
+    agent_label: String,
+    evaluation_id: String,
     evaluator_note: String,
     evaluator_label: String,
     method: Option<ScoringMethod>,
@@ -229,6 +231,8 @@ fn decided(record_id: i64, d: Disposition, reason: String) -> Pending {
         ev: None,
         candidate: None,
         agent: None,
+        agent_label: String::new(),
+        evaluation_id: String::new(),
         evaluator_note: String::new(),
         evaluator_label: String::new(),
         method: None,
@@ -250,6 +254,8 @@ fn to_history(
         ev: Some(ev),
         candidate: None,
         agent: None,
+        agent_label: String::new(),
+        evaluation_id: String::new(),
         evaluator_note: String::new(),
         evaluator_label: String::new(),
         method: Some(method),
@@ -306,153 +312,248 @@ pub async fn run(
         .map(|k| (k, dir.find_default(k)));
     let default_evaluator = default_owned.as_ref().map(|(k, u)| (*k, u.as_ref()));
 
-    let records = ledger.current_records()?;
-    summary.records = records.len() as u64;
-
-    // Newest record per evaluation id (by evaluation date, then position in the source).
-    let mut parsed: HashMap<i64, CanonicalEvaluation> = HashMap::new();
-    let mut newest: HashMap<String, (i64, Option<jiff::Timestamp>, i64, String)> = HashMap::new();
-    for r in &records {
-        if let Some(text) = &r.canonical {
-            let ev: CanonicalEvaluation = serde_json::from_str(text).with_context(|| {
-                format!("ledger record {} holds unreadable canonical JSON", r.id)
-            })?;
-            let date = ev.dates.evaluated_at_utc.or(ev.dates.created_at_utc);
-            let better = match newest.get(&ev.evaluation_id) {
-                None => true,
-                Some((_, d, seq, _)) => (date, r.seq) > (*d, *seq),
-            };
-            if better {
-                newest.insert(
-                    ev.evaluation_id.clone(),
-                    (r.id, date, r.seq, r.locator.clone()),
-                );
-            }
-            parsed.insert(r.id, ev);
-        }
+    // Pass 1: the newest record per evaluation id (by evaluation date, then position in the
+    // source), reading only the id and dates of each record.
+    #[derive(serde::Deserialize)]
+    struct KeyDates {
+        #[serde(default)]
+        evaluated_at_utc: Option<jiff::Timestamp>,
+        #[serde(default)]
+        created_at_utc: Option<jiff::Timestamp>,
     }
-    let hash_of: HashMap<i64, &str> = records.iter().map(|r| (r.id, r.hash.as_str())).collect();
-
-    let mut pending: Vec<Pending> = Vec::with_capacity(records.len());
-    let mut keep: HashSet<i64> = HashSet::new();
-    // Evaluation ids already sent (or possibly sent) from some record: never sent again from another.
-    let mut sent_ids: HashMap<String, String> = HashMap::new();
-    for r in &records {
-        if let Some(st) = ledger.load_state(r.id)?
-            && [state::CREATED, state::SENDING, state::UNKNOWN].contains(&st.as_str())
-        {
-            keep.insert(r.id);
-            if let Some(id) = &r.evaluation_id {
-                sent_ids.insert(id.clone(), r.locator.clone());
-            }
-        }
+    #[derive(serde::Deserialize)]
+    struct Key {
+        evaluation_id: String,
+        #[serde(default)]
+        dates: Option<KeyDates>,
     }
-    for r in &records {
+    struct Winner {
+        id: i64,
+        date: Option<jiff::Timestamp>,
+        seq: i64,
+        locator: String,
+        hash: String,
+    }
+    let mut newest: HashMap<String, Winner> = HashMap::new();
+    ledger.scan_current_records(|r| {
+        summary.records += 1;
+        let Some(text) = &r.canonical else {
+            return Ok(());
+        };
+        let key: Key = serde_json::from_str(text)
+            .with_context(|| format!("ledger record {} holds unreadable canonical JSON", r.id))?;
+        let date = key
+            .dates
+            .and_then(|d| d.evaluated_at_utc.or(d.created_at_utc));
+        let better = match newest.get(&key.evaluation_id) {
+            None => true,
+            Some(w) => (date, r.seq) > (w.date, w.seq),
+        };
+        if better {
+            newest.insert(
+                key.evaluation_id,
+                Winner {
+                    id: r.id,
+                    date,
+                    seq: r.seq,
+                    locator: r.locator,
+                    hash: r.hash,
+                },
+            );
+        }
+        Ok(())
+    })?;
+
+    // Records already sent (or possibly sent) are kept as they are; their evaluation ids are never
+    // sent again from another record.
+    let sent = ledger.sent_records()?;
+    let keep: HashSet<i64> = sent.keys().copied().collect();
+    let sent_ids: HashMap<String, String> = sent
+        .into_values()
+        .filter_map(|(id, loc)| Some((id?, loc)))
+        .collect();
+
+    // The form the answers are scored against is the same for every record: build it once.
+    let def = form::definition(&cfg.form);
+
+    // Pass 2: plan each record as it streams by and write its plan. A record that links to a
+    // conversation is written with the outcome it gets if the conversation checks pass, and
+    // remembered (compactly) for those checks.
+    struct Candidate {
+        record_id: i64,
+        conversation_id: String,
+        strategy: String,
+        agent_id: String,
+        agent_label: String,
+        evaluation_id: String,
+        ready: Disposition,
+    }
+    let mut candidates: Vec<Candidate> = Vec::new();
+    let write = ledger.conn();
+    write.execute_batch("BEGIN")?;
+    let mut written = 0u64;
+    let count = |summary: &mut PlanSummary, d: Disposition, delta: i64| {
+        let e = summary
+            .dispositions
+            .entry(d.as_str().to_owned())
+            .or_insert(0);
+        *e = e.saturating_add_signed(delta);
+    };
+    let outcome = ledger.scan_current_records(|r| {
         if keep.contains(&r.id) {
-            continue;
+            return Ok(());
         }
-        if let Some(id) = &r.evaluation_id
-            && let Some(loc) = sent_ids.get(id)
-        {
-            parsed.remove(&r.id);
-            pending.push(decided(
+        let p = if let Some(loc) = r.evaluation_id.as_ref().and_then(|id| sent_ids.get(id)) {
+            decided(
                 r.id,
                 Disposition::Excluded,
                 format!(
-                    "evaluation {id} was already sent to Genesys from {loc}; this other version is not sent again (reconcile it by hand)"
+                    "evaluation {} was already sent to Genesys from {loc}; this other version is not sent again (reconcile it by hand)",
+                    r.evaluation_id.as_deref().unwrap_or_default()
                 ),
-            ));
-            continue;
-        }
-        let Some(ev) = parsed.remove(&r.id) else {
+            )
+        } else if let Some(text) = &r.canonical {
+            let ev: CanonicalEvaluation = serde_json::from_str(text).with_context(|| {
+                format!("ledger record {} holds unreadable canonical JSON", r.id)
+            })?;
+            let w = newest
+                .get(&ev.evaluation_id)
+                .context("internal: evaluation missing from the first pass")?;
+            if w.id != r.id {
+                decided(
+                    r.id,
+                    Disposition::Excluded,
+                    format!(
+                        "superseded duplicate: evaluation {} appears again at {}{}; the newest is kept",
+                        ev.evaluation_id,
+                        w.locator,
+                        if w.hash == r.hash { " (identical content)" } else { "" }
+                    ),
+                )
+            } else {
+                let mut p = plan_one(
+                    cfg,
+                    &dir,
+                    &mapping,
+                    default_evaluator,
+                    r.id,
+                    &r.locator,
+                    ev,
+                );
+                if p.row.disposition.is_none() {
+                    prepare_one(cfg, &def, &mut p);
+                }
+                p
+            }
+        } else {
             let what = match (&r.error_field, &r.error) {
                 (Some(f), Some(e)) => format!("field '{f}': {e}"),
                 (None, Some(e)) => e.clone(),
                 _ => "unreadable".into(),
             };
-            pending.push(decided(
+            decided(
                 r.id,
                 Disposition::Quarantined,
                 format!("{}: {what}", r.locator),
-            ));
-            continue;
+            )
         };
-        let (win_id, _, _, win_loc) = &newest[&ev.evaluation_id];
-        if *win_id != r.id {
-            let same = hash_of.get(win_id) == hash_of.get(&r.id);
-            pending.push(decided(
-                r.id,
-                Disposition::Excluded,
-                format!(
-                    "superseded duplicate: evaluation {} appears again at {win_loc}{}; the newest is kept",
-                    ev.evaluation_id,
-                    if same { " (identical content)" } else { "" }
-                ),
-            ));
-            continue;
-        }
-        pending.push(plan_one(
-            cfg,
-            &dir,
-            &mapping,
-            default_evaluator,
-            r.id,
-            &r.locator,
-            ev,
-        ));
-    }
-
-    // Check every candidate conversation in batches of 100.
-    let wanted: Vec<String> = {
-        let mut set: Vec<String> = pending
-            .iter()
-            .filter_map(|p| p.candidate.as_ref().map(|(c, _)| c.clone()))
-            .collect();
-        set.sort();
-        set.dedup();
-        set
-    };
-    summary.conversations_checked = wanted.len();
-    let mut conversations: HashMap<String, AnalyticsConversation> = HashMap::new();
-    for chunk in wanted.chunks(100) {
-        let found = client
-            .conversation_details(chunk)
-            .await
-            .context("cannot check conversations (GET /api/v2/analytics/conversations/details)")?;
-        for c in found {
-            conversations.insert(c.conversation_id.clone(), c);
-        }
-    }
-
-    // The form the answers are scored against is the same for every record: build it once.
-    let def = form::definition(&cfg.form);
-    let tx = ledger.transaction()?;
-    for mut p in pending {
-        if p.row.disposition.is_none() {
-            finish_one(cfg, &def, &conversations, &mut p);
-        }
         let d = p.row.disposition.unwrap_or(Disposition::Quarantined);
-        *summary
-            .dispositions
-            .entry(d.as_str().to_owned())
-            .or_insert(0) += 1;
-        Ledger::put_plan(&tx, &p.row)?;
-        if d == Disposition::Evaluation {
-            let ev = p.ev.as_ref().context("evaluation without a record")?;
-            let key =
-                qm_model::idempotency_key(&cfg.source.system, &ev.evaluation_id, &cfg.form.name);
-            Ledger::arm_load(
-                &tx,
-                p.row.record_id,
-                &key.to_string(),
-                p.row.conversation_id.as_deref().unwrap_or_default(),
-                p.row.agent_user_id.as_deref().unwrap_or_default(),
-            )?;
-        } else {
-            Ledger::disarm_load(&tx, p.row.record_id)?;
+        count(&mut summary, d, 1);
+        Ledger::put_plan(write, &p.row)?;
+        match (p.candidate, p.agent) {
+            (Some((conversation_id, strategy)), Some(agent)) => candidates.push(Candidate {
+                record_id: r.id,
+                conversation_id,
+                strategy,
+                agent_id: agent.id,
+                agent_label: p.agent_label,
+                evaluation_id: p.evaluation_id,
+                ready: d,
+            }),
+            _ => Ledger::disarm_load(write, r.id)?,
         }
+        written += 1;
+        if written.is_multiple_of(5000) {
+            write.execute_batch("COMMIT; BEGIN")?;
+        }
+        Ok(())
+    });
+    if let Err(e) = outcome {
+        let _ = write.execute_batch("ROLLBACK");
+        return Err(e);
     }
-    tx.commit()?;
+    drop(newest);
+
+    // Check the candidate conversations, 100 at a time, and settle each candidate as its batch
+    // comes back (nothing holds every conversation at once).
+    candidates.sort_by(|a, b| a.conversation_id.cmp(&b.conversation_id));
+    let mut i = 0;
+    while i < candidates.len() {
+        let mut ids: Vec<String> = Vec::with_capacity(100);
+        let mut j = i;
+        while j < candidates.len() {
+            let c = &candidates[j].conversation_id;
+            if ids.last() != Some(c) {
+                if ids.len() == 100 {
+                    break;
+                }
+                ids.push(c.clone());
+            }
+            j += 1;
+        }
+        summary.conversations_checked += ids.len();
+        let found = match client.conversation_details(&ids).await {
+            Ok(f) => f,
+            Err(e) => {
+                let _ = write.execute_batch("ROLLBACK");
+                return Err(anyhow::Error::new(e).context(
+                    "cannot check conversations (GET /api/v2/analytics/conversations/details)",
+                ));
+            }
+        };
+        let conversations: HashMap<&str, &AnalyticsConversation> = found
+            .iter()
+            .map(|c| (c.conversation_id.as_str(), c))
+            .collect();
+        for c in &candidates[i..j] {
+            let cid = &c.conversation_id;
+            let history = match conversations.get(cid.as_str()) {
+                None => Some(format!(
+                    "conversation {cid} (from {}) does not exist in Genesys (never a Genesys interaction, or removed by retention); kept in the history",
+                    c.strategy
+                )),
+                Some(conv) if !conv.has_agent(&c.agent_id) => Some(format!(
+                    "agent {} ({}) did not take part in conversation {cid} as an agent, so Genesys cannot hold this evaluation; kept in the history",
+                    c.agent_label, c.agent_id
+                )),
+                Some(_) => None,
+            };
+            match history {
+                Some(reason) => {
+                    count(&mut summary, c.ready, -1);
+                    count(&mut summary, Disposition::History, 1);
+                    write
+                        .prepare_cached(
+                            "UPDATE plans SET disposition = 'history', reason = ?2, answers = NULL, predicted = NULL
+                             WHERE record_id = ?1",
+                        )?
+                        .execute(rusqlite::params![c.record_id, reason])?;
+                    Ledger::disarm_load(write, c.record_id)?;
+                }
+                None if c.ready == Disposition::Evaluation => {
+                    let key = qm_model::idempotency_key(
+                        &cfg.source.system,
+                        &c.evaluation_id,
+                        &cfg.form.name,
+                    );
+                    Ledger::arm_load(write, c.record_id, &key.to_string(), cid, &c.agent_id)?;
+                }
+                None => Ledger::disarm_load(write, c.record_id)?,
+            }
+        }
+        i = j;
+    }
+    write.execute_batch("COMMIT")?;
     for id in &keep {
         let d = ledger
             .plan(*id)?
@@ -729,6 +830,8 @@ fn plan_one(
                 ev: Some(ev),
                 candidate: None,
                 agent: Some(agent),
+                agent_label: String::new(),
+                evaluation_id: String::new(),
                 evaluator_note: String::new(),
                 evaluator_label: ev_label,
                 method: Some(method),
@@ -744,6 +847,8 @@ fn plan_one(
                 ev: Some(ev),
                 candidate: Some((cid, strategy)),
                 agent: Some(agent),
+                agent_label: String::new(),
+                evaluation_id: String::new(),
                 evaluator_note: if evaluator.id
                     == default_evaluator
                         .and_then(|(_, u)| u.map(|u| u.id.clone()))
@@ -761,39 +866,20 @@ fn plan_one(
     }
 }
 
-fn finish_one(
-    cfg: &Config,
-    def: &genesys::models::EvaluationForm,
-    conversations: &HashMap<String, AnalyticsConversation>,
-    p: &mut Pending,
-) {
-    let (Some(ev), Some((cid, strategy)), Some(agent), Some(method)) = (
-        p.ev.as_ref(),
-        p.candidate.as_ref(),
-        p.agent.as_ref(),
-        p.method,
-    ) else {
+/// Everything about a linkable record that does not depend on its conversation: the encoded
+/// answers, the predicted Genesys total and the outcome if the conversation checks pass. Run as soon
+/// as the record is planned, so its canonical evaluation can be dropped (plan memory stays small).
+fn prepare_one(cfg: &Config, def: &genesys::models::EvaluationForm, p: &mut Pending) {
+    let (Some(ev), Some((cid, strategy)), Some(method)) =
+        (p.ev.take(), p.candidate.clone(), p.method)
+    else {
         p.row.disposition = Some(Disposition::Quarantined);
         p.row.reason = format!("{}: internal: incomplete plan", p.locator);
         return;
     };
-    let Some(conv) = conversations.get(cid) else {
-        p.row.disposition = Some(Disposition::History);
-        p.row.reason = format!(
-            "conversation {cid} (from {strategy}) does not exist in Genesys (never a Genesys interaction, or removed by retention); kept in the history"
-        );
-        return;
-    };
-    if !conv.has_agent(&agent.id) {
-        p.row.disposition = Some(Disposition::History);
-        p.row.reason = format!(
-            "agent {} ({}) did not take part in conversation {cid} as an agent, so Genesys cannot hold this evaluation; kept in the history",
-            ev.agent.label(),
-            agent.id
-        );
-        return;
-    }
-
+    p.agent_label = ev.agent.label();
+    p.evaluation_id = ev.evaluation_id.clone();
+    let ev = &ev;
     // Encode and predict.
     let source_percent = p.row.score.unwrap_or(0.0);
     let kpi_failed = ev.score.kpi_failed == Some(true);

@@ -30,25 +30,25 @@ pub struct CanonicalEvaluation {
     /// The evaluated agent.
     pub agent: Person,
     /// The evaluator, when known.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluator: Option<Person>,
     /// The approver, when known.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approver: Option<Person>,
     /// Evaluation or calibration.
     #[serde(default)]
     pub kind: Kind,
     /// `manual` or `auto`, as exported.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluation_type: Option<String>,
     /// Normalised state: `scored`, `approved`, `in_progress`, `needs_approval` or `unknown`.
     #[serde(default = "default_state")]
     pub state: String,
     /// The state as the source spelled it.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_raw: Option<String>,
     /// Agent response (`none`, `acknowledged`, `appealed`, `unknown`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_state: Option<String>,
     /// Dates.
     #[serde(default)]
@@ -57,10 +57,10 @@ pub struct CanonicalEvaluation {
     #[serde(default)]
     pub score: Score,
     /// Sections with their scores and (when exported) questions.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sections: Vec<Section>,
     /// Comments at evaluation, section or question level.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub comments: Vec<Comment>,
 }
 
@@ -79,13 +79,13 @@ pub struct Source {
     #[serde(default = "default_system")]
     pub system: String,
     /// Calabrio tenant (host) when known.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
     /// `rest_api`, `dataexplorer_csv`, `csv_manual`, `warehouse_tables`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extractor: Option<String>,
     /// When the export was made.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extracted_at: Option<String>,
 }
 
@@ -97,25 +97,25 @@ fn default_system() -> String {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Contact {
     /// Calabrio contact (CCR / recording) id.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact_id: Option<String>,
     /// ACD-side call id; for Genesys-routed calls, the Genesys conversation id (unverified #17).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assoc_call_id: Option<String>,
     /// An explicit Genesys conversation id carried by the export.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversation_id: Option<String>,
     /// `CALL`, `TEXT`, `EMAIL`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact_type: Option<String>,
     /// Contact start, UTC.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time_utc: Option<Timestamp>,
     /// Contact time zone as determined by the ACD.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_tz: Option<String>,
     /// Duration in milliseconds.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<i64>,
 }
 
@@ -123,16 +123,16 @@ pub struct Contact {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Form {
     /// Calabrio form id.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub form_id: Option<String>,
     /// Form name.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub form_name: Option<String>,
     /// `percentage` or `points`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scoring_type: Option<String>,
     /// Total possible points.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_points: Option<f64>,
 }
 
@@ -150,34 +150,34 @@ impl Form {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Person {
     /// Calabrio `personId`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calabrio_person_id: Option<String>,
     /// Calabrio user name (often, not always, an e-mail address).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
     /// E-mail address.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// `DOMAIN\login`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub windows_login: Option<String>,
     /// Employee id.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub employee_id: Option<String>,
     /// ACD id (never a key on its own: ACD ids are repurposed).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acd_id: Option<String>,
     /// Calabrio display id.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_id: Option<String>,
     /// Display name.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
     /// A key of unknown kind (the guide's `AgentID`: e-mail or AD login).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     /// Active in Calabrio.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active: Option<bool>,
 }
 
@@ -239,16 +239,16 @@ pub enum Kind {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Dates {
     /// When the evaluation was scored, UTC.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluated_at_utc: Option<Timestamp>,
     /// The text (or epoch number) it was parsed from.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluated_at_raw: Option<String>,
     /// When it was created, UTC (the guide's fallback date).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at_utc: Option<Timestamp>,
     /// The text it was parsed from.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at_raw: Option<String>,
 }
 
@@ -256,25 +256,25 @@ pub struct Dates {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Score {
     /// Total score (0 after a KPI failure).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total: Option<f64>,
     /// Raw additive score (keeps the sum after a KPI failure).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw_additive: Option<f64>,
     /// `percent` or `points`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
     /// Maximum points of the form.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_points: Option<f64>,
     /// Applicable points (N/A excluded).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applicable_points: Option<f64>,
     /// KPI (auto-fail) failed.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kpi_failed: Option<bool>,
     /// `explicit`, `inferred_total_zero` or `unknown`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kpi_failed_basis: Option<String>,
 }
 
@@ -282,25 +282,25 @@ pub struct Score {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Section {
     /// Section id, when known.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub section_id: Option<String>,
     /// Section name.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Weight.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight: Option<f64>,
     /// Score, on the form's scale.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score: Option<f64>,
     /// Maximum score of the section, when exported.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<f64>,
     /// Marked not applicable.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub na: Option<bool>,
     /// Questions, when exported.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub questions: Vec<Question>,
 }
 
@@ -308,22 +308,22 @@ pub struct Section {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Question {
     /// Question id.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub question_id: Option<String>,
     /// Question text.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// Weight.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight: Option<f64>,
     /// A KPI (auto-fail) question.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_kpi: Option<bool>,
     /// The chosen answer.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answer: Option<Answer>,
     /// Marked not applicable.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub na: Option<bool>,
 }
 
@@ -331,16 +331,16 @@ pub struct Question {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Answer {
     /// Option id.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub option_id: Option<String>,
     /// Label.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
     /// Points.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub points: Option<f64>,
     /// Option type, as exported.
-    #[serde(default, rename = "type")]
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
 }
 
@@ -361,27 +361,27 @@ pub enum CommentScope {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Comment {
     /// Comment id.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment_id: Option<String>,
     /// Scope.
     #[serde(default)]
     pub scope: CommentScope,
     /// Section id or name, for section and question comments.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub section_id: Option<String>,
     /// Question id, for question comments.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub question_id: Option<String>,
     /// The text, verbatim.
     pub text: String,
     /// When written.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at_utc: Option<Timestamp>,
     /// Author.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author: Option<Person>,
     /// Edited after writing.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub edited: Option<bool>,
 }
 
