@@ -612,3 +612,126 @@ fn evaluation(
         comments: out_comments,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let base: &[(&str, &str)] = &[
+            (
+                "forms.csv",
+                "form_id,form_name,scoring_type\n12,Sales,points\n",
+            ),
+            (
+                "sections.csv",
+                "form_id,section_id,section_name,section_weight\n12,101,Compliance,1\n",
+            ),
+            (
+                "questions.csv",
+                "section_id,question_id,question_text\n101,1001,Verified?\n101,1002,Disclosure?\n",
+            ),
+            (
+                "options.csv",
+                "question_id,option_id,option_label,option_points,option_type\n1001,1,Yes,10,\n1001,2,No,0,\n1002,3,Yes,5,\n1002,4,N/A,0,na\n",
+            ),
+            (
+                "persons.csv",
+                "person_id,email,display_name,active\n7,ann@example.com,Ann Lee,false\n",
+            ),
+            (
+                "evaluations.csv",
+                "evaluation_id,form_id,agent_id,evaluated_date,final_score,raw_score\ne1,12,7,2024-01-02T03:04:05Z,10,10\n",
+            ),
+            (
+                "scores.csv",
+                "evaluation_id,section_id,question_id,option_id\ne1,101,1001,1\ne1,101,1002,4\n",
+            ),
+            (
+                "comments.csv",
+                "comment_id,evaluation_id,section_id,question_id,text\nc1,e1,101,,Good\n",
+            ),
+        ];
+        for (name, text) in base {
+            let text = files
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(*text, |(_, t)| *t);
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        dir
+    }
+
+    fn read(dir: &tempfile::TempDir) -> Vec<SourceRecord> {
+        TablesReader::open(dir.path(), ReadOptions::default())
+            .unwrap()
+            .collect()
+    }
+
+    #[test]
+    fn a_record_joins_its_form_answers_person_and_comments() {
+        let dir = dir_with(&[]);
+        let recs = read(&dir);
+        assert_eq!(recs.len(), 1);
+        let ev = recs[0].parsed.as_ref().unwrap();
+        assert_eq!(ev.agent.email.as_deref(), Some("ann@example.com"));
+        assert_eq!(ev.agent.active, Some(false));
+        let s = &ev.sections[0];
+        assert_eq!((s.score, s.max), (Some(10.0), Some(10.0)), "N/A left out");
+        assert_eq!(s.questions[1].na, Some(true));
+        assert_eq!(ev.comments[0].scope, CommentScope::Section);
+        assert_eq!(ev.comments[0].section_id.as_deref(), Some("Compliance"));
+        assert_eq!(recs[0].locator.line, Some(2));
+        assert!(
+            recs[0].raw.contains("scores.csv:3: e1,101,1002,4"),
+            "{}",
+            recs[0].raw
+        );
+    }
+
+    #[test]
+    fn bad_answers_and_orphans_are_records_in_error_naming_file_line_and_field() {
+        let dir = dir_with(&[(
+            "scores.csv",
+            "evaluation_id,section_id,question_id,option_id\ne1,101,1001,99\ne9,101,1001,1\n",
+        )]);
+        let recs = read(&dir);
+        assert_eq!(recs.len(), 2, "the evaluation and the orphan score row");
+        let e = recs[0].parsed.as_ref().unwrap_err();
+        assert!(
+            e.field
+                .as_deref()
+                .unwrap()
+                .ends_with("scores.csv:2 option_id"),
+            "{e}"
+        );
+        assert_eq!(e.message, "option 99 is not an option of question 1001");
+        assert!(recs[1].locator.to_string().ends_with("scores.csv:3"));
+        let e = recs[1].parsed.as_ref().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "field 'evaluation_id': evaluation e9 is not in evaluations.csv"
+        );
+    }
+
+    #[test]
+    fn a_bad_form_table_row_makes_the_directory_unusable() {
+        let dir = dir_with(&[(
+            "options.csv",
+            "question_id,option_id,option_label,option_points\n1001,1,Yes,ten\n",
+        )]);
+        let err = TablesReader::open(dir.path(), ReadOptions::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("options.csv:2"), "{err}");
+        assert!(err.contains("option_points"), "{err}");
+        let dir = dir_with(&[("evaluations.csv", "form_id\n12\n")]);
+        let err = TablesReader::open(dir.path(), ReadOptions::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("no evaluation_id column"), "{err}");
+    }
+}

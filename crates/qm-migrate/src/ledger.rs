@@ -118,6 +118,12 @@ CREATE TABLE api_days (
     PRIMARY KEY (source, day)
 );
 "#,
+    // Plan and status read the records of the latest extract in source order; the columns they
+    // filter and sort on sit after the large raw and canonical texts, so without this index every
+    // query walks every record's overflow pages.
+    r#"
+CREATE INDEX records_run_seq ON records (last_seen_run, seq);
+"#,
 ];
 
 /// The load states of an `evaluation` item.
@@ -255,6 +261,9 @@ impl Ledger {
             .and_then(|()| conn.pragma_update(None, "synchronous", "NORMAL"))
             // 32 MB of page cache: plan and extract stream the records table twice.
             .and_then(|()| conn.pragma_update(None, "cache_size", -32_768))
+            // Checkpoint every 64 MB of WAL rather than 4 MB: index and interior pages rewritten
+            // between checkpoints are copied once, not many times (extract and plan write a lot).
+            .and_then(|()| conn.pragma_update(None, "wal_autocheckpoint", 16_384))
             .and_then(|()| conn.pragma_update(None, "foreign_keys", "ON"))
             .and_then(|()| conn.busy_timeout(std::time::Duration::from_secs(10)))
             .with_context(|| format!("{} is not a usable ledger", path.display()))?;
@@ -468,6 +477,17 @@ impl Ledger {
             })?;
         }
         Ok(())
+    }
+
+    /// The locator of record `id`.
+    ///
+    /// # Errors
+    /// SQLite errors (an unknown id included).
+    pub fn locator_of(&self, id: i64) -> Result<String> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT locator FROM records WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))?)
     }
 
     /// Records whose evaluation was (or may have been) sent: record id → (evaluation id, locator).

@@ -288,7 +288,7 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
             let code = u8::from(s.unreadable > 0);
             Ok(Outcome {
                 human: format!(
-                    "extract: {} records read ({} new, {} changed, {} unchanged); {} unreadable (they will be quarantined with file, line and field){}",
+                    "extract: {} records read ({} new, {} changed, {} unchanged); {} unreadable (they will be quarantined with file, line and field){}{}",
                     s.records,
                     s.new,
                     s.changed,
@@ -301,6 +301,15 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
                             "; columns kept only in the raw text: {}",
                             s.ignored_columns.join(", ")
                         )
+                    },
+                    match (s.days_read, s.days_resumed) {
+                        (Some(read), Some(resumed)) => format!(
+                            "; Calabrio API: {read} contact days read, {resumed} already complete from an earlier run, {} requests ({} retried, {} logins)",
+                            s.api_requests.unwrap_or(0),
+                            s.api_retries.unwrap_or(0),
+                            s.api_logins.unwrap_or(0)
+                        ),
+                        _ => String::new(),
                     }
                 ),
                 json: json!({"command": "extract", "records": records, "dispositions": dispositions, "unplanned": unplanned, "extract": s}),

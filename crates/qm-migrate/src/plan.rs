@@ -327,13 +327,15 @@ pub async fn run(
         #[serde(default)]
         dates: Option<KeyDates>,
     }
+    // Kept small (a million records pass through here): the locator is looked up only for the
+    // rare superseded duplicate, and 64 bits of the SHA-256 tell identical content apart.
     struct Winner {
         id: i64,
         date: Option<jiff::Timestamp>,
         seq: i64,
-        locator: String,
-        hash: String,
+        hash: u64,
     }
+    let short = |hash: &str| u64::from_str_radix(hash.get(..16).unwrap_or("0"), 16).unwrap_or(0);
     let mut newest: HashMap<String, Winner> = HashMap::new();
     ledger.scan_current_records(|r| {
         summary.records += 1;
@@ -356,8 +358,7 @@ pub async fn run(
                     id: r.id,
                     date,
                     seq: r.seq,
-                    locator: r.locator,
-                    hash: r.hash,
+                    hash: short(&r.hash),
                 },
             );
         }
@@ -379,16 +380,36 @@ pub async fn run(
     // Pass 2: plan each record as it streams by and write its plan. A record that links to a
     // conversation is written with the outcome it gets if the conversation checks pass, and
     // remembered (compactly) for those checks.
+    // A conversation id: a UUID (16 bytes) as Genesys ids are, else the text.
+    #[derive(PartialEq, Eq, PartialOrd, Ord)]
+    enum ConvId {
+        Uuid(uuid::Uuid),
+        Text(Box<str>),
+    }
+    impl std::fmt::Display for ConvId {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            match self {
+                ConvId::Uuid(u) => write!(f, "{u}"),
+                ConvId::Text(t) => f.write_str(t),
+            }
+        }
+    }
+    // About 50 bytes each: 750,000 of them at a million records.
     struct Candidate {
         record_id: i64,
-        conversation_id: String,
-        strategy: String,
-        agent_id: String,
-        agent_label: String,
-        evaluation_id: String,
+        conversation: ConvId,
+        /// Index into `strategies`.
+        strategy: u16,
+        /// Index into `agents` (id, label).
+        agent: u32,
+        /// The idempotency key of its create.
+        key: uuid::Uuid,
         ready: Disposition,
     }
     let mut candidates: Vec<Candidate> = Vec::new();
+    let mut strategies: Vec<String> = Vec::new();
+    let mut agents: Vec<(String, String)> = Vec::new();
+    let mut agent_ix: HashMap<String, u32> = HashMap::new();
     let write = ledger.conn();
     write.execute_batch("BEGIN")?;
     let mut written = 0u64;
@@ -426,8 +447,8 @@ pub async fn run(
                     format!(
                         "superseded duplicate: evaluation {} appears again at {}{}; the newest is kept",
                         ev.evaluation_id,
-                        w.locator,
-                        if w.hash == r.hash { " (identical content)" } else { "" }
+                        ledger.locator_of(w.id)?,
+                        if w.hash == short(&r.hash) { " (identical content)" } else { "" }
                     ),
                 )
             } else {
@@ -461,15 +482,35 @@ pub async fn run(
         count(&mut summary, d, 1);
         Ledger::put_plan(write, &p.row)?;
         match (p.candidate, p.agent) {
-            (Some((conversation_id, strategy)), Some(agent)) => candidates.push(Candidate {
-                record_id: r.id,
-                conversation_id,
-                strategy,
-                agent_id: agent.id,
-                agent_label: p.agent_label,
-                evaluation_id: p.evaluation_id,
-                ready: d,
-            }),
+            (Some((conversation_id, strategy)), Some(agent)) => {
+                let strategy = match strategies.iter().position(|x| *x == strategy) {
+                    Some(i) => i,
+                    None => {
+                        strategies.push(strategy);
+                        strategies.len() - 1
+                    }
+                };
+                let next = u32::try_from(agents.len()).unwrap_or(u32::MAX);
+                let agent = *agent_ix.entry(agent.id.clone()).or_insert_with(|| {
+                    agents.push((agent.id, p.agent_label));
+                    next
+                });
+                candidates.push(Candidate {
+                    record_id: r.id,
+                    conversation: match uuid::Uuid::try_parse(&conversation_id) {
+                        Ok(u) if u.to_string() == conversation_id => ConvId::Uuid(u),
+                        _ => ConvId::Text(conversation_id.into()),
+                    },
+                    strategy: u16::try_from(strategy).unwrap_or(u16::MAX),
+                    agent,
+                    key: qm_model::idempotency_key(
+                        &cfg.source.system,
+                        &p.evaluation_id,
+                        &cfg.form.name,
+                    ),
+                    ready: d,
+                });
+            }
             _ => Ledger::disarm_load(write, r.id)?,
         }
         written += 1;
@@ -486,18 +527,20 @@ pub async fn run(
 
     // Check the candidate conversations, 100 at a time, and settle each candidate as its batch
     // comes back (nothing holds every conversation at once).
-    candidates.sort_by(|a, b| a.conversation_id.cmp(&b.conversation_id));
+    candidates.sort_by(|a, b| a.conversation.cmp(&b.conversation));
     let mut i = 0;
     while i < candidates.len() {
         let mut ids: Vec<String> = Vec::with_capacity(100);
         let mut j = i;
+        let mut last: Option<&ConvId> = None;
         while j < candidates.len() {
-            let c = &candidates[j].conversation_id;
-            if ids.last() != Some(c) {
+            let c = &candidates[j].conversation;
+            if last != Some(c) {
                 if ids.len() == 100 {
                     break;
                 }
-                ids.push(c.clone());
+                ids.push(c.to_string());
+                last = Some(c);
             }
             j += 1;
         }
@@ -516,15 +559,15 @@ pub async fn run(
             .map(|c| (c.conversation_id.as_str(), c))
             .collect();
         for c in &candidates[i..j] {
-            let cid = &c.conversation_id;
+            let cid = &c.conversation.to_string();
+            let (agent_id, agent_label) = &agents[c.agent as usize];
+            let strategy = &strategies[usize::from(c.strategy)];
             let history = match conversations.get(cid.as_str()) {
                 None => Some(format!(
-                    "conversation {cid} (from {}) does not exist in Genesys (never a Genesys interaction, or removed by retention); kept in the history",
-                    c.strategy
+                    "conversation {cid} (from {strategy}) does not exist in Genesys (never a Genesys interaction, or removed by retention); kept in the history"
                 )),
-                Some(conv) if !conv.has_agent(&c.agent_id) => Some(format!(
-                    "agent {} ({}) did not take part in conversation {cid} as an agent, so Genesys cannot hold this evaluation; kept in the history",
-                    c.agent_label, c.agent_id
+                Some(conv) if !conv.has_agent(agent_id) => Some(format!(
+                    "agent {agent_label} ({agent_id}) did not take part in conversation {cid} as an agent, so Genesys cannot hold this evaluation; kept in the history"
                 )),
                 Some(_) => None,
             };
@@ -541,12 +584,7 @@ pub async fn run(
                     Ledger::disarm_load(write, c.record_id)?;
                 }
                 None if c.ready == Disposition::Evaluation => {
-                    let key = qm_model::idempotency_key(
-                        &cfg.source.system,
-                        &c.evaluation_id,
-                        &cfg.form.name,
-                    );
-                    Ledger::arm_load(write, c.record_id, &key.to_string(), cid, &c.agent_id)?;
+                    Ledger::arm_load(write, c.record_id, &c.key.to_string(), cid, agent_id)?;
                 }
                 None => Ledger::disarm_load(write, c.record_id)?,
             }

@@ -170,6 +170,15 @@ mod tests {
                 .percent,
             68.0
         );
+        // "Questions can carry positive or negative points": 10 + 5 − 5 (a penalty answer) earned
+        // of 20 applicable points (the N/A question's 5 left out) = 50 %.
+        let earned = 10.0 + 5.0 - 5.0;
+        assert_eq!(
+            normalise_with(earned, ScoringMethod::Points, Some(20.0))
+                .unwrap()
+                .percent,
+            50.0
+        );
         // A negative points total cannot be a Genesys score: an error, not a clamp.
         assert!(matches!(
             normalise_with(-2.0, ScoringMethod::Points, Some(10.0)),

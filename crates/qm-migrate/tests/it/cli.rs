@@ -232,3 +232,75 @@ async fn fatal_errors_exit_2_naming_the_problem() {
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(json(&o)["records"], 0);
 }
+
+/// `extract` from the Calabrio API as a user runs it: credentials from `CALABRIO_USER` and
+/// `CALABRIO_PASSWORD_FILE`, never echoed, even at trace level; a wrong password is a fatal error
+/// naming the user, not the password.
+#[tokio::test]
+async fn api_extract_takes_credentials_from_the_environment_and_never_shows_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    qm_migrate::sample::generate(60, 3, dir.path()).unwrap();
+    let text = std::fs::read_to_string(dir.path().join("calabrio-api.json")).unwrap();
+    let data: emulator::calabrio::Dataset = serde_json::from_str(&text).unwrap();
+    let evaluations: usize = data.contacts.iter().map(|c| c.evaluations.len()).sum();
+    let user = data.api_users[0].clone();
+    let emu = emulator::calabrio::spawn(
+        "127.0.0.1:0",
+        emulator::calabrio::CalabrioState::new(data, Default::default()),
+    )
+    .await
+    .unwrap();
+    let config = dir.path().join("api.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[source]\nkind = \"calabrio-api\"\nurl = \"{}\"\nfrom = \"2021-01-01\"\nto = \"2026-11-01\"\n[ledger]\npath = \"api.db\"\n",
+            emu.base_url()
+        ),
+    )
+    .unwrap();
+    let password_file = dir.path().join("calabrio-api-password");
+    let run = |password_file: &std::path::Path| {
+        let mut c = bin();
+        c.args(["--json", "--config"])
+            .arg(&config)
+            .arg("extract")
+            .env("CALABRIO_USER", &user.user_id)
+            .env("CALABRIO_PASSWORD_FILE", password_file)
+            .env_remove("CALABRIO_PASSWORD")
+            .env("QM_MIGRATE_LOG", "trace");
+        c
+    };
+    let ok = output(run(&password_file)).await;
+    let stderr = String::from_utf8_lossy(&ok.stderr);
+    assert_eq!(ok.status.code(), Some(0), "stderr: {stderr}");
+    let j = json(&ok);
+    assert_eq!(j["records"].as_u64(), Some(evaluations as u64), "{j}");
+    assert!(
+        j["extract"]["api_requests"].as_u64().unwrap() > evaluations as u64,
+        "{j}"
+    );
+    assert!(j["extract"]["days_read"].as_u64().unwrap() > 1000, "{j}");
+    let ledger = std::fs::read(dir.path().join("api.db")).unwrap();
+    for (what, bytes) in [
+        ("stdout", &ok.stdout),
+        ("stderr", &ok.stderr),
+        ("ledger", &ledger),
+    ] {
+        assert!(
+            !String::from_utf8_lossy(bytes).contains(&user.password),
+            "the API password reached {what}"
+        );
+    }
+
+    let wrong = dir.path().join("wrong-password");
+    std::fs::write(&wrong, "not-the-password").unwrap();
+    let bad = output(run(&wrong)).await;
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(2), "stderr: {stderr}");
+    assert!(
+        stderr.contains(&format!("API user '{}'", user.user_id)),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("not-the-password"), "{stderr}");
+}
