@@ -861,3 +861,131 @@ fn excerpt(body: &str) -> String {
     let t: String = body.chars().take(200).collect();
     t.replace(['\n', '\r'], " ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn catalog() -> Catalog {
+        let mut c = Catalog::default();
+        let form = form_from_json(&json!({
+            "id": 12, "name": "Sales", "scoringType": "Points",
+            "sections": [{"id": 101, "name": "Compliance", "questions": [
+                {"id": 1001, "text": "Verified?", "options": [
+                    {"id": 1, "label": "Yes", "points": 10}, {"id": 2, "label": "No", "points": 0}]}
+            ]}]
+        }))
+        .unwrap();
+        c.forms.insert(form.id.clone(), form);
+        let p = person_from_json(&json!({"personId": 31, "email": "a@x.com", "firstName": "Ann", "lastName": "Lee", "active": false})).unwrap();
+        c.persons.insert("31".into(), p);
+        c
+    }
+
+    fn detail(option: u64) -> Value {
+        json!({"id": 80517, "evalForm": {"evalFormId": 12}, "agent": {"id": 31}, "evaluator": null,
+               "isScoreCounted": true, "evaluated": 1_666_105_331_000_i64, "state": {"text": "SCORED"},
+               "additiveScore": 10, "totalScore": 0.0,
+               "sections": [{"id": 101, "questions": [{"id": 1001, "selectedOption": option}]}]})
+    }
+
+    #[test]
+    fn an_evaluation_maps_with_its_person_answers_kpi_and_newest_comment() {
+        let comments = json!([
+            {"$ref": "/x/comment/7", "text": "first draft", "created": 1000, "questionFK": 1001, "sectionFK": 101,
+             "history": [{"created": 1000, "text": "first draft"}, {"created": 2000, "text": "final words"}]},
+            {"$ref": "/x/comment/8", "text": "   ", "created": 1000}
+        ]);
+        let ev = canonical(
+            &catalog(),
+            &json!({"startTime": 1_666_000_000_000_i64}),
+            "6797639",
+            &detail(1),
+            &comments,
+            None,
+        )
+        .unwrap();
+        assert_eq!(ev.agent.display_name.as_deref(), Some("Ann Lee"));
+        assert_eq!(ev.agent.active, Some(false));
+        assert!(ev.evaluator.is_none());
+        assert_eq!(
+            ev.sections[0].questions[0]
+                .answer
+                .as_ref()
+                .unwrap()
+                .label
+                .as_deref(),
+            Some("Yes")
+        );
+        assert_eq!(
+            (ev.sections[0].score, ev.sections[0].max),
+            (Some(10.0), Some(10.0))
+        );
+        // totalScore 0 with additiveScore 10: a KPI failure, inferred and recorded as such.
+        assert_eq!(ev.score.kpi_failed, Some(true));
+        assert_eq!(
+            ev.score.kpi_failed_basis.as_deref(),
+            Some("inferred_total_zero")
+        );
+        assert_eq!(ev.comments.len(), 1, "the blank comment is dropped");
+        assert_eq!(ev.comments[0].text, "final words");
+        assert_eq!(ev.comments[0].edited, Some(true));
+        assert_eq!(ev.comments[0].scope, CommentScope::Question);
+        assert_eq!(ev.comments[0].comment_id.as_deref(), Some("7"));
+        assert_eq!(
+            ev.dates.evaluated_at_utc.unwrap().as_second(),
+            1_666_105_331
+        );
+    }
+
+    #[test]
+    fn what_cannot_be_read_is_named_by_its_json_path() {
+        let e =
+            canonical(&catalog(), &Value::Null, "1", &detail(99), &json!([]), None).unwrap_err();
+        assert_eq!(
+            e.field.as_deref(),
+            Some("sections[0].questions[0].selectedOption")
+        );
+        assert_eq!(e.message, "option 99 is not an option of question 1001");
+        let mut d = detail(1);
+        d["evalForm"]["evalFormId"] = json!(5);
+        let e = canonical(&catalog(), &Value::Null, "1", &d, &json!([]), None).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "field 'evalForm.evalFormId': form 5 is not in recording/evalform"
+        );
+        let mut d = detail(1);
+        d["totalScore"] = json!("high");
+        let e = canonical(&catalog(), &Value::Null, "1", &d, &json!([]), None).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("totalScore"));
+    }
+
+    #[tokio::test]
+    async fn a_ca_bundle_that_is_not_pem_is_a_configuration_error_and_urls_carry_no_credentials() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("ca.pem");
+        std::fs::write(&bad, "not a certificate").unwrap();
+        let mut o = ApiOptions::new(
+            "https://calabrio.example/api/rest",
+            "api",
+            "pw".to_owned().into(),
+        );
+        o.ca_bundle = Some(bad.clone());
+        let e = CalabrioApi::connect(o).await.err().unwrap().to_string();
+        assert!(
+            e.contains(&bad.display().to_string()) && e.contains("no PEM certificate"),
+            "{e}"
+        );
+        let o = ApiOptions::new(
+            "https://user:secret@calabrio.example/api/rest",
+            "api",
+            "pw".to_owned().into(),
+        );
+        let e = CalabrioApi::connect(o).await.err().unwrap().to_string();
+        assert!(
+            e.contains("must not carry credentials") && !e.contains("secret"),
+            "{e}"
+        );
+    }
+}

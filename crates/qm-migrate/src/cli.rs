@@ -128,8 +128,8 @@ pub enum EmulatorKind {
         #[arg(long, default_value = "127.0.0.1:8081")]
         listen: String,
         /// Dataset (`calabrio-api.json`, as written by `sample`).
-        #[arg(long, value_name = "FILE")]
-        dataset: PathBuf,
+        #[arg(long, value_name = "FILE", alias = "dataset")]
+        fixture: PathBuf,
         /// Accept only the older array login body and demand the CSRF token.
         #[arg(long)]
         legacy_login: bool,

@@ -494,7 +494,7 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
             kind:
                 EmulatorKind::Calabrio {
                     listen,
-                    dataset,
+                    fixture: dataset,
                     legacy_login,
                     session_requests,
                     fault_rate,
