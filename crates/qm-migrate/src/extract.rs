@@ -211,7 +211,8 @@ async fn run_api(
         days_resumed: Some(0),
         ..ExtractSummary::default()
     };
-    let mut seq: i64 = 0;
+    // Records of the days completed by earlier runs belong to this extract too.
+    let mut seq: i64 = ledger.carry_forward(&source_key, run)?;
     let mut day = from;
     loop {
         let key = day.to_string();
@@ -250,12 +251,7 @@ async fn run_api(
     summary.api_requests = load(&stats.requests);
     summary.api_retries = load(&stats.retries);
     summary.api_logins = load(&stats.logins);
-    // Records of resumed days were seen by an earlier run, not this one: "stale" means nothing here.
-    summary.stale = if summary.days_resumed == Some(0) {
-        ledger.stale_records()?
-    } else {
-        0
-    };
+    summary.stale = ledger.stale_records()?;
     ledger.finish_run(run, &serde_json::to_value(&summary)?)?;
     Ok(summary)
 }

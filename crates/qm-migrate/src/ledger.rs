@@ -124,6 +124,16 @@ CREATE TABLE api_days (
     r#"
 CREATE INDEX records_run_seq ON records (last_seen_run, seq);
 "#,
+    // The date that decides which version of a duplicated evaluation is the newest, and an index
+    // that answers that question without reading any record (backfilled from the canonical JSON).
+    r#"
+ALTER TABLE records ADD COLUMN sort_at INTEGER;
+UPDATE records SET sort_at = CAST(1000 * unixepoch(coalesce(
+    json_extract(canonical, '$.dates.evaluated_at_utc'),
+    json_extract(canonical, '$.dates.created_at_utc'))) AS INTEGER)
+WHERE canonical IS NOT NULL;
+CREATE INDEX records_newest ON records (last_seen_run, evaluation_id, sort_at, seq);
+"#,
 ];
 
 /// The load states of an `evaluation` item.
@@ -360,6 +370,13 @@ impl Ledger {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .optional()?;
+        if let Some((id, hash)) = &existing
+            && *hash == rec.hash
+        {
+            tx.prepare_cached("UPDATE records SET last_seen_run = ?1, seq = ?2 WHERE id = ?3")?
+                .execute(params![run, seq, id])?;
+            return Ok("unchanged");
+        }
         let (evaluation_id, canonical, field, error) = match &rec.parsed {
             Ok(ev) => (
                 Some(ev.evaluation_id.clone()),
@@ -369,16 +386,19 @@ impl Ledger {
             ),
             Err(e) => (None, None, e.field.clone(), Some(e.message.clone())),
         };
+        // What "newest" is decided by: the evaluation date, else the created date (epoch ms).
+        let sort_at = rec.parsed.as_ref().ok().and_then(|ev| {
+            ev.dates
+                .evaluated_at_utc
+                .or(ev.dates.created_at_utc)
+                .map(|t| t.as_millisecond())
+        });
         match existing {
-            Some((id, hash)) if hash == rec.hash => {
-                tx.prepare_cached("UPDATE records SET last_seen_run = ?1, seq = ?2 WHERE id = ?3")?
-                    .execute(params![run, seq, id])?;
-                Ok("unchanged")
-            }
             Some((id, _)) => {
                 tx.execute(
                     "UPDATE records SET hash = ?1, raw = ?2, canonical = ?3, error_field = ?4, error = ?5,
-                     evaluation_id = ?6, seq = ?7, last_seen_run = ?8, line = ?9, json_path = ?10 WHERE id = ?11",
+                     evaluation_id = ?6, seq = ?7, last_seen_run = ?8, line = ?9, json_path = ?10, sort_at = ?12
+                     WHERE id = ?11",
                     params![
                         rec.hash,
                         rec.raw,
@@ -390,7 +410,8 @@ impl Ledger {
                         run,
                         rec.locator.line.map(|l| l as i64),
                         rec.locator.json_path,
-                        id
+                        id,
+                        sort_at
                     ],
                 )?;
                 Ok("changed")
@@ -398,8 +419,8 @@ impl Ledger {
             None => {
                 tx.prepare_cached(
                     "INSERT INTO records (file, locator, line, json_path, evaluation_id, hash, raw, canonical,
-                     error_field, error, seq, first_run, last_seen_run)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+                     error_field, error, seq, first_run, last_seen_run, sort_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13)",
                 )?
                 .execute(params![
                         rec.locator.file,
@@ -413,7 +434,8 @@ impl Ledger {
                         field,
                         error,
                         seq,
-                        run
+                        run,
+                        sort_at
                     ],
                 )?;
                 Ok("new")
@@ -451,7 +473,9 @@ impl Ledger {
     }
 
     /// Calls `f` with each record of the latest extract, in source order, without holding them all
-    /// (the planner streams).
+    /// (the planner streams). Records are read in chunks and no statement stays open while `f`
+    /// runs, so `f` may write and its commits can checkpoint the WAL (a statement held open for a
+    /// whole scan would let the WAL grow without bound).
     ///
     /// # Errors
     /// SQLite errors, or the first error of `f`.
@@ -459,24 +483,103 @@ impl Ledger {
         let Some(run) = self.latest_extract()? else {
             return Ok(());
         };
-        let mut stmt = self.conn.prepare(
-            "SELECT id, locator, evaluation_id, hash, canonical, error_field, error, seq
-             FROM records WHERE last_seen_run = ?1 ORDER BY seq",
-        )?;
-        let mut rows = stmt.query([run])?;
-        while let Some(r) = rows.next()? {
-            f(RecordRow {
-                id: r.get(0)?,
-                locator: r.get(1)?,
-                evaluation_id: r.get(2)?,
-                hash: r.get(3)?,
-                canonical: r.get(4)?,
-                error_field: r.get(5)?,
-                error: r.get(6)?,
-                seq: r.get(7)?,
-            })?;
+        let (mut after_seq, mut after_id) = (i64::MIN, i64::MIN);
+        loop {
+            let chunk: Vec<RecordRow> = {
+                let mut stmt = self.conn.prepare_cached(
+                    "SELECT id, locator, evaluation_id, hash, canonical, error_field, error, seq
+                     FROM records WHERE last_seen_run = ?1 AND (seq > ?2 OR (seq = ?2 AND id > ?3))
+                     ORDER BY seq, id LIMIT 2000",
+                )?;
+                stmt.query_map(params![run, after_seq, after_id], |r| {
+                    Ok(RecordRow {
+                        id: r.get(0)?,
+                        locator: r.get(1)?,
+                        evaluation_id: r.get(2)?,
+                        hash: r.get(3)?,
+                        canonical: r.get(4)?,
+                        error_field: r.get(5)?,
+                        error: r.get(6)?,
+                        seq: r.get(7)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?
+            };
+            let Some(last) = chunk.last() else {
+                return Ok(());
+            };
+            (after_seq, after_id) = (last.seq, last.id);
+            for r in chunk {
+                f(r)?;
+            }
         }
-        Ok(())
+    }
+
+    /// Carries the records of `file` staged by earlier runs into run `run` (an API extract that
+    /// resumes keeps the days it completed before), and returns the highest position used, so the
+    /// new run numbers its records after them.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn carry_forward(&self, file: &str, run: i64) -> Result<i64> {
+        self.conn.execute(
+            "UPDATE records SET last_seen_run = ?2 WHERE file = ?1 AND last_seen_run < ?2",
+            params![file, run],
+        )?;
+        Ok(self.conn.query_row(
+            "SELECT coalesce(max(seq), 0) FROM records WHERE file = ?1",
+            [file],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Records of the latest extract that another record of the same evaluation id supersedes
+    /// (a later evaluation or created date, then a later position in the source): loser → winner.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn superseded(&self) -> Result<HashMap<i64, i64>> {
+        let Some(run) = self.latest_extract()? else {
+            return Ok(HashMap::new());
+        };
+        let mut stmt = self.conn.prepare(
+            "SELECT id, winner FROM (
+                SELECT id, first_value(id) OVER (
+                    PARTITION BY evaluation_id ORDER BY sort_at DESC, seq DESC, id DESC) AS winner
+                FROM records WHERE last_seen_run = ?1 AND evaluation_id IS NOT NULL)
+             WHERE id != winner",
+        )?;
+        let rows = stmt
+            .query_map([run], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// The content hash of record `id`.
+    ///
+    /// # Errors
+    /// SQLite errors (an unknown id included).
+    pub fn hash_of(&self, id: i64) -> Result<String> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT hash FROM records WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))?)
+    }
+
+    /// How many records the latest extract holds.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn current_record_count(&self) -> Result<u64> {
+        let Some(run) = self.latest_extract()? else {
+            return Ok(0);
+        };
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM records WHERE last_seen_run = ?1",
+            [run],
+            |r| r.get(0),
+        )?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// The locator of record `id`.
@@ -941,5 +1044,51 @@ impl Ledger {
             .query_map([run], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A ledger written before `sort_at` existed gets it from its canonical JSON, so the newest
+    /// version of a duplicated evaluation is still the newest after the upgrade.
+    #[test]
+    fn the_sort_date_migration_backfills_old_ledgers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..3] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 3).unwrap();
+            conn.execute_batch(
+                "INSERT INTO runs (id, command, started_at) VALUES (1, 'extract', 'x');
+                 INSERT INTO records (file, locator, evaluation_id, hash, raw, canonical, seq, first_run, last_seen_run)
+                 VALUES ('f', 'f:2', 'e1', 'h1', 'r', '{\"dates\":{\"evaluated_at_utc\":\"2024-01-02T03:04:05Z\"}}', 1, 1, 1),
+                        ('f', 'f:3', 'e1', 'h2', 'r', '{\"dates\":{\"created_at_utc\":\"2023-01-02T03:04:05Z\"}}', 2, 1, 1);",
+            )
+            .unwrap();
+        }
+        let ledger = Ledger::open(&path).unwrap();
+        let sorts: Vec<Option<i64>> = ledger
+            .conn()
+            .prepare("SELECT sort_at FROM records ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(
+            sorts,
+            vec![Some(1_704_164_645_000), Some(1_672_628_645_000)]
+        );
+        // The later line has the older date: the earlier line wins.
+        let lost = ledger.superseded().unwrap();
+        assert_eq!(lost.len(), 1);
+        let (loser, winner) = lost.into_iter().next().unwrap();
+        assert_eq!(ledger.locator_of(loser).unwrap(), "f:3");
+        assert_eq!(ledger.locator_of(winner).unwrap(), "f:2");
     }
 }

@@ -327,7 +327,10 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
                 &cfg,
                 &mut ledger,
                 &client,
-                &plan::PlanOptions { refresh_users },
+                &plan::PlanOptions {
+                    refresh_users,
+                    progress: Some(progress.clone()),
+                },
             )
             .await?;
             let written = match &exceptions {
@@ -599,7 +602,16 @@ pub async fn run_all_with(
 ) -> Result<Outcome> {
     let mut ledger = Ledger::open(&cfg.ledger.path)?;
     let ex = extract::run_with(cfg, &mut ledger, progress, api).await?;
-    let pl = plan::run(cfg, &mut ledger, client, &plan::PlanOptions::default()).await?;
+    let pl = plan::run(
+        cfg,
+        &mut ledger,
+        client,
+        &plan::PlanOptions {
+            refresh_users: false,
+            progress: Some(progress.clone()),
+        },
+    )
+    .await?;
     if let Some(p) = exceptions {
         plan::write_exceptions(&ledger, p)?;
     }

@@ -34,6 +34,8 @@ use crate::ledger::{Ledger, PlanRow};
 pub struct PlanOptions {
     /// Fetch the Genesys directory again even if the ledger has a snapshot.
     pub refresh_users: bool,
+    /// Where to show progress (records planned, then conversations checked).
+    pub progress: Option<indicatif::ProgressBar>,
 }
 
 /// What `plan` decided.
@@ -312,58 +314,10 @@ pub async fn run(
         .map(|k| (k, dir.find_default(k)));
     let default_evaluator = default_owned.as_ref().map(|(k, u)| (*k, u.as_ref()));
 
-    // Pass 1: the newest record per evaluation id (by evaluation date, then position in the
-    // source), reading only the id and dates of each record.
-    #[derive(serde::Deserialize)]
-    struct KeyDates {
-        #[serde(default)]
-        evaluated_at_utc: Option<jiff::Timestamp>,
-        #[serde(default)]
-        created_at_utc: Option<jiff::Timestamp>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Key {
-        evaluation_id: String,
-        #[serde(default)]
-        dates: Option<KeyDates>,
-    }
-    // Kept small (a million records pass through here): the locator is looked up only for the
-    // rare superseded duplicate, and 64 bits of the SHA-256 tell identical content apart.
-    struct Winner {
-        id: i64,
-        date: Option<jiff::Timestamp>,
-        seq: i64,
-        hash: u64,
-    }
-    let short = |hash: &str| u64::from_str_radix(hash.get(..16).unwrap_or("0"), 16).unwrap_or(0);
-    let mut newest: HashMap<String, Winner> = HashMap::new();
-    ledger.scan_current_records(|r| {
-        summary.records += 1;
-        let Some(text) = &r.canonical else {
-            return Ok(());
-        };
-        let key: Key = serde_json::from_str(text)
-            .with_context(|| format!("ledger record {} holds unreadable canonical JSON", r.id))?;
-        let date = key
-            .dates
-            .and_then(|d| d.evaluated_at_utc.or(d.created_at_utc));
-        let better = match newest.get(&key.evaluation_id) {
-            None => true,
-            Some(w) => (date, r.seq) > (w.date, w.seq),
-        };
-        if better {
-            newest.insert(
-                key.evaluation_id,
-                Winner {
-                    id: r.id,
-                    date,
-                    seq: r.seq,
-                    hash: short(&r.hash),
-                },
-            );
-        }
-        Ok(())
-    })?;
+    // The newest record of each evaluation id is decided in the ledger (an index answers it);
+    // only the superseded ones are held here.
+    let superseded = ledger.superseded()?;
+    summary.records = ledger.current_record_count()?;
 
     // Records already sent (or possibly sent) are kept as they are; their evaluation ids are never
     // sent again from another record.
@@ -406,6 +360,23 @@ pub async fn run(
         key: uuid::Uuid,
         ready: Disposition,
     }
+    let bar = opts
+        .progress
+        .clone()
+        .unwrap_or_else(indicatif::ProgressBar::hidden);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{msg} {pos}/{len} ({per_sec}, {eta} left)")
+    {
+        bar.set_style(style);
+    }
+    bar.set_length(summary.records);
+    bar.set_position(0);
+    bar.set_message("plan: records");
+    tracing::info!(
+        records = summary.records,
+        superseded = superseded.len(),
+        "Plan: planning each record."
+    );
     let mut candidates: Vec<Candidate> = Vec::new();
     let mut strategies: Vec<String> = Vec::new();
     let mut agents: Vec<(String, String)> = Vec::new();
@@ -437,18 +408,19 @@ pub async fn run(
             let ev: CanonicalEvaluation = serde_json::from_str(text).with_context(|| {
                 format!("ledger record {} holds unreadable canonical JSON", r.id)
             })?;
-            let w = newest
-                .get(&ev.evaluation_id)
-                .context("internal: evaluation missing from the first pass")?;
-            if w.id != r.id {
+            if let Some(&winner) = superseded.get(&r.id) {
                 decided(
                     r.id,
                     Disposition::Excluded,
                     format!(
                         "superseded duplicate: evaluation {} appears again at {}{}; the newest is kept",
                         ev.evaluation_id,
-                        ledger.locator_of(w.id)?,
-                        if w.hash == short(&r.hash) { " (identical content)" } else { "" }
+                        ledger.locator_of(winner)?,
+                        if ledger.hash_of(winner)? == r.hash {
+                            " (identical content)"
+                        } else {
+                            ""
+                        }
                     ),
                 )
             } else {
@@ -514,6 +486,7 @@ pub async fn run(
             _ => Ledger::disarm_load(write, r.id)?,
         }
         written += 1;
+        bar.inc(1);
         if written.is_multiple_of(5000) {
             write.execute_batch("COMMIT; BEGIN")?;
         }
@@ -523,11 +496,17 @@ pub async fn run(
         let _ = write.execute_batch("ROLLBACK");
         return Err(e);
     }
-    drop(newest);
 
     // Check the candidate conversations, 100 at a time, and settle each candidate as its batch
     // comes back (nothing holds every conversation at once).
     candidates.sort_by(|a, b| a.conversation.cmp(&b.conversation));
+    tracing::info!(
+        candidates = candidates.len(),
+        "Plan: checking the candidates' conversations in Genesys."
+    );
+    bar.set_length(candidates.len() as u64);
+    bar.set_position(0);
+    bar.set_message("plan: conversations checked for records");
     let mut i = 0;
     while i < candidates.len() {
         let mut ids: Vec<String> = Vec::with_capacity(100);
@@ -589,9 +568,11 @@ pub async fn run(
                 None => Ledger::disarm_load(write, c.record_id)?,
             }
         }
+        bar.inc((j - i) as u64);
         i = j;
     }
     write.execute_batch("COMMIT")?;
+    bar.finish_and_clear();
     for id in &keep {
         let d = ledger
             .plan(*id)?

@@ -290,4 +290,15 @@ async fn an_interrupted_api_extract_resumes_from_the_first_unfinished_day() {
         )
         .expect("count");
     assert_eq!((rows, distinct), (evaluations as i64, evaluations as i64));
+    // The days of the first run belong to the resumed extract: plan sees every record, in order.
+    let current = ledger.current_records().expect("current");
+    assert_eq!(
+        current.len() as u64,
+        evaluations,
+        "plan would miss the resumed days"
+    );
+    let mut seqs: Vec<i64> = current.iter().map(|r| r.seq).collect();
+    seqs.dedup();
+    assert_eq!(seqs.len() as u64, evaluations, "positions are unique");
+    assert_eq!(second.stale, 0);
 }
