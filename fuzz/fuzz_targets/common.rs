@@ -26,3 +26,14 @@ pub fn with_file(name: &str, data: &[u8], f: impl FnOnce(&Path)) {
     std::fs::write(&path, data).expect("write");
     f(&path);
 }
+
+/// One file-reader target: `data` written as `name` and read as `format`, with Windows-1252
+/// detection on and a time zone set, so the transcoding and naive-date paths run too.
+pub fn fuzz_file(name: &str, format: calabrio::Format, data: &[u8]) {
+    let opts = calabrio::ReadOptions {
+        time_zone: jiff::tz::TimeZone::get("America/New_York").ok(),
+        encoding: calabrio::encoding::SourceEncoding::Auto,
+        extractor: None,
+    };
+    with_file(name, data, |p| read_all(p, format, &opts));
+}

@@ -432,13 +432,7 @@ pub fn canonical(
         });
     }
 
-    let unit = form.scoring_type.as_deref().map(|s| {
-        if s.starts_with("point") {
-            "points".to_owned()
-        } else {
-            "percent".to_owned()
-        }
-    });
+    let unit = crate::unit_of(form.scoring_type.as_deref());
     Ok(CanonicalEvaluation {
         schema: qm_model::evaluation::SCHEMA.to_owned(),
         source: Source {

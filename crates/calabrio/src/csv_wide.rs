@@ -503,13 +503,7 @@ impl WideCsvReader {
         let score = Score {
             total,
             raw_additive,
-            unit: scoring_type.as_deref().map(|s| {
-                if s.starts_with("point") {
-                    "points".to_owned()
-                } else {
-                    "percent".to_owned()
-                }
-            }),
+            unit: crate::unit_of(scoring_type.as_deref()),
             max_points: num(Canonical::MaxPoints)?,
             applicable_points: num(Canonical::ApplicablePoints)?,
             kpi_failed,

@@ -130,6 +130,17 @@ pub enum FileError {
     },
 }
 
+/// `score.unit` of a form's scoring type: `points` for points forms, `percent` otherwise.
+pub(crate) fn unit_of(scoring_type: Option<&str>) -> Option<String> {
+    scoring_type.map(|s| {
+        if s.to_ascii_lowercase().starts_with("point") {
+            "points".to_owned()
+        } else {
+            "percent".to_owned()
+        }
+    })
+}
+
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
     let mut out = String::with_capacity(64);

@@ -548,13 +548,7 @@ fn evaluation(
             edited: None,
         });
     }
-    let unit = form.scoring_type.as_deref().map(|s| {
-        if s.starts_with("point") {
-            "points".to_owned()
-        } else {
-            "percent".to_owned()
-        }
-    });
+    let unit = crate::unit_of(form.scoring_type.as_deref());
     Ok(CanonicalEvaluation {
         schema: qm_model::evaluation::SCHEMA.to_owned(),
         source: Source {

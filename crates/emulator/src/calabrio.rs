@@ -73,6 +73,22 @@ pub struct Dataset {
     pub contacts: Vec<DatasetContact>,
 }
 
+impl Dataset {
+    /// The first and last contact day (UTC date of `startTime`), if any contact has one.
+    pub fn contact_days(&self) -> Option<(jiff::civil::Date, jiff::civil::Date)> {
+        let days = self
+            .contacts
+            .iter()
+            .filter_map(|c| c.contact.get("startTime")?.as_i64())
+            .filter_map(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+            .map(|t| jiff::tz::TimeZone::UTC.to_datetime(t).date());
+        days.fold(None, |acc, d| match acc {
+            None => Some((d, d)),
+            Some((a, b)) => Some((a.min(d), b.max(d))),
+        })
+    }
+}
+
 /// Behaviour switches.
 #[derive(Debug, Clone)]
 pub struct CalabrioSettings {
@@ -509,19 +525,30 @@ fn find_eval<'a>(inner: &'a Inner, cid: &str, eid: &str) -> Option<&'a DatasetEv
         .find(|e| id_of(&e.detail).as_deref() == Some(eid))
 }
 
+/// Answers with `what` of the evaluation `eid` of contact `cid`, after the session checks.
+fn with_eval(
+    s: &CalabrioState,
+    headers: &HeaderMap,
+    cid: &str,
+    eid: &str,
+    what: impl FnOnce(&DatasetEvaluation) -> Value,
+) -> Response {
+    let mut inner = s.lock();
+    if let Err((status, message)) = admit(&mut inner, headers) {
+        return error(status, message);
+    }
+    match find_eval(&inner, cid, eid) {
+        Some(e) => json(what(e)),
+        None => error(StatusCode::NOT_FOUND, "no such evaluation"),
+    }
+}
+
 async fn eval_detail(
     State(s): State<CalabrioState>,
     headers: HeaderMap,
     Path((cid, eid)): Path<(String, String)>,
 ) -> Response {
-    let mut inner = s.lock();
-    if let Err((status, message)) = admit(&mut inner, &headers) {
-        return error(status, message);
-    }
-    match find_eval(&inner, &cid, &eid) {
-        Some(e) => json(e.detail.clone()),
-        None => error(StatusCode::NOT_FOUND, "no such evaluation"),
-    }
+    with_eval(&s, &headers, &cid, &eid, |e| e.detail.clone())
 }
 
 async fn eval_comments(
@@ -529,14 +556,9 @@ async fn eval_comments(
     headers: HeaderMap,
     Path((cid, eid)): Path<(String, String)>,
 ) -> Response {
-    let mut inner = s.lock();
-    if let Err((status, message)) = admit(&mut inner, &headers) {
-        return error(status, message);
-    }
-    match find_eval(&inner, &cid, &eid) {
-        Some(e) => json(Value::Array(e.comments.clone())),
-        None => error(StatusCode::NOT_FOUND, "no such evaluation"),
-    }
+    with_eval(&s, &headers, &cid, &eid, |e| {
+        Value::Array(e.comments.clone())
+    })
 }
 
 async fn not_found() -> Response {

@@ -34,13 +34,9 @@ async fn calabrio_api(
         .first()
         .cloned()
         .context("the sample's API dataset has no API user")?;
-    let days: Vec<jiff::civil::Date> = data
-        .contacts
-        .iter()
-        .filter_map(|c| c.contact.get("startTime")?.as_i64())
-        .filter_map(|ms| jiff::Timestamp::from_millisecond(ms).ok())
-        .map(|t| jiff::tz::TimeZone::UTC.to_datetime(t).date())
-        .collect();
+    let (from, to) = data
+        .contact_days()
+        .context("the sample's API dataset has no contacts")?;
     let state = emulator::calabrio::CalabrioState::new(
         data,
         emulator::calabrio::CalabrioSettings {
@@ -53,8 +49,8 @@ async fn calabrio_api(
     let handle = emulator::calabrio::spawn("127.0.0.1:0", state).await?;
     cfg.source.kind = "calabrio-api".into();
     cfg.source.url = Some(handle.base_url());
-    cfg.source.from = days.iter().min().map(ToString::to_string);
-    cfg.source.to = days.iter().max().map(ToString::to_string);
+    cfg.source.from = Some(from.to_string());
+    cfg.source.to = Some(to.to_string());
     let mut opts = calabrio::api::ApiOptions::new(
         &handle.base_url(),
         &user.user_id,

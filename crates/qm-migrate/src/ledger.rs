@@ -448,27 +448,11 @@ impl Ledger {
     /// # Errors
     /// SQLite errors.
     pub fn current_records(&self) -> Result<Vec<RecordRow>> {
-        let Some(run) = self.latest_extract()? else {
-            return Ok(Vec::new());
-        };
-        let mut stmt = self.conn.prepare(
-            "SELECT id, locator, evaluation_id, hash, canonical, error_field, error, seq
-             FROM records WHERE last_seen_run = ?1 ORDER BY seq",
-        )?;
-        let rows = stmt
-            .query_map([run], |r| {
-                Ok(RecordRow {
-                    id: r.get(0)?,
-                    locator: r.get(1)?,
-                    evaluation_id: r.get(2)?,
-                    hash: r.get(3)?,
-                    canonical: r.get(4)?,
-                    error_field: r.get(5)?,
-                    error: r.get(6)?,
-                    seq: r.get(7)?,
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut rows = Vec::new();
+        self.scan_current_records(|r| {
+            rows.push(r);
+            Ok(())
+        })?;
         Ok(rows)
     }
 

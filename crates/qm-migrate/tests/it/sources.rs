@@ -97,17 +97,7 @@ fn api_options(base: &str, dataset: &Dataset) -> ApiOptions {
 }
 
 fn contact_days(dataset: &Dataset) -> (jiff::civil::Date, jiff::civil::Date) {
-    let days: Vec<jiff::civil::Date> = dataset
-        .contacts
-        .iter()
-        .filter_map(|c| c.contact.get("startTime")?.as_i64())
-        .filter_map(|ms| jiff::Timestamp::from_millisecond(ms).ok())
-        .map(|t| jiff::tz::TimeZone::UTC.to_datetime(t).date())
-        .collect();
-    (
-        *days.iter().min().expect("contacts"),
-        *days.iter().max().expect("contacts"),
-    )
+    dataset.contact_days().expect("contacts")
 }
 
 async fn read_api(
