@@ -35,6 +35,7 @@ OPERATIONS = [
     "post_quality_evaluations_scoring",
     "get_analytics_conversations_details",
     "get_analytics_conversation_details",
+    "post_analytics_conversations_details_query",
     "get_organizations_limits_namespace",
 ]
 

@@ -63,6 +63,10 @@ pub fn app(state: EmulatorState) -> Router {
             get(conversation_details_multi),
         )
         .route(
+            "/api/v2/analytics/conversations/details/query",
+            post(conversation_details_query),
+        )
+        .route(
             "/api/v2/analytics/conversations/{id}/details",
             get(conversation_details),
         )

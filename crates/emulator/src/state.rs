@@ -50,6 +50,9 @@ pub struct FixtureUser {
     pub username: Option<String>,
     /// `active`, `inactive` or `deleted`.
     pub state: String,
+    /// Employee id (`employerInfo.employeeId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub employee_id: Option<String>,
     /// Holds the rights to score evaluations (else `quality.evaluation.evaluator.not.quality.evaluator`).
     #[serde(default = "yes")]
     pub quality_evaluator: bool,
@@ -241,6 +244,8 @@ pub(crate) struct Inner {
     /// Index of `fixture.users` and `fixture.conversations` by id (lookups are per request).
     user_index: std::collections::HashMap<String, usize>,
     conversation_index: std::collections::HashMap<String, usize>,
+    /// User id → the conversations they took part in, in start order (analytics queries).
+    by_participant: std::collections::HashMap<String, Vec<usize>>,
     pub(crate) settings: Settings,
     pub(crate) clock: Clock,
     pub(crate) store: Mutex<Store>,
@@ -271,8 +276,26 @@ impl EmulatorState {
             .rev()
             .map(|(i, c)| (c.conversation_id.clone(), i))
             .collect();
+        let mut by_participant: std::collections::HashMap<String, Vec<usize>> =
+            std::collections::HashMap::new();
+        for (i, c) in fixture.conversations.iter().enumerate() {
+            let mut users: Vec<&String> = c
+                .participants
+                .iter()
+                .filter_map(|p| p.user_id.as_ref())
+                .collect();
+            users.sort();
+            users.dedup();
+            for u in users {
+                by_participant.entry(u.clone()).or_default().push(i);
+            }
+        }
+        for list in by_participant.values_mut() {
+            list.sort_by_key(|&i| fixture.conversations[i].start);
+        }
         EmulatorState {
             inner: Arc::new(Inner {
+                by_participant,
                 user_index,
                 conversation_index,
                 fixture,
@@ -413,6 +436,19 @@ impl EmulatorState {
             .user_index
             .get(id)
             .map(|&i| &self.inner.fixture.users[i])
+    }
+
+    /// The conversations `user_id` took part in, in start order.
+    pub(crate) fn conversations_of(&self, user_id: &str) -> Vec<&FixtureConversation> {
+        self.inner
+            .by_participant
+            .get(user_id)
+            .map(|l| {
+                l.iter()
+                    .map(|&i| &self.inner.fixture.conversations[i])
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     pub(crate) fn conversation(&self, id: &str) -> Option<&FixtureConversation> {

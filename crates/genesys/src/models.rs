@@ -118,12 +118,95 @@ pub struct User {
     /// `active`, `inactive` or `deleted`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
+    /// HR data: the employee id is a person key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub employer_info: Option<EmployerInfo>,
     /// Version (required by the model).
     #[serde(default)]
     pub version: i32,
     /// Self link.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub self_uri: Option<String>,
+}
+
+/// `EmployerInfo` (the field we read).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EmployerInfo {
+    /// Employee id from the HR system.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub employee_id: Option<String>,
+}
+
+/// `ConversationQuery`: the body of `POST /api/v2/analytics/conversations/details/query` (the fields
+/// we send).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationQuery {
+    /// `start/end`, ISO 8601.
+    pub interval: String,
+    /// `asc` or `desc`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<String>,
+    /// `conversationStart`, …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_by: Option<String>,
+    /// Segment filters.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segment_filters: Vec<SegmentDetailQueryFilter>,
+    /// Paging.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paging: Option<PagingSpec>,
+}
+
+/// `SegmentDetailQueryFilter`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SegmentDetailQueryFilter {
+    /// `and` or `or`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Predicates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub predicates: Vec<SegmentDetailQueryPredicate>,
+}
+
+/// `SegmentDetailQueryPredicate` (dimension predicates).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SegmentDetailQueryPredicate {
+    /// `dimension`.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// e.g. `userId`, `purpose`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dimension: Option<String>,
+    /// `matches` (default), `exists`, `notExists`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<String>,
+    /// Right-hand side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+/// `PagingSpec`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PagingSpec {
+    /// Results per page (at most 100).
+    pub page_size: u32,
+    /// 1-based page.
+    pub page_number: u32,
+}
+
+/// `AnalyticsConversationQueryResponse` (the fields we read).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationQueryResponse {
+    /// This page's conversations.
+    #[serde(default)]
+    pub conversations: Vec<AnalyticsConversation>,
+    /// All matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_hits: Option<u64>,
 }
 
 /// `AnalyticsConversationWithoutAttributesMultiGetResponse`.

@@ -195,8 +195,12 @@ impl Default for FormConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct UsersConfig {
-    /// Keys tried in order: `email`, `username`.
+    /// Keys tried in order, first unique hit wins: `email`, `username`, `windows_login`
+    /// (`DOMAIN\user`, case-insensitive, domain optional), `employee_id`, `mapping`.
     pub match_keys: Vec<String>,
+    /// CSV for the `mapping` key: a Calabrio person id or any identifier → a Genesys user id or
+    /// e-mail (columns `calabrio` and `genesys`; header aliases accepted).
+    pub mapping_file: Option<PathBuf>,
     /// Agents whose Genesys account is inactive or deleted: `history` (default) or `allow`
     /// (unverified #5).
     pub inactive_policy: String,
@@ -210,6 +214,7 @@ impl Default for UsersConfig {
     fn default() -> Self {
         UsersConfig {
             match_keys: vec!["email".into(), "username".into()],
+            mapping_file: None,
             inactive_policy: "history".into(),
             default_evaluator: None,
             evaluator_mode: "original".into(),
@@ -221,8 +226,12 @@ impl Default for UsersConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LinkConfig {
-    /// Strategies in order: `field`, `mapping`.
+    /// Strategies in order: `field`, `mapping`, `match` (Genesys analytics: a conversation of the
+    /// agent that started within `match_tolerance_s` of the contact start).
     pub strategies: Vec<String>,
+    /// `match`: largest accepted distance between the Calabrio contact start and the conversation
+    /// start, seconds.
+    pub match_tolerance_s: u64,
     /// CSV from the recording migration: `contact_id,conversation_id` (header aliases accepted).
     pub mapping_file: Option<PathBuf>,
     /// Which export field carries the Genesys conversation id for `field`: `conversation_id`
@@ -234,6 +243,7 @@ impl Default for LinkConfig {
     fn default() -> Self {
         LinkConfig {
             strategies: vec!["field".into()],
+            match_tolerance_s: 120,
             mapping_file: None,
             conversation_id_fields: vec!["conversation_id".into(), "assoc_call_id".into()],
         }
@@ -350,6 +360,9 @@ impl Config {
         }
         fix(&mut self.ledger.path);
         fix(&mut self.history.dir);
+        if let Some(m) = self.users.mapping_file.as_mut() {
+            fix(m);
+        }
         if let Some(m) = self.link.mapping_file.as_mut() {
             fix(m);
         }
@@ -439,9 +452,23 @@ impl Config {
             );
         }
         for k in &self.users.match_keys {
-            if !["email", "username"].contains(&k.as_str()) {
-                bail!("[users] match_keys: '{k}' is not supported yet (email, username)");
+            if ![
+                "email",
+                "username",
+                "windows_login",
+                "employee_id",
+                "mapping",
+            ]
+            .contains(&k.as_str())
+            {
+                bail!(
+                    "[users] match_keys: '{k}' (email, username, windows_login, employee_id, mapping)"
+                );
             }
+        }
+        if self.users.match_keys.iter().any(|k| k == "mapping") && self.users.mapping_file.is_none()
+        {
+            bail!("[users] match key 'mapping' needs mapping_file");
         }
         if !["history", "allow"].contains(&self.users.inactive_policy.as_str()) {
             bail!(
@@ -459,8 +486,8 @@ impl Config {
             bail!("[users] evaluator_mode = 'service_user' needs default_evaluator");
         }
         for s in &self.link.strategies {
-            if !["field", "mapping"].contains(&s.as_str()) {
-                bail!("[link] strategies: '{s}' is not supported yet (field, mapping)");
+            if !["field", "mapping", "match"].contains(&s.as_str()) {
+                bail!("[link] strategies: '{s}' (field, mapping, match)");
             }
         }
         if self.link.strategies.iter().any(|s| s == "mapping") && self.link.mapping_file.is_none() {
@@ -619,13 +646,15 @@ release_policy = "immediate"      # immediate | never | omit (unverified #4)
 max_comment_chars = 100000        # a longer comment quarantines its record
 
 [users]
-match_keys = ["email", "username"]
+match_keys = ["email", "username"]  # also windows_login (DOMAIN\user), employee_id, mapping (needs mapping_file)
+# mapping_file = "people-map.csv"  # calabrio,genesys: a Calabrio person id or any key -> a Genesys user id or e-mail
 inactive_policy = "history"       # history | allow (unverified #5: does Genesys accept inactive users?)
 # default_evaluator = "migration_admin@example.com"
 evaluator_mode = "original"       # original | service_user (unverified #6)
 
 [link]
-strategies = ["field"]            # add "mapping" with mapping_file to use the recording migration's map
+strategies = ["field"]            # add "mapping" with mapping_file (the recording migration's map) and "match" (analytics)
+match_tolerance_s = 120           # "match": conversation start within this many seconds of the contact start
 # mapping_file = "recording-map.csv"   # contact_id,conversation_id
 conversation_id_fields = ["conversation_id", "assoc_call_id"]   # unverified #17
 

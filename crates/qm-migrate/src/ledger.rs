@@ -134,6 +134,22 @@ UPDATE records SET sort_at = CAST(1000 * unixepoch(coalesce(
 WHERE canonical IS NOT NULL;
 CREATE INDEX records_newest ON records (last_seen_run, evaluation_id, sort_at, seq);
 "#,
+    r#"
+ALTER TABLE plans ADD COLUMN agent_match TEXT;
+ALTER TABLE plans ADD COLUMN link_detail TEXT;
+"#,
+    // The `match` strategy's analytics answers, by agent and interval: historical conversations do
+    // not change, so a re-plan asks Genesys again only for what it has not asked before.
+    r#"
+ALTER TABLE directory ADD COLUMN employee_id TEXT;
+CREATE TABLE match_cache (
+    agent_user_id TEXT NOT NULL,
+    interval TEXT NOT NULL,
+    conversations TEXT NOT NULL,
+    fetched_at TEXT NOT NULL,
+    PRIMARY KEY (agent_user_id, interval)
+);
+"#,
 ];
 
 /// The load states of an `evaluation` item.
@@ -209,6 +225,10 @@ pub struct PlanRow {
     pub predicted: Option<f64>,
     /// Answers with logical ids (JSON `ScoringSet`).
     pub answers: Option<String>,
+    /// Which person key found the agent, or why none did.
+    pub agent_match: Option<String>,
+    /// Which link strategy found the conversation, or why none did (candidates included).
+    pub link_detail: Option<String>,
 }
 
 /// A load item.
@@ -231,7 +251,14 @@ pub struct LoadRow {
 }
 
 /// A non-`evaluation` record: (locator, evaluation id, disposition, reason).
-pub type Exception = (String, Option<String>, String, String);
+pub type Exception = (
+    String,
+    Option<String>,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
 
 /// A provisioned form.
 #[derive(Debug, Clone)]
@@ -566,6 +593,49 @@ impl Ledger {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
+    /// The cached analytics answer for `agent` over `interval` (JSON conversations).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn match_cache(&self, agent: &str, interval: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT conversations FROM match_cache WHERE agent_user_id = ?1 AND interval = ?2",
+            )?
+            .query_row([agent, interval], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Keeps an analytics answer for the next plan.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn put_match_cache(
+        conn: &Connection,
+        agent: &str,
+        interval: &str,
+        json: &str,
+    ) -> Result<()> {
+        conn.prepare_cached(
+            "INSERT OR REPLACE INTO match_cache (agent_user_id, interval, conversations, fetched_at)
+             VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![agent, interval, json, now()])?;
+        Ok(())
+    }
+
+    /// The canonical JSON of record `id`, when it was readable.
+    ///
+    /// # Errors
+    /// SQLite errors (an unknown id included).
+    pub fn canonical_of(&self, id: i64) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT canonical FROM records WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))?)
+    }
+
     /// The locator of record `id`.
     ///
     /// # Errors
@@ -656,11 +726,17 @@ impl Ledger {
         let at = now();
         {
             let mut stmt = tx.prepare(
-                "INSERT INTO directory (user_id, name, email, username, state, fetched_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO directory (user_id, name, email, username, state, fetched_at, employee_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?;
             for u in users {
-                stmt.execute(params![u.id, u.name, u.email, u.username, u.state, at])?;
+                let employee = u
+                    .employer_info
+                    .as_ref()
+                    .and_then(|e| e.employee_id.as_ref());
+                stmt.execute(params![
+                    u.id, u.name, u.email, u.username, u.state, at, employee
+                ])?;
             }
         }
         tx.commit()?;
@@ -673,16 +749,20 @@ impl Ledger {
     /// SQLite errors.
     pub fn directory(&self) -> Result<Vec<genesys::models::User>> {
         let mut stmt = self.conn.prepare(
-            "SELECT user_id, name, email, username, state FROM directory ORDER BY user_id",
+            "SELECT user_id, name, email, username, state, employee_id FROM directory ORDER BY user_id",
         )?;
         let rows = stmt
             .query_map([], |r| {
+                let employee: Option<String> = r.get(5)?;
                 Ok(genesys::models::User {
                     id: r.get(0)?,
                     name: r.get(1)?,
                     email: r.get(2)?,
                     username: r.get(3)?,
                     state: r.get(4)?,
+                    employer_info: employee.map(|e| genesys::models::EmployerInfo {
+                        employee_id: Some(e),
+                    }),
                     ..genesys::models::User::default()
                 })
             })?
@@ -712,8 +792,9 @@ impl Ledger {
     pub fn put_plan(tx: &Connection, p: &PlanRow) -> Result<()> {
         tx.prepare_cached(
             "INSERT OR REPLACE INTO plans (record_id, disposition, reason, agent_user_id, evaluator_user_id,
-             conversation_id, link_strategy, evaluated_at, date_basis, score, method, predicted, answers, planned_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+             conversation_id, link_strategy, evaluated_at, date_basis, score, method, predicted, answers, planned_at,
+             agent_match, link_detail)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         )?
         .execute(params![
                 p.record_id,
@@ -729,7 +810,9 @@ impl Ledger {
                 p.method,
                 p.predicted,
                 p.answers,
-                now()
+                now(),
+                p.agent_match,
+                p.link_detail
         ])?;
         Ok(())
     }
@@ -943,7 +1026,8 @@ impl Ledger {
             .conn
             .query_row(
                 "SELECT record_id, disposition, reason, agent_user_id, evaluator_user_id, conversation_id,
-                 link_strategy, evaluated_at, date_basis, score, method, predicted, answers
+                 link_strategy, evaluated_at, date_basis, score, method, predicted, answers, agent_match,
+                 link_detail
                  FROM plans WHERE record_id = ?1",
                 [record_id],
                 |r| {
@@ -962,6 +1046,8 @@ impl Ledger {
                         method: r.get(10)?,
                         predicted: r.get(11)?,
                         answers: r.get(12)?,
+                        agent_match: r.get(13)?,
+                        link_detail: r.get(14)?,
                     })
                 },
             )
@@ -1020,12 +1106,21 @@ impl Ledger {
     pub fn exceptions(&self) -> Result<Vec<Exception>> {
         let run = self.latest_extract()?.unwrap_or(-1);
         let mut stmt = self.conn.prepare(
-            "SELECT r.locator, r.evaluation_id, p.disposition, p.reason FROM records r
-             JOIN plans p ON p.record_id = r.id
+            "SELECT r.locator, r.evaluation_id, p.disposition, p.reason, p.agent_match, p.link_detail
+             FROM records r JOIN plans p ON p.record_id = r.id
              WHERE r.last_seen_run = ?1 AND p.disposition <> 'evaluation' ORDER BY r.seq",
         )?;
         let rows = stmt
-            .query_map([run], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .query_map([run], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }

@@ -51,6 +51,14 @@ pub struct PlanSummary {
     pub directory_users: usize,
     /// Conversations looked up in Genesys.
     pub conversations_checked: usize,
+    /// Records the `match` strategy looked for, and how many it linked.
+    pub match_tried: u64,
+    /// Of `match_tried`, linked to exactly one conversation.
+    pub match_linked: u64,
+    /// Analytics detail-query requests `match` sent (one per agent and day, plus pages).
+    pub analytics_requests: u64,
+    /// Agent-days `match` answered from the ledger's cache of earlier queries.
+    pub match_cache_hits: u64,
 }
 
 impl PlanSummary {
@@ -69,67 +77,178 @@ enum Resolved {
 }
 
 struct Directory {
+    by_id: HashMap<String, User>,
     by_email: HashMap<String, Vec<User>>,
     by_username: HashMap<String, Vec<User>>,
+    /// The login part of user names and e-mail addresses (before `@`), for `DOMAIN\user` logins.
+    by_login: HashMap<String, Vec<User>>,
+    by_employee_id: HashMap<String, Vec<User>>,
+    /// `[users] mapping_file`: any Calabrio identifier (lower case) → Genesys user id or e-mail.
+    mapping: HashMap<String, Vec<String>>,
+}
+
+/// The user part of a Windows login, lower case: `CORP\JDoe` and `jdoe` are both `jdoe`.
+fn login_part(v: &str) -> String {
+    v.rsplit('\\').next().unwrap_or(v).trim().to_lowercase()
 }
 
 impl Directory {
-    fn new(users: &[User]) -> Self {
-        let mut by_email: HashMap<String, Vec<User>> = HashMap::new();
-        let mut by_username: HashMap<String, Vec<User>> = HashMap::new();
+    fn new(users: &[User], mapping: HashMap<String, Vec<String>>) -> Self {
+        let mut d = Directory {
+            by_id: HashMap::new(),
+            by_email: HashMap::new(),
+            by_username: HashMap::new(),
+            by_login: HashMap::new(),
+            by_employee_id: HashMap::new(),
+            mapping,
+        };
+        let add = |m: &mut HashMap<String, Vec<User>>, k: String, u: &User| {
+            let list = m.entry(k).or_default();
+            if !list.iter().any(|x| x.id == u.id) {
+                list.push(u.clone());
+            }
+        };
         for u in users {
+            d.by_id.insert(u.id.clone(), u.clone());
             if let Some(e) = &u.email {
-                by_email
-                    .entry(e.trim().to_lowercase())
-                    .or_default()
-                    .push(u.clone());
+                add(&mut d.by_email, e.trim().to_lowercase(), u);
+                if let Some((local, _)) = e.split_once('@') {
+                    add(&mut d.by_login, local.trim().to_lowercase(), u);
+                }
             }
             if let Some(n) = &u.username {
-                by_username
-                    .entry(n.trim().to_lowercase())
-                    .or_default()
-                    .push(u.clone());
+                add(&mut d.by_username, n.trim().to_lowercase(), u);
+                let local = n.split_once('@').map_or(n.as_str(), |(l, _)| l);
+                add(&mut d.by_login, local.trim().to_lowercase(), u);
+            }
+            if let Some(e) = u
+                .employer_info
+                .as_ref()
+                .and_then(|i| i.employee_id.as_ref())
+            {
+                add(&mut d.by_employee_id, e.trim().to_lowercase(), u);
             }
         }
-        Directory {
-            by_email,
-            by_username,
+        d
+    }
+
+    /// Users a `mapping` target names (a Genesys user id, else an e-mail or user name).
+    fn mapped(&self, target: &str) -> Vec<User> {
+        let t = target.trim();
+        if let Some(u) = self.by_id.get(t) {
+            return vec![u.clone()];
         }
+        let k = t.to_lowercase();
+        let mut out: Vec<User> = self
+            .by_email
+            .get(&k)
+            .into_iter()
+            .chain(self.by_username.get(&k))
+            .flatten()
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        out.dedup_by(|a, b| a.id == b.id);
+        out
     }
 
     fn resolve(&self, p: &Person, keys: &[String]) -> Resolved {
         let mut tried = Vec::new();
         for key in keys {
-            let (index, values) = match key.as_str() {
-                "email" => (
-                    &self.by_email,
-                    [
-                        p.email.as_deref(),
-                        p.key.as_deref().filter(|k| k.contains('@')),
-                    ],
-                ),
-                _ => (&self.by_username, [p.username.as_deref(), p.key.as_deref()]),
-            };
-            for v in values.into_iter().flatten() {
-                let v = v.trim();
-                if v.is_empty() {
-                    continue;
+            let values: Vec<&str> = match key.as_str() {
+                "email" => vec![
+                    p.email.as_deref(),
+                    p.key.as_deref().filter(|k| k.contains('@')),
+                ],
+                "username" => vec![p.username.as_deref(), p.key.as_deref()],
+                "windows_login" => vec![
+                    p.windows_login.as_deref(),
+                    p.key.as_deref().filter(|k| k.contains('\\')),
+                ],
+                "employee_id" => vec![p.employee_id.as_deref()],
+                _ => vec![
+                    p.calabrio_person_id.as_deref(),
+                    p.email.as_deref(),
+                    p.username.as_deref(),
+                    p.windows_login.as_deref(),
+                    p.employee_id.as_deref(),
+                    p.key.as_deref(),
+                ],
+            }
+            .into_iter()
+            .flatten()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .fold(Vec::new(), |mut acc, v| {
+                if !acc.iter().any(|x: &&str| x.eq_ignore_ascii_case(v)) {
+                    acc.push(v);
                 }
+                acc
+            });
+            for v in values {
                 tried.push(format!("{key}={v}"));
-                if let Some(users) = index.get(&v.to_lowercase()) {
-                    let mut ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
-                    ids.sort();
-                    ids.dedup();
-                    if ids.len() == 1 {
+                let users: Vec<User> = match key.as_str() {
+                    "email" => self
+                        .by_email
+                        .get(&v.to_lowercase())
+                        .cloned()
+                        .unwrap_or_default(),
+                    "username" => self
+                        .by_username
+                        .get(&v.to_lowercase())
+                        .cloned()
+                        .unwrap_or_default(),
+                    "windows_login" => self
+                        .by_login
+                        .get(&login_part(v))
+                        .cloned()
+                        .unwrap_or_default(),
+                    "employee_id" => self
+                        .by_employee_id
+                        .get(&v.to_lowercase())
+                        .cloned()
+                        .unwrap_or_default(),
+                    _ => {
+                        let targets = self.mapping.get(&v.to_lowercase());
+                        let mut all: Vec<User> = targets
+                            .into_iter()
+                            .flatten()
+                            .flat_map(|t| self.mapped(t))
+                            .collect();
+                        all.sort_by(|a, b| a.id.cmp(&b.id));
+                        all.dedup_by(|a, b| a.id == b.id);
+                        if all.is_empty()
+                            && let Some(t) = targets
+                        {
+                            return Resolved::NotFound {
+                                tried: format!(
+                                    "{}; the mapping file maps {key}={v} to {} which is not in the Genesys directory",
+                                    tried.join(", "),
+                                    t.join(", ")
+                                ),
+                            };
+                        }
+                        all
+                    }
+                };
+                let how = if key == "mapping" {
+                    format!("mapping file: {v}")
+                } else {
+                    format!("{key}={v}")
+                };
+                match users.as_slice() {
+                    [] => continue,
+                    [one] => {
                         return Resolved::Found {
-                            user: users[0].clone(),
-                            how: format!("{key}={v}"),
+                            user: one.clone(),
+                            how,
                         };
                     }
-                    return Resolved::Ambiguous {
-                        how: format!("{key}={v}"),
-                        ids,
-                    };
+                    many => {
+                        let mut ids: Vec<String> = many.iter().map(|u| u.id.clone()).collect();
+                        ids.sort();
+                        return Resolved::Ambiguous { how, ids };
+                    }
                 }
             }
         }
@@ -157,6 +276,73 @@ impl Directory {
             _ => None,
         }
     }
+}
+
+/// `[users] mapping_file`: Calabrio identifier (lower case) → Genesys user ids or e-mails, with
+/// conflicting rows kept (they make the person ambiguous, never a guess).
+fn read_people_mapping(path: &std::path::Path) -> Result<HashMap<String, Vec<String>>> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(path)
+        .with_context(|| format!("cannot read people mapping file {}", path.display()))?;
+    let headers = rdr
+        .headers()
+        .with_context(|| format!("{}: cannot read the header", path.display()))?
+        .clone();
+    let fold = |s: &str| -> String {
+        s.trim_start_matches('\u{feff}')
+            .chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let find = |names: &[&str]| {
+        headers
+            .iter()
+            .position(|h| names.contains(&fold(h).as_str()))
+    };
+    let from = find(&[
+        "calabrio",
+        "calabriopersonid",
+        "personid",
+        "calabriokey",
+        "source",
+    ])
+    .with_context(|| {
+        format!(
+            "{}: no calabrio column (calabrio, calabrio_person_id, person_id)",
+            path.display()
+        )
+    })?;
+    let to = find(&[
+        "genesys",
+        "genesysuserid",
+        "userid",
+        "genesysemail",
+        "target",
+    ])
+    .with_context(|| {
+        format!(
+            "{}: no genesys column (genesys, genesys_user_id, user_id)",
+            path.display()
+        )
+    })?;
+    let mut map: HashMap<String, Vec<String>> = HashMap::new();
+    for (i, row) in rdr.records().enumerate() {
+        let row = row.with_context(|| format!("{}: row {}", path.display(), i + 2))?;
+        let (Some(c), Some(g)) = (row.get(from), row.get(to)) else {
+            bail!("{}:{}: row has too few fields", path.display(), i + 2);
+        };
+        let (c, g) = (c.trim(), g.trim());
+        if c.is_empty() || g.is_empty() {
+            continue;
+        }
+        let entry = map.entry(c.to_lowercase()).or_default();
+        if !entry.iter().any(|x| x.eq_ignore_ascii_case(g)) {
+            entry.push(g.to_owned());
+        }
+    }
+    Ok(map)
 }
 
 /// `contact_id → conversation_id` from the recording migration, with conflicts kept.
@@ -215,6 +401,8 @@ struct Pending {
     agent: Option<User>,
     agent_label: String,
     evaluation_id: String,
+    /// `match` is to be tried: the contact start (epoch ms).
+    match_at: Option<i64>,
     evaluator_note: String,
     evaluator_label: String,
     method: Option<ScoringMethod>,
@@ -235,6 +423,7 @@ fn decided(record_id: i64, d: Disposition, reason: String) -> Pending {
         agent: None,
         agent_label: String::new(),
         evaluation_id: String::new(),
+        match_at: None,
         evaluator_note: String::new(),
         evaluator_label: String::new(),
         method: None,
@@ -258,6 +447,7 @@ fn to_history(
         agent: None,
         agent_label: String::new(),
         evaluation_id: String::new(),
+        match_at: None,
         evaluator_note: String::new(),
         evaluator_label: String::new(),
         method: Some(method),
@@ -298,7 +488,11 @@ pub async fn run(
         ledger.replace_directory(&users)?;
     }
     summary.directory_users = users.len();
-    let dir = Directory::new(&users);
+    let people = match &cfg.users.mapping_file {
+        Some(p) if cfg.users.match_keys.iter().any(|k| k == "mapping") => read_people_mapping(p)?,
+        _ => HashMap::new(),
+    };
+    let dir = Directory::new(&users, people);
     let mapping = if cfg.link.strategies.iter().any(|s| s == "mapping") {
         match &cfg.link.mapping_file {
             Some(p) => read_mapping(p)?,
@@ -330,6 +524,12 @@ pub async fn run(
 
     // The form the answers are scored against is the same for every record: build it once.
     let def = form::definition(&cfg.form);
+    let ctx = Ctx {
+        cfg,
+        dir: &dir,
+        mapping: &mapping,
+        default_evaluator,
+    };
 
     // Pass 2: plan each record as it streams by and write its plan. A record that links to a
     // conversation is written with the outcome it gets if the conversation checks pass, and
@@ -378,6 +578,15 @@ pub async fn run(
         "Plan: planning each record."
     );
     let mut candidates: Vec<Candidate> = Vec::new();
+    // Records `match` is to try: written as history now, re-planned if exactly one conversation
+    // of their agent started close enough to the contact.
+    struct MatchNeed {
+        record_id: i64,
+        agent: u32,
+        at: i64,
+        notes: Box<str>,
+    }
+    let mut needs: Vec<MatchNeed> = Vec::new();
     let mut strategies: Vec<String> = Vec::new();
     let mut agents: Vec<(String, String)> = Vec::new();
     let mut agent_ix: HashMap<String, u32> = HashMap::new();
@@ -425,13 +634,11 @@ pub async fn run(
                 )
             } else {
                 let mut p = plan_one(
-                    cfg,
-                    &dir,
-                    &mapping,
-                    default_evaluator,
+                    &ctx,
                     r.id,
                     &r.locator,
                     ev,
+                    None,
                 );
                 if p.row.disposition.is_none() {
                     prepare_one(cfg, &def, &mut p);
@@ -453,6 +660,19 @@ pub async fn run(
         let d = p.row.disposition.unwrap_or(Disposition::Quarantined);
         count(&mut summary, d, 1);
         Ledger::put_plan(write, &p.row)?;
+        if let (Some(at), Some(agent)) = (p.match_at, p.agent.as_ref()) {
+            let next = u32::try_from(agents.len()).unwrap_or(u32::MAX);
+            let agent = *agent_ix.entry(agent.id.clone()).or_insert_with(|| {
+                agents.push((agent.id.clone(), p.agent_label.clone()));
+                next
+            });
+            needs.push(MatchNeed {
+                record_id: r.id,
+                agent,
+                at,
+                notes: p.row.link_detail.clone().unwrap_or_default().into(),
+            });
+        }
         match (p.candidate, p.agent) {
             (Some((conversation_id, strategy)), Some(agent)) => {
                 let strategy = match strategies.iter().position(|x| *x == strategy) {
@@ -496,6 +716,154 @@ pub async fn run(
         let _ = write.execute_batch("ROLLBACK");
         return Err(e);
     }
+
+    // `match`: one analytics query per agent and UTC day (plus pages), however many of that
+    // agent's evaluations fall on the day.
+    summary.match_tried = needs.len() as u64;
+    let tol_ms = i64::try_from(cfg.link.match_tolerance_s)
+        .unwrap_or(i64::MAX / 2_000)
+        .saturating_mul(1000);
+    let day_of = |ms: i64| ms.div_euclid(86_400_000);
+    needs.sort_by_key(|n| (n.agent, day_of(n.at), n.at));
+    let ts = |ms: i64| jiff::Timestamp::from_millisecond(ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let mut i = 0;
+    while i < needs.len() {
+        let (agent, day) = (needs[i].agent, day_of(needs[i].at));
+        let mut j = i;
+        while j < needs.len() && needs[j].agent == agent && day_of(needs[j].at) == day {
+            j += 1;
+        }
+        let (agent_id, agent_label) = agents[agent as usize].clone();
+        let interval = format!(
+            "{}/{}",
+            ts(needs[i].at - tol_ms),
+            ts(needs[j - 1].at + tol_ms)
+        );
+        let found: Vec<AnalyticsConversation> = match ledger.match_cache(&agent_id, &interval)? {
+            Some(json) => {
+                summary.match_cache_hits += 1;
+                serde_json::from_str(&json)?
+            }
+            None => {
+                let before = client.requests_sent();
+                let found = match client.conversations_of_user(&agent_id, &interval).await {
+                    Ok(f) => f,
+                    Err(e) => {
+                        let _ = write.execute_batch("ROLLBACK");
+                        return Err(anyhow::Error::new(e).context(
+                            "cannot query conversations (POST /api/v2/analytics/conversations/details/query)",
+                        ));
+                    }
+                };
+                summary.analytics_requests += client.requests_sent().saturating_sub(before);
+                Ledger::put_match_cache(
+                    write,
+                    &agent_id,
+                    &interval,
+                    &serde_json::to_string(&found)?,
+                )?;
+                found
+            }
+        };
+        let starts: Vec<(&str, i64)> = found
+            .iter()
+            .filter(|c| c.has_agent(&agent_id))
+            .filter_map(|c| {
+                let t = c
+                    .conversation_start
+                    .as_deref()?
+                    .parse::<jiff::Timestamp>()
+                    .ok()?;
+                Some((c.conversation_id.as_str(), t.as_millisecond()))
+            })
+            .collect();
+        for n in &needs[i..j] {
+            let mut near: Vec<(&str, i64)> = starts
+                .iter()
+                .map(|(id, t)| (*id, t - n.at))
+                .filter(|(_, d)| d.abs() <= tol_ms)
+                .collect();
+            near.sort_by_key(|(_, d)| d.abs());
+            let secs = |d: i64| format!("{:+} s", d / 1000);
+            let list = |v: &[(&str, i64)]| {
+                v.iter()
+                    .map(|(id, d)| format!("{id} ({})", secs(*d)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let prior = if n.notes.is_empty() {
+                String::new()
+            } else {
+                format!("{}; ", n.notes)
+            };
+            match near.as_slice() {
+                [(cid, delta)] => {
+                    let Some(text) = ledger.canonical_of(n.record_id)? else {
+                        continue;
+                    };
+                    let ev: CanonicalEvaluation = serde_json::from_str(&text)?;
+                    let locator = ledger.locator_of(n.record_id)?;
+                    let mut p = plan_one(
+                        &ctx,
+                        n.record_id,
+                        &locator,
+                        ev,
+                        Some((
+                            (*cid).to_owned(),
+                            format!("match ({} from the contact start)", secs(*delta)),
+                        )),
+                    );
+                    if p.row.disposition.is_none() {
+                        prepare_one(cfg, &def, &mut p);
+                    }
+                    let d = p.row.disposition.unwrap_or(Disposition::Quarantined);
+                    count(&mut summary, Disposition::History, -1);
+                    count(&mut summary, d, 1);
+                    Ledger::put_plan(write, &p.row)?;
+                    if d == Disposition::Evaluation {
+                        summary.match_linked += 1;
+                        let key = qm_model::idempotency_key(
+                            &cfg.source.system,
+                            &p.evaluation_id,
+                            &cfg.form.name,
+                        );
+                        Ledger::arm_load(write, n.record_id, &key.to_string(), cid, &agent_id)?;
+                    }
+                }
+                [] => {
+                    let nearest = starts
+                        .iter()
+                        .map(|(id, t)| (*id, t - n.at))
+                        .min_by_key(|(_, d)| d.abs())
+                        .map(|(id, d)| format!("; the nearest, {id}, started {} from it", secs(d)))
+                        .unwrap_or_default();
+                    let detail = format!(
+                        "{prior}match: no conversation of agent {agent_label} started within ±{} s of the contact start {}{nearest}",
+                        cfg.link.match_tolerance_s,
+                        ts(n.at)
+                    );
+                    let reason = format!(
+                        "no Genesys conversation to attach it to ({detail}); kept in the history"
+                    );
+                    set_link_outcome(write, n.record_id, &reason, &detail)?;
+                }
+                many => {
+                    let detail = format!(
+                        "{prior}match: {} conversations of agent {agent_label} started within ±{} s of the contact start {}: {}",
+                        many.len(),
+                        cfg.link.match_tolerance_s,
+                        ts(n.at),
+                        list(many)
+                    );
+                    let reason =
+                        format!("not linked, never guessed ({detail}); kept in the history");
+                    set_link_outcome(write, n.record_id, &reason, &detail)?;
+                }
+            }
+        }
+        i = j;
+    }
+    drop(needs);
 
     // Check the candidate conversations, 100 at a time, and settle each candidate as its batch
     // comes back (nothing holds every conversation at once).
@@ -588,15 +956,28 @@ pub async fn run(
     Ok(summary)
 }
 
+/// What planning one record consults: the configuration, the directory, the recording map and the
+/// default evaluator.
+struct Ctx<'a> {
+    cfg: &'a Config,
+    dir: &'a Directory,
+    mapping: &'a HashMap<String, Vec<String>>,
+    default_evaluator: Option<(&'a str, Option<&'a User>)>,
+}
+
 fn plan_one(
-    cfg: &Config,
-    dir: &Directory,
-    mapping: &HashMap<String, Vec<String>>,
-    default_evaluator: Option<(&str, Option<&User>)>,
+    ctx: &Ctx<'_>,
     record_id: i64,
     locator: &str,
     ev: CanonicalEvaluation,
+    forced: Option<(String, String)>,
 ) -> Pending {
+    let Ctx {
+        cfg,
+        dir,
+        mapping,
+        default_evaluator,
+    } = *ctx;
     let q = |reason: String| decided(record_id, Disposition::Quarantined, reason);
     if ev.kind == Kind::Calibration {
         return decided(
@@ -712,6 +1093,7 @@ fn plan_one(
     let agent = match dir.resolve(&ev.agent, &cfg.users.match_keys) {
         Resolved::Found { user, how } => {
             let st = user.state.as_deref().unwrap_or("active");
+            row.agent_match = Some(how.clone());
             if st != "active" && cfg.users.inactive_policy == "history" {
                 row.disposition = Some(Disposition::History);
                 row.reason = format!(
@@ -723,17 +1105,21 @@ fn plan_one(
                 return to_history(row, locator, ev, method);
             }
             notes.push(format!("agent matched by {how}"));
+            row.agent_match = Some(how);
             user
         }
         Resolved::Ambiguous { how, ids } => {
-            return q(format!(
+            let mut p = q(format!(
                 "{locator}: agent {} ({how}) matches {} Genesys users ({}); never guessed",
                 ev.agent.label(),
                 ids.len(),
                 ids.join(", ")
             ));
+            p.row.agent_match = Some(format!("ambiguous: {how} matches {}", ids.join(", ")));
+            return p;
         }
         Resolved::NotFound { tried } => {
+            row.agent_match = Some(format!("none (tried {tried})"));
             row.disposition = Some(Disposition::History);
             row.reason = format!(
                 "agent {} has no Genesys account (tried {tried}); kept in the history",
@@ -795,9 +1181,13 @@ fn plan_one(
     row.evaluator_user_id = Some(evaluator.id.clone());
 
     // Link.
-    let mut candidate = None;
+    let mut candidate = forced;
     let mut link_notes = Vec::new();
+    let mut match_at = None;
     for strategy in &cfg.link.strategies {
+        if candidate.is_some() {
+            break;
+        }
         match strategy.as_str() {
             "field" => {
                 for f in &cfg.link.conversation_id_fields {
@@ -829,28 +1219,38 @@ fn plan_one(
                     _ => link_notes.push(format!("contact {c} is not in the mapping file")),
                 },
             },
+            "match" => match ev.contact.start_time_utc {
+                Some(t) => match_at = Some(t.as_millisecond()),
+                None => link_notes.push("no contact start time to match on".into()),
+            },
             _ => {}
         }
-        if candidate.is_some() {
-            break;
-        }
     }
+    row.link_detail = Some(match &candidate {
+        Some((_, strategy)) => strategy.clone(),
+        None => link_notes.join("; "),
+    });
     let ev_label = original_label;
     match candidate {
         None => {
             row.disposition = Some(Disposition::History);
             row.reason = format!(
                 "no Genesys conversation to attach it to ({}); kept in the history",
-                link_notes.join("; ")
+                if link_notes.is_empty() {
+                    "no link strategy applies".to_owned()
+                } else {
+                    link_notes.join("; ")
+                }
             );
             Pending {
                 row,
                 locator: locator.to_owned(),
                 ev: Some(ev),
                 candidate: None,
+                agent_label: agent.name.clone().unwrap_or_else(|| agent.id.clone()),
                 agent: Some(agent),
-                agent_label: String::new(),
                 evaluation_id: String::new(),
+                match_at,
                 evaluator_note: String::new(),
                 evaluator_label: ev_label,
                 method: Some(method),
@@ -868,6 +1268,7 @@ fn plan_one(
                 agent: Some(agent),
                 agent_label: String::new(),
                 evaluation_id: String::new(),
+                match_at: None,
                 evaluator_note: if evaluator.id
                     == default_evaluator
                         .and_then(|(_, u)| u.map(|u| u.id.clone()))
@@ -1071,6 +1472,18 @@ fn prepare_one(cfg: &Config, def: &genesys::models::EvaluationForm, p: &mut Pend
     p.row.reason = reason;
 }
 
+/// Rewrites the reason and link detail of a record that stays in the history.
+fn set_link_outcome(
+    conn: &rusqlite::Connection,
+    record_id: i64,
+    reason: &str,
+    detail: &str,
+) -> Result<()> {
+    conn.prepare_cached("UPDATE plans SET reason = ?2, link_detail = ?3 WHERE record_id = ?1")?
+        .execute(rusqlite::params![record_id, reason, detail])?;
+    Ok(())
+}
+
 fn trim_num(v: f64) -> String {
     if (v - v.round()).abs() < 1e-9 {
         format!("{v:.0}")
@@ -1086,13 +1499,22 @@ fn trim_num(v: f64) -> String {
 pub fn write_exceptions(ledger: &Ledger, path: &std::path::Path) -> Result<usize> {
     let rows = ledger.exceptions()?;
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["source", "evaluation_id", "disposition", "reason"])?;
-    for (loc, id, d, reason) in &rows {
+    w.write_record([
+        "source",
+        "evaluation_id",
+        "disposition",
+        "reason",
+        "agent_match",
+        "link",
+    ])?;
+    for (loc, id, d, reason, agent, link) in &rows {
         w.write_record([
             loc.as_str(),
             id.as_deref().unwrap_or(""),
             d.as_str(),
             reason.as_str(),
+            agent.as_deref().unwrap_or(""),
+            link.as_deref().unwrap_or(""),
         ])?;
     }
     let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;

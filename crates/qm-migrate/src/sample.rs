@@ -73,6 +73,8 @@ struct Agent {
     email: String,
     username: String,
     windows: String,
+    employee_id: Option<String>,
+    acd_id: Option<String>,
     genesys: Option<String>,
     linkable_count: usize,
 }
@@ -410,6 +412,8 @@ pub fn generate_with(n: usize, seed: u64, out: &Path, all_formats: bool) -> Resu
                 username: email.clone(),
                 windows: format!("CORP\\{}{}", ascii_fold(first), i),
                 email,
+                employee_id: None,
+                acd_id: None,
                 genesys: None,
                 linkable_count: 0,
             }
@@ -437,6 +441,7 @@ pub fn generate_with(n: usize, seed: u64, out: &Path, all_formats: bool) -> Resu
                 email: Some(email),
                 username: Some(username),
                 state: state.into(),
+                employee_id: None,
                 quality_evaluator: false,
             });
             a.genesys = Some(id);
@@ -453,8 +458,113 @@ pub fn generate_with(n: usize, seed: u64, out: &Path, all_formats: bool) -> Resu
         email: Some(rehire.clone()),
         username: Some(format!("old.{rehire}")),
         state: "deleted".into(),
+        employee_id: None,
         quality_evaluator: false,
     });
+
+    // People only one key identifies, and the traps of reference/calabrio.md §5: an AD login, an
+    // employee id, the people-mapping file (one of them a merged user), two holders of one
+    // repurposed ACD id (never a key), and an AD login two Genesys users share.
+    let special = agents.len();
+    let mut people_map: Vec<(String, String)> = Vec::new();
+    {
+        let mut person =
+            |name: &str, email: &str, windows: &str, employee: Option<&str>, acd: Option<&str>| {
+                agents.push(Agent {
+                    person_id: 3001 + u32::try_from(agents.len() - special).unwrap_or(0),
+                    name: name.into(),
+                    email: email.into(),
+                    username: email.into(),
+                    windows: windows.into(),
+                    employee_id: employee.map(str::to_owned),
+                    acd_id: acd.map(str::to_owned),
+                    genesys: None,
+                    linkable_count: 0,
+                });
+                agents.len() - 1
+            };
+        let ad = person(
+            "Ada Login",
+            "ada.login@legacy.example.com",
+            "CORP\\ada.login",
+            None,
+            None,
+        );
+        let emp = person(
+            "Emil Ployee",
+            "emil@legacy.example.com",
+            "CORP\\emil.p",
+            Some("E-7731"),
+            None,
+        );
+        let mapped = person(
+            "Mapa Person",
+            "mapa@legacy.example.com",
+            "CORP\\mapa.x",
+            None,
+            None,
+        );
+        let merged = person(
+            "Old Account",
+            "old.account@legacy.example.com",
+            "CORP\\old.account",
+            None,
+            None,
+        );
+        let acd1 = person(
+            "Acd First",
+            "acd.first@example.com",
+            "CORP\\acd.first",
+            None,
+            Some("4711"),
+        );
+        let acd2 = person(
+            "Acd Second",
+            "acd.second@example.com",
+            "CORP\\acd.second",
+            None,
+            Some("4711"),
+        );
+        let _twin = person(
+            "Twin Login",
+            "twin@legacy.example.com",
+            "CORP\\twin",
+            None,
+            None,
+        );
+        let mut genesys_user = |name: &str, email: &str, employee: Option<&str>| {
+            let id = uuid(&mut rng);
+            users.push(FixtureUser {
+                id: id.clone(),
+                name: name.into(),
+                email: Some(email.into()),
+                username: Some(email.into()),
+                state: "active".into(),
+                employee_id: employee.map(str::to_owned),
+                quality_evaluator: false,
+            });
+            id
+        };
+        agents[ad].genesys = Some(genesys_user("Ada Login", "ada.login@example.com", None));
+        agents[emp].genesys = Some(genesys_user(
+            "Emil Ployee",
+            "e.ployee@example.com",
+            Some("E-7731"),
+        ));
+        let g = genesys_user("Mapa Person", "m.person@example.com", None);
+        people_map.push((agents[mapped].person_id.to_string(), g.clone()));
+        agents[mapped].genesys = Some(g);
+        let survivor = genesys_user("New Account", "new.account@example.com", None);
+        people_map.push((
+            agents[merged].person_id.to_string(),
+            "new.account@example.com".into(),
+        ));
+        agents[merged].genesys = Some(survivor);
+        agents[acd1].genesys = Some(genesys_user("Acd First", "acd.first@example.com", None));
+        agents[acd2].genesys = Some(genesys_user("Acd Second", "acd.second@example.com", None));
+        genesys_user("Twin A", "twin@a.example.com", None);
+        genesys_user("Twin B", "twin@b.example.com", None);
+    }
 
     let evaluator_count = 10;
     let mut evaluators: Vec<(String, String, Option<String>)> = Vec::new();
@@ -479,6 +589,7 @@ pub fn generate_with(n: usize, seed: u64, out: &Path, all_formats: bool) -> Resu
                     } else {
                         "active".into()
                     },
+                    employee_id: None,
                     quality_evaluator: true,
                 });
                 Some(id)
@@ -492,6 +603,7 @@ pub fn generate_with(n: usize, seed: u64, out: &Path, all_formats: bool) -> Resu
         email: Some("migration_admin@example.com".into()),
         username: Some("migration_admin@example.com".into()),
         state: "active".into(),
+        employee_id: None,
         quality_evaluator: true,
     });
     for i in 0..25 {
@@ -505,6 +617,7 @@ pub fn generate_with(n: usize, seed: u64, out: &Path, all_formats: bool) -> Resu
             } else {
                 "active".into()
             },
+            employee_id: None,
             quality_evaluator: true,
         });
     }
@@ -542,6 +655,10 @@ pub fn generate_with(n: usize, seed: u64, out: &Path, all_formats: bool) -> Resu
             5 => Some(2),
             6 => Some(4),
             7 => Some(5),
+            20 => Some(8),
+            21 => Some(9),
+            22 => Some(10),
+            23..=29 => Some(special + i - 23),
             _ => None,
         }
     };
@@ -776,8 +893,7 @@ pub fn generate_with(n: usize, seed: u64, out: &Path, all_formats: bool) -> Resu
                 );
             }
             14 => {
-                r.assoc_call_id = String::new();
-                mapping.retain(|(c, _)| *c != r.contact_id);
+                unlink(r, &mut conversations, &mut mapping);
                 expect(
                     &rows,
                     "contact without any Genesys conversation",
@@ -880,6 +996,101 @@ pub fn generate_with(n: usize, seed: u64, out: &Path, all_formats: bool) -> Resu
                     "linked",
                 );
             }
+            20..=22 => {
+                // Only `match` can link these: no conversation id, no mapping row, and the agent's
+                // conversation starts 45 s after the contact (20), 150 s after it (21, outside
+                // the 120 s tolerance), or twice within it (22).
+                let r = rows.last_mut().context("row")?;
+                unlink(r, &mut conversations, &mut mapping);
+                let who = agents[r.agent].genesys.clone();
+                let offsets: &[i64] = match i {
+                    20 => &[45],
+                    21 => &[150],
+                    _ => &[30, -60],
+                };
+                for off in offsets {
+                    let at = start.checked_add(jiff::SignedDuration::from_secs(*off))?;
+                    conversations.push(FixtureConversation {
+                        conversation_id: uuid(&mut rng),
+                        start: at,
+                        end: at.checked_add(jiff::SignedDuration::from_secs(300))?,
+                        participants: participants(who.clone()),
+                    });
+                }
+                match i {
+                    20 => expect(
+                        &rows,
+                        "linked only by match (conversation 45 s after the contact)",
+                        "evaluation",
+                        "by match (+45 s",
+                    ),
+                    21 => expect(
+                        &rows,
+                        "match near miss: the only conversation starts 150 s after the contact",
+                        "history",
+                        "started +150 s from it",
+                    ),
+                    _ => expect(
+                        &rows,
+                        "match ambiguous: two conversations within the tolerance",
+                        "history",
+                        "2 conversations of agent",
+                    ),
+                }
+            }
+            23..=28 => {
+                force_link(
+                    rows.last_mut().context("row")?,
+                    &mut conversations,
+                    &mut mapping,
+                    &agents,
+                    start,
+                );
+                match i {
+                    23 => expect(
+                        &rows,
+                        "agent identified only by the AD login",
+                        "evaluation",
+                        "windows_login=CORP\\ada.login",
+                    ),
+                    24 => expect(
+                        &rows,
+                        "agent identified only by the employee id",
+                        "evaluation",
+                        "employee_id=E-7731",
+                    ),
+                    25 => expect(
+                        &rows,
+                        "agent identified only by the people-mapping file",
+                        "evaluation",
+                        "mapping file: 3003",
+                    ),
+                    26 => expect(
+                        &rows,
+                        "merged user: the old Calabrio person maps to the surviving account",
+                        "evaluation",
+                        "mapping file: 3004",
+                    ),
+                    27 => expect(
+                        &rows,
+                        "repurposed ACD id 4711, first holder (ACD id is never a key)",
+                        "evaluation",
+                        "email=acd.first@example.com",
+                    ),
+                    _ => expect(
+                        &rows,
+                        "repurposed ACD id 4711, second holder",
+                        "evaluation",
+                        "email=acd.second@example.com",
+                    ),
+                }
+            }
+            29 => expect(
+                &rows,
+                "AD login shared by two Genesys users",
+                "quarantined",
+                "matches 2 Genesys users",
+            ),
             _ => {}
         }
     }
@@ -1180,6 +1391,15 @@ pub fn generate_with(n: usize, seed: u64, out: &Path, all_formats: bool) -> Resu
     for (c, v) in &mapping {
         map_w.write_record([c, v])?;
     }
+    let mut people_w = csv::Writer::from_writer(Vec::new());
+    people_w.write_record(["calabrio", "genesys"])?;
+    for (c, g) in &people_map {
+        people_w.write_record([c, g])?;
+    }
+    write_private(
+        &out.join("people-map.csv"),
+        &people_w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?,
+    )?;
     write_private(
         &out.join("recording-map.csv"),
         &map_w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?,
@@ -1252,11 +1472,12 @@ score_step = 1.0
 sections = [{sections_toml}]
 
 [users]
-match_keys = ["email", "username"]
+match_keys = ["email", "username", "windows_login", "employee_id", "mapping"]
+mapping_file = "people-map.csv"
 default_evaluator = "migration_admin@example.com"
 
 [link]
-strategies = ["field", "mapping"]
+strategies = ["field", "mapping", "match"]
 mapping_file = "recording-map.csv"
 
 [genesys]
@@ -1280,6 +1501,23 @@ path = "qm-migrate.db"
         conversations: conversations.len(),
         cases: cases.len(),
     })
+}
+
+/// Takes away every way `r` could link: its conversation id, its mapping row, and the conversations
+/// they named (which would otherwise start exactly at the contact and be found by `match`).
+fn unlink(
+    r: &mut Row,
+    conversations: &mut Vec<FixtureConversation>,
+    mapping: &mut Vec<(String, String)>,
+) {
+    let old = std::mem::take(&mut r.assoc_call_id);
+    let mapped: Vec<String> = mapping
+        .iter()
+        .filter(|(c, _)| *c == r.contact_id)
+        .map(|(_, v)| v.clone())
+        .collect();
+    mapping.retain(|(c, _)| *c != r.contact_id);
+    conversations.retain(|c| c.conversation_id != old && !mapped.contains(&c.conversation_id));
 }
 
 /// Makes sure `r` links by its conversation id (for cases that must become evaluations).

@@ -39,6 +39,8 @@ pub(super) const EVALUATION_COLUMNS: &[&str] = &[
     "evaluator_windows_login",
     "evaluator_display_name",
     "evaluation_comment",
+    "agent_employee_id",
+    "agent_acd_id",
 ];
 
 /// A person as every format writes them.
@@ -49,6 +51,8 @@ pub(super) struct Who {
     pub(super) windows: String,
     pub(super) name: String,
     pub(super) active: bool,
+    pub(super) employee_id: Option<String>,
+    pub(super) acd_id: Option<String>,
 }
 
 /// One answered question of a row.
@@ -92,6 +96,8 @@ impl View<'_> {
             windows: a.windows.clone(),
             name: a.name.clone(),
             active: r.agent > 1,
+            employee_id: a.employee_id.clone(),
+            acd_id: a.acd_id.clone(),
         }
     }
 
@@ -104,6 +110,8 @@ impl View<'_> {
             windows: format!("CORP\\qa{e}"),
             name: name.clone(),
             active: e != 1,
+            employee_id: None,
+            acd_id: None,
         }
     }
 
@@ -155,6 +163,8 @@ impl View<'_> {
             ev(|w| w.windows.clone()),
             ev(|w| w.name.clone()),
             r.comment.clone(),
+            a.employee_id.clone().unwrap_or_default(),
+            a.acd_id.clone().unwrap_or_default(),
         ]
     }
 
@@ -165,7 +175,8 @@ impl View<'_> {
         let person = |w: &Who| {
             json!({
                 "calabrio_person_id": w.person_id, "username": w.username, "email": w.email,
-                "windows_login": w.windows, "display_name": w.name
+                "windows_login": w.windows, "display_name": w.name,
+                "employee_id": w.employee_id, "acd_id": w.acd_id,
             })
         };
         let answered = self.answers(r);
@@ -303,6 +314,8 @@ impl View<'_> {
                     windows: a.windows.clone(),
                     name: a.name.clone(),
                     active: i > 1,
+                    employee_id: a.employee_id.clone(),
+                    acd_id: a.acd_id.clone(),
                 }
             })
             .collect();
@@ -414,6 +427,8 @@ impl View<'_> {
                 "windows_login",
                 "display_name",
                 "active",
+                "employee_id",
+                "acd_id",
             ],
             self.persons()
                 .into_iter()
@@ -425,6 +440,8 @@ impl View<'_> {
                         w.windows,
                         w.name,
                         w.active.to_string(),
+                        w.employee_id.unwrap_or_default(),
+                        w.acd_id.unwrap_or_default(),
                     ]
                 })
                 .collect(),
@@ -549,6 +566,7 @@ impl View<'_> {
                     "personId": int(&w.person_id), "username": w.username, "email": w.email,
                     "adLogin": w.windows, "firstName": first, "lastName": last,
                     "displayId": w.person_id, "active": w.active,
+                    "employeeId": w.employee_id, "acdId": w.acd_id,
                 })
             })
             .collect();

@@ -20,6 +20,7 @@ fn user(id: &str, state: &str) -> FixtureUser {
         email: Some(format!("{id}@example.com")),
         username: Some(format!("{id}@example.com")),
         state: state.into(),
+        employee_id: None,
         quality_evaluator: true,
     }
 }
@@ -645,6 +646,46 @@ async fn every_route_answers_with_the_official_response_model() {
         None,
         200
     );
+    let q = |user: &str, interval: &str| {
+        serde_json::json!({
+            "interval": interval, "order": "asc", "orderBy": "conversationStart",
+            "segmentFilters": [{"type": "and", "predicates": [
+                {"type": "dimension", "dimension": "userId", "operator": "matches", "value": user}]}],
+            "paging": {"pageSize": 100, "pageNumber": 1}
+        })
+    };
+    let found = hit!(
+        "post_analytics_conversations_details_query",
+        Method::POST,
+        "/api/v2/analytics/conversations/details/query".to_owned(),
+        Some(q("agent-a", "2024-03-04T15:00:00Z/2024-03-04T15:05:00Z")),
+        200
+    );
+    assert_eq!(found["totalHits"], 1, "{found}");
+    assert_eq!(found["conversations"][0]["conversationId"], CONV);
+    // The interval covers whole days (the model's wording): a query for the evening still finds it.
+    let evening = hit!(
+        "post_analytics_conversations_details_query",
+        Method::POST,
+        "/api/v2/analytics/conversations/details/query".to_owned(),
+        Some(q("agent-a", "2024-03-04T20:00:00Z/2024-03-04T21:00:00Z")),
+        200
+    );
+    assert_eq!(evening["totalHits"], 1, "{evening}");
+    for (who, interval) in [
+        ("agent-b", "2024-03-04T15:00:00Z/2024-03-04T15:05:00Z"),
+        ("agent-a", "2024-03-05T00:00:00Z/2024-03-05T01:00:00Z"),
+    ] {
+        let none = hit!(
+            "post_analytics_conversations_details_query",
+            Method::POST,
+            "/api/v2/analytics/conversations/details/query".to_owned(),
+            Some(q(who, interval)),
+            200
+        );
+        assert_eq!(none["totalHits"], 0, "{who} {interval}: {none}");
+        assert!(none.get("conversations").is_none());
+    }
     hit!(
         "get_analytics_conversation_details",
         Method::GET,

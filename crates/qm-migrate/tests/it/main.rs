@@ -5,6 +5,7 @@ mod cli;
 mod corpus;
 mod emulator_api;
 mod faults;
+mod linking;
 mod pipeline;
 mod sources;
 mod support;

@@ -18,7 +18,9 @@ fn person(p: &qm_model::Person) -> Value {
         p.username,
         p.email,
         p.windows_login,
-        p.display_name
+        p.display_name,
+        p.employee_id,
+        p.acd_id
     ])
 }
 
