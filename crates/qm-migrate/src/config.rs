@@ -302,14 +302,17 @@ impl Default for GenesysConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HistoryConfig {
-    /// Directory of the history channel.
+    /// Directory of the history channel (`agents/*.jsonl` and `site/`).
     pub dir: PathBuf,
+    /// Where the history site lists agents without a Genesys account.
+    pub legacy_group: String,
 }
 
 impl Default for HistoryConfig {
     fn default() -> Self {
         HistoryConfig {
             dir: PathBuf::from("history"),
+            legacy_group: "Legacy Team".into(),
         }
     }
 }

@@ -146,7 +146,8 @@ pub async fn run(
         .copied()
         .max()
         .unwrap_or(0);
-    let ok = invariant && created == evaluation && mismatched == 0;
+    let history_complete = run.json["history"]["entries"].as_u64() == Some(records);
+    let ok = invariant && created == evaluation && mismatched == 0 && history_complete;
     let elapsed = started.elapsed().as_secs_f64();
 
     let source = match &calabrio_stats {
@@ -187,6 +188,17 @@ pub async fn run(
                 cfg.scoring.tolerance
             ),
         ),
+        (
+            "history",
+            format!(
+                "{} entries for {} agents ({} without a Genesys account, under \"{}\"); site {}",
+                run.json["history"]["entries"],
+                run.json["history"]["agents"],
+                run.json["history"]["legacy_agents"],
+                cfg.history.legacy_group,
+                run.json["history"]["index"].as_str().unwrap_or_default()
+            ),
+        ),
         ("requests sent", client.requests_sent().to_string()),
         (
             "busiest agent",
@@ -213,6 +225,7 @@ pub async fn run(
         "invariant_holds": invariant,
         "load": load,
         "requests": client.requests_sent(),
+        "history": run.json["history"],
         "calabrio_api": calabrio_stats,
         "created_this_run": created_now,
         "score_check": {"checked": checked, "mismatched": mismatched, "max_abs_diff": max_diff},

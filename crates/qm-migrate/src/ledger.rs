@@ -150,6 +150,9 @@ CREATE TABLE match_cache (
     PRIMARY KEY (agent_user_id, interval)
 );
 "#,
+    r#"
+CREATE INDEX attempts_record ON attempts (record_id);
+"#,
 ];
 
 /// The load states of an `evaluation` item.

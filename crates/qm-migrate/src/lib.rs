@@ -13,6 +13,7 @@ pub mod demo;
 pub mod extract;
 pub mod form;
 pub mod fsutil;
+pub mod history;
 pub mod ledger;
 pub mod load;
 pub mod plan;
@@ -391,6 +392,12 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
                 stop: Some(stop_signal()),
             };
             let s = load::run(&cfg, &ledger, &client, &opts, &progress).await?;
+            // The history channel: every record, whatever its fate (not on a dry run).
+            let hist = if dry_run {
+                None
+            } else {
+                Some(history::write(&cfg, &ledger)?)
+            };
             let (records, dispositions, _) = ledger_counts(&ledger)?;
             let code = exit_code(&dispositions, Some(&s.load));
             Ok(Outcome {
@@ -421,6 +428,7 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
                     )
                 ),
                 json: json!({"command": "load", "records": records, "dispositions": dispositions,
+                    "history": hist,
                     "load": s.load, "requests": client.requests_sent(), "eta_seconds": s.eta_seconds,
                     "throttled": client.throttled(), "retries": client.retries(), "load_run": s}),
                 code,
@@ -624,9 +632,10 @@ pub async fn run_all_with(
         progress,
     )
     .await?;
+    let hist = history::write(cfg, &ledger)?;
     let code = exit_code(&pl.dispositions, Some(&ld.load));
     let human = format!(
-        "{}\nform '{}' ({})\ncreated {} evaluations now; load states:\n{}requests sent: {}",
+        "{}\nform '{}' ({})\ncreated {} evaluations now; load states:\n{}requests sent: {}\nhistory: {} entries for {} agents ({} without a Genesys account); site {}",
         invariant_line(pl.records, &pl.dispositions),
         pr.form,
         if pr.created {
@@ -641,11 +650,16 @@ pub async fn run_all_with(
                 .map(|(k, v)| (k.as_str(), v.to_string()))
                 .collect::<Vec<_>>()
         ),
-        client.requests_sent()
+        client.requests_sent(),
+        hist.entries,
+        hist.agents,
+        hist.legacy_agents,
+        hist.index
     );
     Ok(Outcome {
         json: json!({
             "command": "run",
+            "history": hist,
             "records": pl.records,
             "dispositions": pl.dispositions,
             "invariant_holds": pl.invariant_holds(),

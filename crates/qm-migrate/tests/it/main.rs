@@ -5,6 +5,7 @@ mod cli;
 mod corpus;
 mod emulator_api;
 mod faults;
+mod history;
 mod linking;
 mod pipeline;
 mod sources;

@@ -1,0 +1,544 @@
+//! The history channel (DESIGN §1): every source record, whatever its fate, kept per agent.
+//!
+//! `history/agents/<agent>.jsonl` holds one entry per record of the latest extract: where it stood,
+//! its raw text, the canonical record (or why it could not be read), its disposition and reason, the
+//! plan, the load item (Genesys evaluation id) and every request sent for it with the response. Each
+//! file is rewritten atomically (a temporary file renamed over it) with mode 0600, so a re-run
+//! updates it and never appends a second entry. `history/site/` is a static, self-contained site
+//! (no network access, no external assets, works from `file://`): an index of agents with a search
+//! box, and one page per agent with a score timeline over the real evaluation dates, section trends
+//! and every record. Every source string is HTML-escaped (askama) and control characters are shown
+//! as `[U+0007]`, never passed through.
+//!
+//! Records are streamed from the ledger ordered by agent, so memory holds one agent at a time.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use askama::Template;
+use qm_model::CanonicalEvaluation;
+use rusqlite::params;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::config::Config;
+use crate::fsutil::write_private;
+use crate::ledger::Ledger;
+
+/// What `history::write` produced.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct HistorySummary {
+    /// Entries written (one per record of the latest extract).
+    pub entries: u64,
+    /// Agents (JSONL files and pages).
+    pub agents: u64,
+    /// Agents without a Genesys account, listed under the legacy group.
+    pub legacy_agents: u64,
+    /// The site's index page.
+    pub index: String,
+}
+
+/// `text` with control characters (other than newline and tab) made visible.
+fn visible(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' && c != '\t' && c != '\r' {
+            out.push_str(&format!("[U+{:04X}]", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A file name for `key`: readable ASCII, plus a hash so different agents never collide.
+fn slug(label: &str, key: &str) -> String {
+    let mut s: String = label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    s = s
+        .split('-')
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    s.truncate(40);
+    let hash = uuid::Uuid::new_v5(&qm_model::ids::NAMESPACE, key.as_bytes())
+        .simple()
+        .to_string();
+    format!(
+        "{}-{}",
+        if s.is_empty() { "agent" } else { &s },
+        &hash[..10]
+    )
+}
+
+struct Point {
+    x: String,
+    y: String,
+    migrated: bool,
+    label: String,
+}
+
+struct Chart {
+    width: u32,
+    height: u32,
+    y0: u32,
+    y100: u32,
+    right_label: u32,
+    polyline: String,
+    points: Vec<Point>,
+}
+
+struct SectionRow {
+    name: String,
+    count: usize,
+    mean: String,
+    trend: String,
+}
+
+struct EntryRow {
+    record_id: i64,
+    date: String,
+    form: String,
+    evaluator: String,
+    score: String,
+    disposition: String,
+    genesys: String,
+    reason: String,
+    source: String,
+    comments: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "history_agent.html")]
+struct AgentPage {
+    name: String,
+    group: String,
+    identity: String,
+    count: usize,
+    first: String,
+    last: String,
+    mean: String,
+    chart: Chart,
+    sections: Vec<SectionRow>,
+    rows: Vec<EntryRow>,
+}
+
+struct IndexRow {
+    name: String,
+    search: String,
+    page: String,
+    count: usize,
+    first: String,
+    last: String,
+    mean: String,
+    migrated: usize,
+}
+
+struct Group {
+    name: String,
+    rows: Vec<IndexRow>,
+}
+
+#[derive(Template)]
+#[template(path = "history_index.html")]
+struct IndexPage {
+    records: u64,
+    agents: u64,
+    generated: String,
+    groups: Vec<Group>,
+}
+
+/// One record as the history keeps it.
+struct Entry {
+    json: Value,
+    row: EntryRow,
+    date: Option<jiff::Timestamp>,
+    score: Option<f64>,
+    migrated: bool,
+    sections: Vec<(String, f64)>,
+}
+
+/// One agent being gathered.
+#[derive(Default)]
+struct Agent {
+    key: String,
+    label: String,
+    identity: String,
+    genesys: Option<String>,
+    entries: Vec<Entry>,
+}
+
+const AGENT_KEY: &str = "coalesce('calabrio:' || coalesce(
+        json_extract(r.canonical, '$.agent.calabrio_person_id'),
+        lower(json_extract(r.canonical, '$.agent.email')),
+        lower(json_extract(r.canonical, '$.agent.username')),
+        json_extract(r.canonical, '$.agent.key'),
+        json_extract(r.canonical, '$.agent.display_name')),
+    'genesys:' || p.agent_user_id, 'unreadable')";
+
+/// Writes the history of the latest extract into `[history] dir`.
+///
+/// # Errors
+/// Ledger and I/O errors.
+pub fn write(cfg: &Config, ledger: &Ledger) -> Result<HistorySummary> {
+    let dir = &cfg.history.dir;
+    let Some(run) = ledger.latest_extract()? else {
+        return Ok(HistorySummary::default());
+    };
+    let sql = format!(
+        "SELECT {AGENT_KEY} AS agent_key, r.id, r.locator, r.evaluation_id, r.hash, r.raw, r.canonical,
+                r.error_field, r.error, p.disposition, p.reason, p.agent_user_id, p.evaluator_user_id,
+                p.conversation_id, p.link_strategy, p.evaluated_at, p.date_basis, p.score, p.method,
+                p.predicted, p.agent_match, p.link_detail, l.state, l.evaluation_id, l.idempotency_key,
+                l.sent_at, l.release_date, l.genesys_total, l.code, l.message
+         FROM records r LEFT JOIN plans p ON p.record_id = r.id LEFT JOIN loads l ON l.record_id = r.id
+         WHERE r.last_seen_run = ?1 ORDER BY agent_key, r.sort_at, r.seq, r.id"
+    );
+    let conn = ledger.conn();
+    let mut stmt = conn.prepare(&sql)?;
+    let mut attempts_stmt = conn.prepare(
+        "SELECT started_at, finished_at, outcome, status, code, message, response
+         FROM attempts WHERE record_id = ?1 ORDER BY id",
+    )?;
+    let mut rows = stmt.query(params![run])?;
+    let mut summary = HistorySummary::default();
+    let mut index: BTreeMap<String, Vec<IndexRow>> = BTreeMap::new();
+    let mut current = Agent::default();
+    let mut written_files = std::collections::HashSet::new();
+    while let Some(r) = rows.next()? {
+        let key: String = r.get(0)?;
+        if key != current.key && !current.entries.is_empty() {
+            finish(
+                cfg,
+                dir,
+                std::mem::take(&mut current),
+                &mut index,
+                &mut summary,
+                &mut written_files,
+            )?;
+        }
+        current.key = key;
+        let record_id: i64 = r.get(1)?;
+        let locator: String = r.get(2)?;
+        let canonical_text: Option<String> = r.get(6)?;
+        let ev: Option<CanonicalEvaluation> = canonical_text
+            .as_deref()
+            .and_then(|t| serde_json::from_str(t).ok());
+        let disposition: Option<String> = r.get(9)?;
+        let reason: Option<String> = r.get(10)?;
+        let agent_user: Option<String> = r.get(11)?;
+        let score: Option<f64> = r.get(17)?;
+        let load_state: Option<String> = r.get(22)?;
+        let genesys_eval: Option<String> = r.get(23)?;
+        let attempts: Vec<Value> = attempts_stmt
+            .query_map([record_id], |a| {
+                Ok(json!({
+                    "started_at": a.get::<_, Option<String>>(0)?,
+                    "finished_at": a.get::<_, Option<String>>(1)?,
+                    "outcome": a.get::<_, Option<String>>(2)?,
+                    "status": a.get::<_, Option<i64>>(3)?,
+                    "code": a.get::<_, Option<String>>(4)?,
+                    "message": a.get::<_, Option<String>>(5)?,
+                    "response": a.get::<_, Option<String>>(6)?,
+                }))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let entry_json = json!({
+            "record": {"id": record_id, "locator": locator, "evaluation_id": r.get::<_, Option<String>>(3)?,
+                       "sha256": r.get::<_, String>(4)?},
+            "raw": r.get::<_, String>(5)?,
+            "canonical": canonical_text.as_deref().and_then(|t| serde_json::from_str::<Value>(t).ok()),
+            "error": r.get::<_, Option<String>>(8)?.map(|m| json!({"field": r.get::<_, Option<String>>(7).ok().flatten(), "message": m})),
+            "disposition": disposition,
+            "reason": reason,
+            "plan": {
+                "agent_user_id": agent_user, "evaluator_user_id": r.get::<_, Option<String>>(12)?,
+                "conversation_id": r.get::<_, Option<String>>(13)?, "link_strategy": r.get::<_, Option<String>>(14)?,
+                "evaluated_at": r.get::<_, Option<String>>(15)?, "date_basis": r.get::<_, Option<String>>(16)?,
+                "score": score, "method": r.get::<_, Option<String>>(18)?, "predicted": r.get::<_, Option<f64>>(19)?,
+                "agent_match": r.get::<_, Option<String>>(20)?, "link": r.get::<_, Option<String>>(21)?,
+            },
+            "load": load_state.as_ref().map(|st| json!({
+                "state": st, "genesys_evaluation_id": genesys_eval, "idempotency_key": r.get::<_, Option<String>>(24).ok().flatten(),
+                "sent_at": r.get::<_, Option<i64>>(25).ok().flatten(), "release_date": r.get::<_, Option<String>>(26).ok().flatten(),
+                "genesys_total": r.get::<_, Option<f64>>(27).ok().flatten(), "code": r.get::<_, Option<String>>(28).ok().flatten(),
+                "message": r.get::<_, Option<String>>(29).ok().flatten(),
+            })),
+            "requests": attempts,
+        });
+        if current.label.is_empty()
+            && let Some(ev) = &ev
+        {
+            current.label = ev.agent.label();
+            current.identity = ev
+                .agent
+                .identifiers()
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+        }
+        if current.genesys.is_none() {
+            current.genesys = agent_user.clone();
+        }
+        let date = r
+            .get::<_, Option<String>>(15)?
+            .and_then(|d| d.parse::<jiff::Timestamp>().ok())
+            .or_else(|| {
+                ev.as_ref()
+                    .and_then(|e| e.dates.evaluated_at_utc.or(e.dates.created_at_utc))
+            });
+        let migrated = load_state.as_deref() == Some("created");
+        let sections: Vec<(String, f64)> = ev
+            .as_ref()
+            .map(|e| {
+                e.sections
+                    .iter()
+                    .filter_map(|s| {
+                        let (v, m) = (s.score?, s.max?);
+                        (m > 0.0).then(|| (s.name.clone().unwrap_or_default(), v / m * 100.0))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let row = EntryRow {
+            record_id,
+            date: date
+                .map(|d| d.strftime("%Y-%m-%d").to_string())
+                .unwrap_or_else(|| "(no date)".into()),
+            form: visible(&ev.as_ref().map(|e| e.form.key()).unwrap_or_default()),
+            evaluator: visible(
+                &ev.as_ref()
+                    .and_then(|e| e.evaluator.as_ref().map(qm_model::Person::label))
+                    .unwrap_or_default(),
+            ),
+            score: score.map(|s| format!("{s:.1} %")).unwrap_or_default(),
+            disposition: disposition.clone().unwrap_or_else(|| "unplanned".into()),
+            genesys: if migrated {
+                genesys_eval.clone().unwrap_or_default()
+            } else {
+                String::new()
+            },
+            reason: visible(&reason.clone().unwrap_or_default()),
+            source: visible(&locator),
+            comments: ev
+                .as_ref()
+                .map(|e| e.comments.iter().map(|c| visible(&c.text)).collect())
+                .unwrap_or_default(),
+        };
+        current.entries.push(Entry {
+            json: entry_json,
+            row,
+            date,
+            score,
+            migrated,
+            sections,
+        });
+    }
+    if !current.entries.is_empty() {
+        finish(
+            cfg,
+            dir,
+            current,
+            &mut index,
+            &mut summary,
+            &mut written_files,
+        )?;
+    }
+    // Agents no longer in the extract: their files go (a re-run mirrors the ledger).
+    for sub in ["agents", "site/agents"] {
+        if let Ok(list) = std::fs::read_dir(dir.join(sub)) {
+            for f in list.flatten() {
+                let name = f.file_name().to_string_lossy().into_owned();
+                if !written_files.contains(&format!("{sub}/{name}")) {
+                    let _ = std::fs::remove_file(f.path());
+                }
+            }
+        }
+    }
+    let groups = index
+        .into_iter()
+        .map(|(name, mut rows)| {
+            rows.sort_by_key(|a| a.name.to_lowercase());
+            Group { name, rows }
+        })
+        .collect();
+    let page = IndexPage {
+        records: summary.entries,
+        agents: summary.agents,
+        generated: jiff::Timestamp::now()
+            .strftime("%Y-%m-%d %H:%M UTC")
+            .to_string(),
+        groups,
+    };
+    let index_path = dir.join("site/index.html");
+    write_private(
+        &index_path,
+        page.render().context("history index page")?.as_bytes(),
+    )?;
+    summary.index = index_path.display().to_string();
+    Ok(summary)
+}
+
+fn fmt_pct(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.1} %")).unwrap_or_else(|| "—".into())
+}
+
+fn mean(v: &[f64]) -> Option<f64> {
+    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+}
+
+fn finish(
+    cfg: &Config,
+    dir: &Path,
+    agent: Agent,
+    index: &mut BTreeMap<String, Vec<IndexRow>>,
+    summary: &mut HistorySummary,
+    written: &mut std::collections::HashSet<String>,
+) -> Result<()> {
+    let label = if agent.label.is_empty() {
+        "Unreadable records (no agent)".to_owned()
+    } else {
+        visible(&agent.label)
+    };
+    let file = slug(&label, &agent.key);
+    // JSONL: one line per record.
+    let mut jsonl = String::new();
+    for e in &agent.entries {
+        jsonl.push_str(&serde_json::to_string(&e.json)?);
+        jsonl.push('\n');
+    }
+    write_private(&dir.join(format!("agents/{file}.jsonl")), jsonl.as_bytes())?;
+    written.insert(format!("agents/{file}.jsonl"));
+
+    let dated: Vec<&Entry> = agent.entries.iter().filter(|e| e.date.is_some()).collect();
+    let first = dated.iter().filter_map(|e| e.date).min();
+    let last = dated.iter().filter_map(|e| e.date).max();
+    let day = |t: Option<jiff::Timestamp>| {
+        t.map(|t| t.strftime("%Y-%m-%d").to_string())
+            .unwrap_or_else(|| "—".into())
+    };
+    let scores: Vec<f64> = agent.entries.iter().filter_map(|e| e.score).collect();
+    let mean_score = mean(&scores);
+    // Timeline: x by real date, y by normalised score.
+    let (width, height, left, top, bottom) = (760u32, 220u32, 40.0, 10.0, 200.0);
+    let span = match (first, last) {
+        (Some(a), Some(b)) => (b.as_second() - a.as_second()).max(1) as f64,
+        _ => 1.0,
+    };
+    let mut points = Vec::new();
+    for e in agent
+        .entries
+        .iter()
+        .filter(|e| e.score.is_some() && e.date.is_some())
+    {
+        let (Some(d), Some(s), Some(f)) = (e.date, e.score, first) else {
+            continue;
+        };
+        let x =
+            left + (d.as_second() - f.as_second()) as f64 / span * (f64::from(width) - left - 10.0);
+        let y = bottom - s.clamp(0.0, 100.0) / 100.0 * (bottom - top);
+        points.push(Point {
+            x: format!("{x:.1}"),
+            y: format!("{y:.1}"),
+            migrated: e.migrated,
+            label: format!(
+                "{}: {s:.1} %{}",
+                e.row.date,
+                if e.migrated { " (in Genesys)" } else { "" }
+            ),
+        });
+    }
+    let polyline = points
+        .iter()
+        .map(|p| format!("{},{}", p.x, p.y))
+        .collect::<Vec<_>>()
+        .join(" ");
+    // Section trends: mean, and the mean of the first half of the timeline against the second.
+    let mut by_section: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for e in &agent.entries {
+        for (name, v) in &e.sections {
+            by_section.entry(name.clone()).or_default().push(*v);
+        }
+    }
+    let sections = by_section
+        .into_iter()
+        .map(|(name, v)| {
+            let half = v.len() / 2;
+            let trend = if half == 0 {
+                "—".to_owned()
+            } else {
+                format!(
+                    "{} → {}",
+                    fmt_pct(mean(&v[..half])),
+                    fmt_pct(mean(&v[half..]))
+                )
+            };
+            SectionRow {
+                name: visible(&name),
+                count: v.len(),
+                mean: fmt_pct(mean(&v)),
+                trend,
+            }
+        })
+        .collect();
+    let group = if agent.genesys.is_some() {
+        "Agents with a Genesys account".to_owned()
+    } else {
+        summary.legacy_agents += 1;
+        cfg.history.legacy_group.clone()
+    };
+    let migrated = agent.entries.iter().filter(|e| e.migrated).count();
+    let identity = match &agent.genesys {
+        Some(g) => format!("{} · Genesys user {g}", visible(&agent.identity)),
+        None => format!("{} · no Genesys account", visible(&agent.identity)),
+    };
+    let count = agent.entries.len();
+    let page = AgentPage {
+        name: label.clone(),
+        group: group.clone(),
+        identity: identity.clone(),
+        count,
+        first: day(first),
+        last: day(last),
+        mean: fmt_pct(mean_score),
+        chart: Chart {
+            width,
+            height,
+            y0: bottom as u32,
+            y100: top as u32 + 8,
+            right_label: width - 10,
+            polyline,
+            points,
+        },
+        sections,
+        rows: agent.entries.into_iter().map(|e| e.row).collect(),
+    };
+    write_private(
+        &dir.join(format!("site/agents/{file}.html")),
+        page.render().context("history agent page")?.as_bytes(),
+    )?;
+    written.insert(format!("site/agents/{file}.html"));
+    index.entry(group).or_default().push(IndexRow {
+        search: format!("{label} {identity}").to_lowercase(),
+        name: label,
+        page: format!("agents/{file}.html"),
+        count,
+        first: day(first),
+        last: day(last),
+        mean: fmt_pct(mean_score),
+        migrated,
+    });
+    summary.agents += 1;
+    summary.entries += count as u64;
+    Ok(())
+}
