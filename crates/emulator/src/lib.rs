@@ -71,6 +71,15 @@ pub fn app(state: EmulatorState) -> Router {
             get(conversation_details),
         )
         .route("/api/v2/organizations/limits/namespaces/{ns}", get(limits))
+        .route(
+            "/api/v2/employeeperformance/externalmetrics/definitions",
+            post(create_metric_definition).get(list_metric_definitions),
+        )
+        .route(
+            "/api/v2/employeeperformance/externalmetrics/data",
+            post(write_metric_data),
+        )
+        .route("/emulator/externalmetrics/data", get(read_metric_data))
         .fallback(fallback)
         .layer(axum::middleware::from_fn_with_state(state.clone(), faults))
         .with_state(state)

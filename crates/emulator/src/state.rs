@@ -187,6 +187,9 @@ pub(crate) struct StoredEvaluation {
     pub(crate) evaluation: Evaluation,
 }
 
+/// An external metric point's key: (user id, metric id, date).
+pub(crate) type MetricKey = (String, String, String);
+
 /// Everything mutable.
 #[derive(Debug, Default)]
 pub(crate) struct Store {
@@ -197,6 +200,9 @@ pub(crate) struct Store {
     pub(crate) evaluations: Vec<StoredEvaluation>,
     pub(crate) idempotency: HashMap<String, (String, String)>,
     pub(crate) agent_creates: HashMap<String, VecDeque<Timestamp>>,
+    pub(crate) metric_definitions: Vec<genesys::models::ExternalMetricDefinition>,
+    /// (user id, metric id, date) → (value, count).
+    pub(crate) metric_data: std::collections::BTreeMap<MetricKey, (f64, i64)>,
 }
 
 /// What persists between runs of an emulator (forms, evaluations, idempotency keys, per-agent
@@ -208,6 +214,10 @@ struct Snapshot {
     evaluations: Vec<StoredEvaluation>,
     idempotency: HashMap<String, (String, String)>,
     agent_creates: HashMap<String, VecDeque<Timestamp>>,
+    #[serde(default)]
+    metric_definitions: Vec<genesys::models::ExternalMetricDefinition>,
+    #[serde(default)]
+    metric_data: Vec<(MetricKey, (f64, i64))>,
 }
 
 /// Counters a test or a demo reads.
@@ -358,6 +368,12 @@ impl EmulatorState {
             evaluations: store.evaluations.clone(),
             idempotency: store.idempotency.clone(),
             agent_creates: store.agent_creates.clone(),
+            metric_definitions: store.metric_definitions.clone(),
+            metric_data: store
+                .metric_data
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
         };
         serde_json::to_value(&snap).unwrap_or(serde_json::Value::Null)
     }
@@ -374,7 +390,18 @@ impl EmulatorState {
         store.evaluations = snap.evaluations;
         store.idempotency = snap.idempotency;
         store.agent_creates = snap.agent_creates;
+        store.metric_definitions = snap.metric_definitions;
+        store.metric_data = snap.metric_data.into_iter().collect();
         Ok(())
+    }
+
+    /// Every external metric data point: (user id, metric id, date, value, count).
+    pub fn metric_points(&self) -> Vec<(String, String, String, f64, i64)> {
+        self.store()
+            .metric_data
+            .iter()
+            .map(|((u, m, d), (v, c))| (u.clone(), m.clone(), d.clone(), *v, *c))
+            .collect()
     }
 
     /// Every evaluation currently stored (deleted ones are gone), for tests and demo summaries.

@@ -52,6 +52,20 @@ impl Clock {
         }
     }
 
+    /// A clock that reads `at` now and runs `scale` times faster than real time (tests that need a
+    /// given date).
+    pub fn starting_at(at: SystemTime, scale: f64) -> Clock {
+        let c = Clock::scaled(scale);
+        Clock {
+            inner: Arc::new(Inner {
+                scale: c.inner.scale,
+                anchor_real: Instant::now(),
+                anchor_virtual: at,
+                offset_ms: AtomicI64::new(0),
+            }),
+        }
+    }
+
     /// How many times faster than real time.
     pub fn scale(&self) -> f64 {
         self.inner.scale

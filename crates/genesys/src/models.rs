@@ -590,3 +590,87 @@ pub struct Evaluation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub self_uri: Option<String>,
 }
+
+/// An Employee Performance external metric definition (reference/genesys-api.md §2.4).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalMetricDefinition {
+    /// Id (response only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Name.
+    pub name: String,
+    /// `Percent`, `Number`, `Seconds` or `Currency`.
+    pub unit: String,
+    /// Decimal places, 0–5.
+    pub precision: i32,
+    /// `HigherIsBetter`, `LowerIsBetter` or `TargetArea`.
+    pub default_objective_type: String,
+    /// Enabled.
+    pub enabled: bool,
+}
+
+/// A list of definitions.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ExternalMetricDefinitionList {
+    /// The definitions.
+    #[serde(default)]
+    pub entities: Vec<ExternalMetricDefinition>,
+}
+
+/// One external metric data point: one per user, metric and day.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalMetricDataItem {
+    /// Genesys user id (or `userEmail`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// Genesys user e-mail (or `userId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_email: Option<String>,
+    /// Definition id.
+    pub metric_id: String,
+    /// `yyyy-MM-dd`.
+    pub date_occurred: String,
+    /// Value; `null` deletes the point.
+    pub value: Option<f64>,
+    /// Data points behind the value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<i64>,
+    /// `Total` (overwrites) or `Cumulative` (adds).
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+}
+
+/// `{"items": [...]}`, at most 100.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ExternalMetricDataWriteRequest {
+    /// Items.
+    pub items: Vec<ExternalMetricDataItem>,
+}
+
+/// An item Genesys did not process, with why.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExternalMetricDataUnprocessed {
+    /// The item as sent.
+    #[serde(flatten)]
+    pub item: ExternalMetricDataItem,
+    /// Error code.
+    #[serde(default)]
+    pub code: Option<String>,
+    /// Message.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// The response of a data write: a 200 can hide per-item failures.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalMetricDataWriteResponse {
+    /// Written.
+    #[serde(default)]
+    pub processed_entities: Vec<ExternalMetricDataItem>,
+    /// Not written, each with its code and message.
+    #[serde(default)]
+    pub unprocessed_entities: Vec<ExternalMetricDataUnprocessed>,
+}

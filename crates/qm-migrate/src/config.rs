@@ -37,6 +37,9 @@ pub struct Config {
     /// The history channel.
     #[serde(default)]
     pub history: HistoryConfig,
+    /// The scorecard channel (External Metrics).
+    #[serde(default)]
+    pub scorecard: ScorecardConfig,
     /// The ledger.
     #[serde(default)]
     pub ledger: LedgerConfig,
@@ -317,6 +320,35 @@ impl Default for HistoryConfig {
     }
 }
 
+/// `[scorecard]`: one Genesys External Metric point per agent per day, for the recent days Genesys
+/// accepts (unverified #19), so scorecards stay current while both systems run side by side.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScorecardConfig {
+    /// Off by default (unverified behaviour); `enabled = true` turns it on.
+    pub enabled: bool,
+    /// The metric definition, created by `provision` if missing (by name).
+    pub metric_name: String,
+    /// IANA zone in which a day is a day for the scorecard.
+    pub time_zone: String,
+    /// Oldest accepted `dateOccurred`, days before today.
+    pub days_back: i64,
+    /// Latest accepted `dateOccurred`, days after today.
+    pub days_ahead: i64,
+}
+
+impl Default for ScorecardConfig {
+    fn default() -> Self {
+        ScorecardConfig {
+            enabled: false,
+            metric_name: "Legacy QA score (Calabrio)".into(),
+            time_zone: "UTC".into(),
+            days_back: 7,
+            days_ahead: 30,
+        }
+    }
+}
+
 /// `[ledger]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -472,6 +504,15 @@ impl Config {
         if self.users.match_keys.iter().any(|k| k == "mapping") && self.users.mapping_file.is_none()
         {
             bail!("[users] match key 'mapping' needs mapping_file");
+        }
+        jiff::tz::TimeZone::get(&self.scorecard.time_zone).with_context(|| {
+            format!(
+                "[scorecard] time_zone = '{}' is not an IANA zone",
+                self.scorecard.time_zone
+            )
+        })?;
+        if self.scorecard.days_back < 0 || self.scorecard.days_ahead < 0 {
+            bail!("[scorecard] days_back and days_ahead are day counts (0 or more)");
         }
         if !["history", "allow"].contains(&self.users.inactive_policy.as_str()) {
             bail!(
@@ -674,6 +715,14 @@ on_existing_evaluation = "create" # create | skip | fail: a conversation already
 
 [history]
 dir = "history"
+legacy_group = "Legacy Team"      # where the history site lists agents without a Genesys account
+
+[scorecard]
+enabled = false                   # one line turns it on: External Metrics accept only recent days (unverified #19)
+metric_name = "Legacy QA score (Calabrio)"
+time_zone = "UTC"                 # the zone in which a day is a day for the scorecard
+days_back = 7                     # accepted dateOccurred window, relative to today
+days_ahead = 30
 
 [ledger]
 path = "qm-migrate.db"

@@ -15,6 +15,9 @@ use crate::config::{Config, Credentials};
 use crate::ledger::Ledger;
 use crate::{Outcome, fsutil, ledger_counts, load_counts};
 
+/// The demo's "today": 2026-11-04T12:00:00Z, five days after the sample's last contact day.
+pub const DEMO_TODAY_UNIX_S: u64 = 1_793_793_600;
+
 /// The request rate of the demo's emulator (the real default is 300 per minute).
 pub const DEMO_REQUESTS_PER_MINUTE: u32 = 60_000;
 
@@ -90,7 +93,14 @@ pub async fn run(
         ..emulator::Settings::default()
     };
     let cap = settings.per_agent_daily_cap;
-    let state = emulator::EmulatorState::new(fixture, settings);
+    // The demo's "today" is a few days after the sample's last contact, so the scorecard channel has
+    // recent days to send (External Metrics accept only -7 … +30 days); the client and the emulator
+    // share that clock.
+    let clock = genesys::Clock::starting_at(
+        std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(DEMO_TODAY_UNIX_S),
+        1.0,
+    );
+    let state = emulator::EmulatorState::with_clock(fixture, settings, clock.clone());
     let state_file = out.join("emulator-state.json");
     if state_file.exists() {
         let snap: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state_file)?)
@@ -112,7 +122,8 @@ pub async fn run(
         client_id: client_cred.client_id.clone(),
         client_secret: secrecy::SecretString::from(client_cred.client_secret.clone()),
     };
-    let client = crate::client_for(&cfg, creds)?;
+    cfg.scorecard.enabled = true;
+    let client = crate::client_with_clock(&cfg, creds, clock)?;
     let exceptions = out.join("exceptions.csv");
     let calabrio = if api {
         Some(calabrio_api(&sample_dir, &mut cfg).await?)
@@ -199,6 +210,21 @@ pub async fn run(
                 run.json["history"]["index"].as_str().unwrap_or_default()
             ),
         ),
+        (
+            "scorecard",
+            if run.json["scorecard"]["enabled"] == true {
+                format!(
+                    "{} agent-days: {} sent, {} unchanged, {} outside the window (not sent), {} unprocessed",
+                    run.json["scorecard"]["days"],
+                    run.json["scorecard"]["sent"],
+                    run.json["scorecard"]["unchanged"],
+                    run.json["scorecard"]["outside_window"],
+                    run.json["scorecard"]["unprocessed"]
+                )
+            } else {
+                "off ([scorecard] enabled = false)".to_owned()
+            },
+        ),
         ("requests sent", client.requests_sent().to_string()),
         (
             "busiest agent",
@@ -226,6 +252,7 @@ pub async fn run(
         "load": load,
         "requests": client.requests_sent(),
         "history": run.json["history"],
+        "scorecard": run.json["scorecard"],
         "calabrio_api": calabrio_stats,
         "created_this_run": created_now,
         "score_check": {"checked": checked, "mismatched": mismatched, "max_abs_diff": max_diff},

@@ -153,6 +153,27 @@ CREATE TABLE match_cache (
     r#"
 CREATE INDEX attempts_record ON attempts (record_id);
 "#,
+    // The scorecard channel: the metric definition, and one item per agent per day with its state
+    // (`sent`, `unprocessed` with Genesys' code, or `outside_window`, never sent).
+    r#"
+CREATE TABLE metrics (
+    name TEXT PRIMARY KEY,
+    metric_id TEXT NOT NULL,
+    provisioned_at TEXT NOT NULL
+);
+CREATE TABLE scorecard (
+    agent_user_id TEXT NOT NULL,
+    day TEXT NOT NULL,
+    metric_id TEXT NOT NULL,
+    value REAL NOT NULL,
+    count INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    code TEXT,
+    message TEXT,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (agent_user_id, day, metric_id)
+);
+"#,
 ];
 
 /// The load states of an `evaluation` item.

@@ -19,6 +19,7 @@ pub mod load;
 pub mod plan;
 pub mod provision;
 pub mod sample;
+pub mod scorecard;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -393,10 +394,11 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
             };
             let s = load::run(&cfg, &ledger, &client, &opts, &progress).await?;
             // The history channel: every record, whatever its fate (not on a dry run).
-            let hist = if dry_run {
-                None
+            let (hist, card) = if dry_run {
+                (None, None)
             } else {
-                Some(history::write(&cfg, &ledger)?)
+                let card = scorecard::run(&cfg, &ledger, &client, client_today(&client)).await?;
+                (Some(history::write(&cfg, &ledger)?), Some(card))
             };
             let (records, dispositions, _) = ledger_counts(&ledger)?;
             let code = exit_code(&dispositions, Some(&s.load));
@@ -429,6 +431,7 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
                 ),
                 json: json!({"command": "load", "records": records, "dispositions": dispositions,
                     "history": hist,
+                    "scorecard": card,
                     "load": s.load, "requests": client.requests_sent(), "eta_seconds": s.eta_seconds,
                     "throttled": client.throttled(), "retries": client.retries(), "load_run": s}),
                 code,
@@ -555,6 +558,13 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
     }
 }
 
+/// Today (UTC) on the client's clock: the scorecard's window is measured from it.
+pub fn client_today(client: &genesys::GenesysClient) -> jiff::civil::Date {
+    let ts = jiff::Timestamp::from_millisecond(client.clock().now_unix_ms())
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    jiff::tz::TimeZone::UTC.to_datetime(ts).date()
+}
+
 /// A switch that turns true on Ctrl-C or SIGTERM: the loader sends nothing new and lets in-flight
 /// requests settle.
 pub fn stop_signal() -> tokio::sync::watch::Receiver<bool> {
@@ -632,6 +642,7 @@ pub async fn run_all_with(
         progress,
     )
     .await?;
+    let card = scorecard::run(cfg, &ledger, client, client_today(client)).await?;
     let hist = history::write(cfg, &ledger)?;
     let code = exit_code(&pl.dispositions, Some(&ld.load));
     let human = format!(
@@ -660,6 +671,7 @@ pub async fn run_all_with(
         json: json!({
             "command": "run",
             "history": hist,
+            "scorecard": card,
             "records": pl.records,
             "dispositions": pl.dispositions,
             "invariant_holds": pl.invariant_holds(),

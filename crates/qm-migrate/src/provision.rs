@@ -27,6 +27,8 @@ pub struct ProvisionSummary {
     pub groups: usize,
     /// Questions.
     pub questions: usize,
+    /// The scorecard's External Metric definition, when `[scorecard]` is enabled.
+    pub metric_id: Option<String>,
 }
 
 /// Provisions the form.
@@ -39,6 +41,16 @@ pub async fn run(
     ledger: &Ledger,
     client: &GenesysClient,
 ) -> Result<ProvisionSummary> {
+    let mut summary = provision_form(cfg, ledger, client).await?;
+    summary.metric_id = crate::scorecard::provision(cfg, ledger, client).await?;
+    Ok(summary)
+}
+
+async fn provision_form(
+    cfg: &Config,
+    ledger: &Ledger,
+    client: &GenesysClient,
+) -> Result<ProvisionSummary> {
     let def = form::definition(&cfg.form);
     let hash = form::definition_hash(&def);
     let questions = def.question_groups.iter().map(|g| g.questions.len()).sum();
@@ -47,6 +59,7 @@ pub async fn run(
         published_id,
         created,
         groups: def.question_groups.len(),
+        metric_id: None,
         questions,
     };
 

@@ -8,5 +8,6 @@ mod faults;
 mod history;
 mod linking;
 mod pipeline;
+mod scorecard;
 mod sources;
 mod support;

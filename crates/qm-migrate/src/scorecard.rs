@@ -1,0 +1,284 @@
+//! The scorecard channel (DESIGN §1): Genesys Employee Performance External Metrics.
+//!
+//! One point per agent per day: `value` = the mean normalised score of that agent's evaluations that
+//! day (evaluation and history records with a Genesys account), `count` = how many, `type` = `Total`,
+//! `dateOccurred` = the day in `[scorecard] time_zone`. Genesys accepts only days from 7 back to 30
+//! ahead (reference/genesys-api.md §2.4, unverified #19), so days outside the configured window are
+//! recorded as `outside_window` and never sent. Items go 100 to a request through the same
+//! rate-limited, retrying client as evaluations; `Total` overwrites, so a re-sent item never adds a
+//! second point, and an item whose value and count were already sent is not sent again. A 200 can
+//! hide per-item failures: every `unprocessedEntities` item is recorded with its code and message.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use genesys::GenesysClient;
+use genesys::models::{ExternalMetricDataItem, ExternalMetricDefinition};
+use rusqlite::params;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::ledger::Ledger;
+
+/// What the scorecard channel did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ScorecardSummary {
+    /// `[scorecard] enabled`.
+    pub enabled: bool,
+    /// The metric definition's id.
+    pub metric_id: Option<String>,
+    /// Agent-days with a score.
+    pub days: u64,
+    /// Sent and processed in this run.
+    pub sent: u64,
+    /// Already sent with the same value and count.
+    pub unchanged: u64,
+    /// Returned in `unprocessedEntities` (recorded with Genesys' code).
+    pub unprocessed: u64,
+    /// Outside the accepted window: not sent.
+    pub outside_window: u64,
+}
+
+/// Finds the metric definition by name or creates it, and remembers its id.
+///
+/// # Errors
+/// Ledger and Genesys errors.
+pub async fn provision(
+    cfg: &Config,
+    ledger: &Ledger,
+    client: &GenesysClient,
+) -> Result<Option<String>> {
+    if !cfg.scorecard.enabled {
+        return Ok(None);
+    }
+    let name = &cfg.scorecard.metric_name;
+    let existing = client
+        .list_metric_definitions()
+        .await
+        .context("cannot list external metric definitions")?;
+    let id = match existing
+        .iter()
+        .find(|d| d.name == *name)
+        .and_then(|d| d.id.clone())
+    {
+        Some(id) => id,
+        None => client
+            .create_metric_definition(&ExternalMetricDefinition {
+                id: None,
+                name: name.clone(),
+                unit: "Percent".into(),
+                precision: 1,
+                default_objective_type: "HigherIsBetter".into(),
+                enabled: true,
+            })
+            .await
+            .context("cannot create the external metric definition")?
+            .id
+            .context("Genesys returned a metric definition without an id")?,
+    };
+    ledger.conn().execute(
+        "INSERT OR REPLACE INTO metrics (name, metric_id, provisioned_at) VALUES (?1, ?2, ?3)",
+        params![name, id, jiff::Timestamp::now().to_string()],
+    )?;
+    Ok(Some(id))
+}
+
+/// Agent and day → (sum of scores, count): each evaluation's instant taken to its day in `tz`.
+pub fn aggregate(
+    rows: impl IntoIterator<Item = (String, jiff::Timestamp, f64)>,
+    tz: &jiff::tz::TimeZone,
+) -> BTreeMap<(String, jiff::civil::Date), (f64, i64)> {
+    let mut out: BTreeMap<(String, jiff::civil::Date), (f64, i64)> = BTreeMap::new();
+    for (agent, at, score) in rows {
+        let day = tz.to_datetime(at).date();
+        let e = out.entry((agent, day)).or_insert((0.0, 0));
+        e.0 += score;
+        e.1 += 1;
+    }
+    out
+}
+
+/// Sends the scorecard for `today` (the client's clock in production).
+///
+/// # Errors
+/// Ledger and Genesys errors (a failed request stops the channel; a re-run resumes).
+pub async fn run(
+    cfg: &Config,
+    ledger: &Ledger,
+    client: &GenesysClient,
+    today: jiff::civil::Date,
+) -> Result<ScorecardSummary> {
+    let mut summary = ScorecardSummary {
+        enabled: cfg.scorecard.enabled,
+        ..ScorecardSummary::default()
+    };
+    if !cfg.scorecard.enabled {
+        return Ok(summary);
+    }
+    let known: Option<String> = ledger
+        .conn()
+        .query_row(
+            "SELECT metric_id FROM metrics WHERE name = ?1",
+            [&cfg.scorecard.metric_name],
+            |r| r.get(0),
+        )
+        .ok();
+    let metric_id = match known {
+        Some(id) => id,
+        None => provision(cfg, ledger, client)
+            .await?
+            .context("scorecard metric not provisioned")?,
+    };
+    summary.metric_id = Some(metric_id.clone());
+    let tz = jiff::tz::TimeZone::get(&cfg.scorecard.time_zone)
+        .with_context(|| format!("[scorecard] time_zone '{}'", cfg.scorecard.time_zone))?;
+    let run = ledger.latest_extract()?.unwrap_or(-1);
+    let rows: Vec<(String, jiff::Timestamp, f64)> = {
+        let mut stmt = ledger.conn().prepare(
+            "SELECT p.agent_user_id, p.evaluated_at, p.score FROM plans p JOIN records r ON r.id = p.record_id
+             WHERE r.last_seen_run = ?1 AND p.disposition IN ('evaluation', 'history')
+               AND p.agent_user_id IS NOT NULL AND p.score IS NOT NULL AND p.evaluated_at IS NOT NULL",
+        )?;
+        stmt.query_map([run], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, f64>(2)?,
+            ))
+        })?
+        .filter_map(|r| r.ok())
+        .filter_map(|(a, d, s)| Some((a, d.parse::<jiff::Timestamp>().ok()?, s)))
+        .collect()
+    };
+    let days = aggregate(rows, &tz);
+    summary.days = days.len() as u64;
+    let lo = today.checked_sub(jiff::Span::new().days(cfg.scorecard.days_back))?;
+    let hi = today.checked_add(jiff::Span::new().days(cfg.scorecard.days_ahead))?;
+    let now = jiff::Timestamp::now().to_string();
+    let conn = ledger.conn();
+    let mut to_send: Vec<ExternalMetricDataItem> = Vec::new();
+    for ((agent, day), (sum, count)) in &days {
+        let value = (sum / *count as f64 * 10.0).round() / 10.0;
+        let previous: Option<(f64, i64, String)> = conn
+            .query_row(
+                "SELECT value, count, state FROM scorecard WHERE agent_user_id = ?1 AND day = ?2 AND metric_id = ?3",
+                params![agent, day.to_string(), metric_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .ok();
+        if *day < lo || *day > hi {
+            summary.outside_window += 1;
+            if previous.as_ref().is_none_or(|p| p.2 != "sent") {
+                conn.execute(
+                    "INSERT OR REPLACE INTO scorecard (agent_user_id, day, metric_id, value, count, state, code, message, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'outside_window', NULL, ?6, ?7)",
+                    params![agent, day.to_string(), metric_id, value, count,
+                        format!("{day} is outside the accepted window {lo} … {hi}"), now],
+                )?;
+            }
+            continue;
+        }
+        if let Some((v, c, st)) = &previous
+            && st == "sent"
+            && (*v - value).abs() < 1e-9
+            && c == count
+        {
+            summary.unchanged += 1;
+            continue;
+        }
+        to_send.push(ExternalMetricDataItem {
+            user_id: Some(agent.clone()),
+            user_email: None,
+            metric_id: metric_id.clone(),
+            date_occurred: day.to_string(),
+            value: Some(value),
+            count: Some(*count),
+            kind: Some("Total".into()),
+        });
+    }
+    for batch in to_send.chunks(100) {
+        let resp = client
+            .write_metric_data(batch)
+            .await
+            .context("cannot write external metric data (POST /api/v2/employeeperformance/externalmetrics/data)")?;
+        let record = |item: &ExternalMetricDataItem,
+                      state: &str,
+                      code: Option<&str>,
+                      message: Option<&str>| {
+            conn.execute(
+                "INSERT OR REPLACE INTO scorecard (agent_user_id, day, metric_id, value, count, state, code, message, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    item.user_id.as_deref().unwrap_or_default(),
+                    item.date_occurred,
+                    item.metric_id,
+                    item.value.unwrap_or(0.0),
+                    item.count.unwrap_or(1),
+                    state,
+                    code,
+                    message,
+                    now
+                ],
+            )
+        };
+        let same = |a: &ExternalMetricDataItem, b: &ExternalMetricDataItem| {
+            a.user_id == b.user_id && a.date_occurred == b.date_occurred
+        };
+        for item in batch {
+            if resp.processed_entities.iter().any(|p| same(p, item)) {
+                record(item, "sent", None, None)?;
+                summary.sent += 1;
+            } else if let Some(u) = resp
+                .unprocessed_entities
+                .iter()
+                .find(|u| same(&u.item, item))
+            {
+                record(item, "unprocessed", u.code.as_deref(), u.message.as_deref())?;
+                summary.unprocessed += 1;
+            } else {
+                record(
+                    item,
+                    "unprocessed",
+                    Some("missing"),
+                    Some("in neither processedEntities nor unprocessedEntities"),
+                )?;
+                summary.unprocessed += 1;
+            }
+        }
+    }
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_day_is_a_day_in_the_reporting_time_zone() {
+        let at = |s: &str| s.parse::<jiff::Timestamp>().unwrap();
+        // 23:30 UTC on the 26th and 01:00 UTC on the 27th.
+        let rows = vec![
+            ("a".to_owned(), at("2026-10-26T23:30:00Z"), 80.0),
+            ("a".to_owned(), at("2026-10-27T01:00:00Z"), 60.0),
+        ];
+        let utc = aggregate(rows.clone(), &jiff::tz::TimeZone::UTC);
+        assert_eq!(utc.len(), 2, "two UTC days");
+        let ny = aggregate(
+            rows.clone(),
+            &jiff::tz::TimeZone::get("America/New_York").unwrap(),
+        );
+        let day = jiff::civil::date(2026, 10, 26);
+        assert_eq!(
+            ny.get(&("a".to_owned(), day)),
+            Some(&(140.0, 2)),
+            "one New York day"
+        );
+        let tokyo = aggregate(rows, &jiff::tz::TimeZone::get("Asia/Tokyo").unwrap());
+        let day = jiff::civil::date(2026, 10, 27);
+        assert_eq!(
+            tokyo.get(&("a".to_owned(), day)),
+            Some(&(140.0, 2)),
+            "one Tokyo day"
+        );
+    }
+}
