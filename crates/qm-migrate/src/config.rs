@@ -335,6 +335,8 @@ pub struct ScorecardConfig {
     pub days_back: i64,
     /// Latest accepted `dateOccurred`, days after today.
     pub days_ahead: i64,
+    /// Calabrio sections that get a metric of their own (`<metric_name>: <section>`).
+    pub sections: Vec<String>,
 }
 
 impl Default for ScorecardConfig {
@@ -345,6 +347,7 @@ impl Default for ScorecardConfig {
             time_zone: "UTC".into(),
             days_back: 7,
             days_ahead: 30,
+            sections: Vec::new(),
         }
     }
 }
@@ -723,6 +726,7 @@ metric_name = "Legacy QA score (Calabrio)"
 time_zone = "UTC"                 # the zone in which a day is a day for the scorecard
 days_back = 7                     # accepted dateOccurred window, relative to today
 days_ahead = 30
+sections = []                     # Calabrio sections with a metric of their own ("<metric_name>: <section>")
 
 [ledger]
 path = "qm-migrate.db"

@@ -51,36 +51,51 @@ pub async fn provision(
     if !cfg.scorecard.enabled {
         return Ok(None);
     }
-    let name = &cfg.scorecard.metric_name;
     let existing = client
         .list_metric_definitions()
         .await
         .context("cannot list external metric definitions")?;
-    let id = match existing
-        .iter()
-        .find(|d| d.name == *name)
-        .and_then(|d| d.id.clone())
-    {
-        Some(id) => id,
-        None => client
-            .create_metric_definition(&ExternalMetricDefinition {
-                id: None,
-                name: name.clone(),
-                unit: "Percent".into(),
-                precision: 1,
-                default_objective_type: "HigherIsBetter".into(),
-                enabled: true,
-            })
-            .await
-            .context("cannot create the external metric definition")?
-            .id
-            .context("Genesys returned a metric definition without an id")?,
-    };
-    ledger.conn().execute(
-        "INSERT OR REPLACE INTO metrics (name, metric_id, provisioned_at) VALUES (?1, ?2, ?3)",
-        params![name, id, jiff::Timestamp::now().to_string()],
-    )?;
-    Ok(Some(id))
+    let mut main = None;
+    for name in metric_names(cfg) {
+        let id = match existing
+            .iter()
+            .find(|d| d.name == name)
+            .and_then(|d| d.id.clone())
+        {
+            Some(id) => id,
+            None => client
+                .create_metric_definition(&ExternalMetricDefinition {
+                    id: None,
+                    name: name.clone(),
+                    unit: "Percent".into(),
+                    precision: 1,
+                    default_objective_type: "HigherIsBetter".into(),
+                    enabled: true,
+                })
+                .await
+                .with_context(|| format!("cannot create the external metric definition '{name}'"))?
+                .id
+                .context("Genesys returned a metric definition without an id")?,
+        };
+        ledger.conn().execute(
+            "INSERT OR REPLACE INTO metrics (name, metric_id, provisioned_at) VALUES (?1, ?2, ?3)",
+            params![name, id, jiff::Timestamp::now().to_string()],
+        )?;
+        main.get_or_insert(id);
+    }
+    Ok(main)
+}
+
+/// The overall metric first, then one per configured section.
+fn metric_names(cfg: &Config) -> Vec<String> {
+    std::iter::once(cfg.scorecard.metric_name.clone())
+        .chain(
+            cfg.scorecard
+                .sections
+                .iter()
+                .map(|s| format!("{}: {s}", cfg.scorecard.metric_name)),
+        )
+        .collect()
 }
 
 /// Agent and day → (sum of scores, count): each evaluation's instant taken to its day in `tz`.
@@ -115,49 +130,91 @@ pub async fn run(
     if !cfg.scorecard.enabled {
         return Ok(summary);
     }
-    let known: Option<String> = ledger
-        .conn()
-        .query_row(
-            "SELECT metric_id FROM metrics WHERE name = ?1",
-            [&cfg.scorecard.metric_name],
-            |r| r.get(0),
-        )
-        .ok();
-    let metric_id = match known {
-        Some(id) => id,
-        None => provision(cfg, ledger, client)
-            .await?
-            .context("scorecard metric not provisioned")?,
+    let ids = |ledger: &Ledger| -> Vec<Option<String>> {
+        metric_names(cfg)
+            .iter()
+            .map(|n| {
+                ledger
+                    .conn()
+                    .query_row("SELECT metric_id FROM metrics WHERE name = ?1", [n], |r| {
+                        r.get(0)
+                    })
+                    .ok()
+            })
+            .collect()
     };
-    summary.metric_id = Some(metric_id.clone());
+    let mut metric_ids = ids(ledger);
+    if metric_ids.iter().any(Option::is_none) {
+        provision(cfg, ledger, client).await?;
+        metric_ids = ids(ledger);
+    }
+    let metric_ids: Vec<String> = metric_ids
+        .into_iter()
+        .collect::<Option<_>>()
+        .context("scorecard metrics not provisioned")?;
+    summary.metric_id = metric_ids.first().cloned();
     let tz = jiff::tz::TimeZone::get(&cfg.scorecard.time_zone)
         .with_context(|| format!("[scorecard] time_zone '{}'", cfg.scorecard.time_zone))?;
     let run = ledger.latest_extract()?.unwrap_or(-1);
-    let rows: Vec<(String, jiff::Timestamp, f64)> = {
+    // One series per metric: the overall score, then each configured section's percentage.
+    let mut series: Vec<Vec<(String, jiff::Timestamp, f64)>> = vec![Vec::new(); metric_ids.len()];
+    {
         let mut stmt = ledger.conn().prepare(
-            "SELECT p.agent_user_id, p.evaluated_at, p.score FROM plans p JOIN records r ON r.id = p.record_id
+            "SELECT p.agent_user_id, p.evaluated_at, p.score, r.canonical FROM plans p JOIN records r ON r.id = p.record_id
              WHERE r.last_seen_run = ?1 AND p.disposition IN ('evaluation', 'history')
                AND p.agent_user_id IS NOT NULL AND p.score IS NOT NULL AND p.evaluated_at IS NOT NULL",
         )?;
-        stmt.query_map([run], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, f64>(2)?,
-            ))
-        })?
-        .filter_map(|r| r.ok())
-        .filter_map(|(a, d, s)| Some((a, d.parse::<jiff::Timestamp>().ok()?, s)))
-        .collect()
-    };
-    let days = aggregate(rows, &tz);
-    summary.days = days.len() as u64;
+        let mut rows = stmt.query([run])?;
+        while let Some(r) = rows.next()? {
+            let agent: String = r.get(0)?;
+            let Ok(at) = r.get::<_, String>(1)?.parse::<jiff::Timestamp>() else {
+                continue;
+            };
+            series[0].push((agent.clone(), at, r.get(2)?));
+            if cfg.scorecard.sections.is_empty() {
+                continue;
+            }
+            let Some(ev) = r
+                .get::<_, Option<String>>(3)?
+                .and_then(|t| serde_json::from_str::<qm_model::CanonicalEvaluation>(&t).ok())
+            else {
+                continue;
+            };
+            for (i, name) in cfg.scorecard.sections.iter().enumerate() {
+                let pct = ev.sections.iter().find_map(|s| {
+                    let n = s.name.as_deref()?;
+                    let (v, m) = (s.score?, s.max?);
+                    (n.eq_ignore_ascii_case(name) && m > 0.0).then(|| v / m * 100.0)
+                });
+                if let Some(p) = pct {
+                    series[i + 1].push((agent.clone(), at, p));
+                }
+            }
+        }
+    }
     let lo = today.checked_sub(jiff::Span::new().days(cfg.scorecard.days_back))?;
     let hi = today.checked_add(jiff::Span::new().days(cfg.scorecard.days_ahead))?;
+    for (metric_id, rows) in metric_ids.iter().zip(series) {
+        let days = aggregate(rows, &tz);
+        summary.days += days.len() as u64;
+        send_metric(ledger, client, metric_id, &days, (lo, hi), &mut summary).await?;
+    }
+    Ok(summary)
+}
+
+/// Sends one metric's agent-days that are inside `window` and not already sent with the same value.
+async fn send_metric(
+    ledger: &Ledger,
+    client: &GenesysClient,
+    metric_id: &str,
+    days: &BTreeMap<(String, jiff::civil::Date), (f64, i64)>,
+    (lo, hi): (jiff::civil::Date, jiff::civil::Date),
+    summary: &mut ScorecardSummary,
+) -> Result<()> {
     let now = jiff::Timestamp::now().to_string();
     let conn = ledger.conn();
     let mut to_send: Vec<ExternalMetricDataItem> = Vec::new();
-    for ((agent, day), (sum, count)) in &days {
+    for ((agent, day), (sum, count)) in days {
         let value = (sum / *count as f64 * 10.0).round() / 10.0;
         let previous: Option<(f64, i64, String)> = conn
             .query_row(
@@ -189,7 +246,7 @@ pub async fn run(
         to_send.push(ExternalMetricDataItem {
             user_id: Some(agent.clone()),
             user_email: None,
-            metric_id: metric_id.clone(),
+            metric_id: metric_id.to_owned(),
             date_occurred: day.to_string(),
             value: Some(value),
             count: Some(*count),
@@ -246,7 +303,7 @@ pub async fn run(
             }
         }
     }
-    Ok(summary)
+    Ok(())
 }
 
 #[cfg(test)]

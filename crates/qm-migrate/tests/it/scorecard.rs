@@ -11,12 +11,14 @@ fn demo_clock() -> genesys::Clock {
     )
 }
 
-fn states(env: &crate::support::Env) -> Vec<(String, String, String, f64, i64, Option<String>)> {
+type Row = (String, String, String, f64, i64, Option<String>, String);
+
+fn states(env: &crate::support::Env) -> Vec<Row> {
     let l = env.ledger();
     let mut st = l
         .conn()
         .prepare(
-            "SELECT agent_user_id, day, state, value, count, code FROM scorecard ORDER BY 1, 2",
+            "SELECT agent_user_id, day, state, value, count, code, metric_id FROM scorecard ORDER BY 1, 2",
         )
         .unwrap();
     st.query_map([], |r| {
@@ -27,6 +29,7 @@ fn states(env: &crate::support::Env) -> Vec<(String, String, String, f64, i64, O
             r.get(3)?,
             r.get(4)?,
             r.get(5)?,
+            r.get(6)?,
         ))
     })
     .unwrap()
@@ -39,7 +42,23 @@ async fn recent_days_are_sent_once_and_the_rest_are_reported_not_sent() {
     let clock = demo_clock();
     let mut env = setup_with(2000, "csv", fast_settings(), clock.clone(), clock).await;
     env.cfg.scorecard.enabled = true;
+    env.cfg.scorecard.sections = vec!["Compliance".into()];
     let out = env.run().await;
+    let names: Vec<String> = env
+        .client
+        .list_metric_definitions()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.name)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "Legacy QA score (Calabrio)",
+            "Legacy QA score (Calabrio): Compliance"
+        ]
+    );
     let card = &out.json["scorecard"];
     let sent = card["sent"].as_u64().unwrap();
     let outside = card["outside_window"].as_u64().unwrap();
@@ -55,15 +74,22 @@ async fn recent_days_are_sent_once_and_the_rest_are_reported_not_sent() {
     let points = env.emu.state.metric_points();
     let sent_rows: Vec<_> = rows.iter().filter(|r| r.2 == "sent").collect();
     assert_eq!(points.len(), sent_rows.len());
-    for (user, _, day, value, count) in &points {
+    for (user, metric, day, value, count) in &points {
         assert!(
             sent_rows.iter().any(|r| r.0 == *user
+                && r.6 == *metric
                 && r.1 == *day
                 && (r.3 - value).abs() < 1e-9
                 && r.4 == *count),
-            "{user} {day} {value} {count}"
+            "{user} {metric} {day} {value} {count}"
         );
     }
+    let metrics: std::collections::BTreeSet<&String> = points.iter().map(|p| &p.1).collect();
+    assert_eq!(
+        metrics.len(),
+        2,
+        "the overall score and the Compliance section"
+    );
     // Nothing outside -7 … +30 days of the emulator's today (2026-11-04) was sent.
     let (lo, hi) = ("2026-10-28", "2026-12-04");
     assert!(
