@@ -80,6 +80,18 @@ pub fn app(state: EmulatorState) -> Router {
             post(write_metric_data),
         )
         .route("/emulator/externalmetrics/data", get(read_metric_data))
+        .route(
+            "/api/v2/integrations",
+            get(list_integrations).post(create_integration),
+        )
+        .route(
+            "/api/v2/integrations/{id}",
+            axum::routing::patch(patch_integration),
+        )
+        .route(
+            "/api/v2/integrations/{id}/config/current",
+            axum::routing::put(put_integration_config),
+        )
         .fallback(fallback)
         .layer(axum::middleware::from_fn_with_state(state.clone(), faults))
         .with_state(state)

@@ -1377,6 +1377,110 @@ pub(crate) async fn conversation_details(
     }
 }
 
+// ---------------------------------------------------------------- integrations (client apps)
+
+pub(crate) async fn list_integrations(
+    State(st): State<EmulatorState>,
+    headers: HeaderMap,
+) -> Response {
+    admit!(st, headers);
+    let all: Vec<serde_json::Value> = st
+        .store()
+        .integrations
+        .iter()
+        .map(|i| {
+            let mut v = i.clone();
+            if let Some(o) = v.as_object_mut() {
+                o.remove("config");
+            }
+            v
+        })
+        .collect();
+    Json(json!({"entities": all, "total": all.len(), "pageSize": 100, "pageNumber": 1}))
+        .into_response()
+}
+
+pub(crate) async fn create_integration(
+    State(st): State<EmulatorState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    admit!(st, headers);
+    let Ok(req) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return bad_request("body is not JSON");
+    };
+    let (Some(name), Some(kind)) = (req["name"].as_str(), req["integrationType"]["id"].as_str())
+    else {
+        return bad_request("name and integrationType.id are required");
+    };
+    if kind != "embedded-client-app" {
+        return bad_request(format!(
+            "the emulator knows integration type embedded-client-app only, not '{kind}'"
+        ));
+    }
+    let v = json!({
+        "id": Uuid::new_v4().to_string(), "name": name,
+        "integrationType": {"id": kind}, "intendedState": "DISABLED", "config": null
+    });
+    st.store().integrations.push(v.clone());
+    Json(v).into_response()
+}
+
+pub(crate) async fn put_integration_config(
+    State(st): State<EmulatorState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    admit!(st, headers);
+    let Ok(config) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return bad_request("body is not JSON");
+    };
+    if config["properties"]["url"]
+        .as_str()
+        .is_none_or(|u| !u.starts_with("https://"))
+    {
+        return bad_request("properties.url must be an https:// URL");
+    }
+    let mut store = st.store();
+    let Some(i) = store
+        .integrations
+        .iter_mut()
+        .find(|i| i["id"] == id.as_str())
+    else {
+        return not_found(&format!("integration {id}"));
+    };
+    i["config"] = config.clone();
+    Json(config).into_response()
+}
+
+pub(crate) async fn patch_integration(
+    State(st): State<EmulatorState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    admit!(st, headers);
+    let Ok(patch) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return bad_request("body is not JSON");
+    };
+    let mut store = st.store();
+    let Some(i) = store
+        .integrations
+        .iter_mut()
+        .find(|i| i["id"] == id.as_str())
+    else {
+        return not_found(&format!("integration {id}"));
+    };
+    if let Some(state) = patch["intendedState"].as_str() {
+        if !["ENABLED", "DISABLED", "DELETED"].contains(&state) {
+            return bad_request(format!("intendedState '{state}'"));
+        }
+        i["intendedState"] = json!(state);
+    }
+    Json(i.clone()).into_response()
+}
+
 // ---------------------------------------------------------------- external metrics
 
 pub(crate) async fn list_metric_definitions(

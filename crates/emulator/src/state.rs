@@ -201,6 +201,8 @@ pub(crate) struct Store {
     pub(crate) idempotency: HashMap<String, (String, String)>,
     pub(crate) agent_creates: HashMap<String, VecDeque<Timestamp>>,
     pub(crate) metric_definitions: Vec<genesys::models::ExternalMetricDefinition>,
+    /// Integrations (client apps): the integration object with its `config`.
+    pub(crate) integrations: Vec<serde_json::Value>,
     /// (user id, metric id, date) → (value, count).
     pub(crate) metric_data: std::collections::BTreeMap<MetricKey, (f64, i64)>,
 }
@@ -216,6 +218,8 @@ struct Snapshot {
     agent_creates: HashMap<String, VecDeque<Timestamp>>,
     #[serde(default)]
     metric_definitions: Vec<genesys::models::ExternalMetricDefinition>,
+    #[serde(default)]
+    integrations: Vec<serde_json::Value>,
     #[serde(default)]
     metric_data: Vec<(MetricKey, (f64, i64))>,
 }
@@ -369,6 +373,7 @@ impl EmulatorState {
             idempotency: store.idempotency.clone(),
             agent_creates: store.agent_creates.clone(),
             metric_definitions: store.metric_definitions.clone(),
+            integrations: store.integrations.clone(),
             metric_data: store
                 .metric_data
                 .iter()
@@ -391,8 +396,14 @@ impl EmulatorState {
         store.idempotency = snap.idempotency;
         store.agent_creates = snap.agent_creates;
         store.metric_definitions = snap.metric_definitions;
+        store.integrations = snap.integrations;
         store.metric_data = snap.metric_data.into_iter().collect();
         Ok(())
+    }
+
+    /// Every integration registered (client apps), with its configuration.
+    pub fn integrations(&self) -> Vec<serde_json::Value> {
+        self.store().integrations.clone()
     }
 
     /// Every external metric data point: (user id, metric id, date, value, count).

@@ -309,6 +309,11 @@ pub struct HistoryConfig {
     pub dir: PathBuf,
     /// Where the history site lists agents without a Genesys account.
     pub legacy_group: String,
+    /// The hosted site's `index.html` (https): `provision` registers it in Genesys as a client app
+    /// (an embedded web page) so supervisors open the history inside Genesys.
+    pub client_app_url: Option<String>,
+    /// The client app's name in Genesys.
+    pub client_app_name: String,
 }
 
 impl Default for HistoryConfig {
@@ -316,6 +321,8 @@ impl Default for HistoryConfig {
         HistoryConfig {
             dir: PathBuf::from("history"),
             legacy_group: "Legacy Team".into(),
+            client_app_url: None,
+            client_app_name: "QM history (Calabrio)".into(),
         }
     }
 }
@@ -507,6 +514,11 @@ impl Config {
         if self.users.match_keys.iter().any(|k| k == "mapping") && self.users.mapping_file.is_none()
         {
             bail!("[users] match key 'mapping' needs mapping_file");
+        }
+        if let Some(u) = &self.history.client_app_url
+            && !u.starts_with("https://")
+        {
+            bail!("[history] client_app_url must be an https:// URL (Genesys embeds it in its UI)");
         }
         jiff::tz::TimeZone::get(&self.scorecard.time_zone).with_context(|| {
             format!(
@@ -719,6 +731,8 @@ on_existing_evaluation = "create" # create | skip | fail: a conversation already
 [history]
 dir = "history"
 legacy_group = "Legacy Team"      # where the history site lists agents without a Genesys account
+# client_app_url = "https://intranet.example.com/qm-history/index.html"   # provision registers it as a Genesys client app
+client_app_name = "QM history (Calabrio)"
 
 [scorecard]
 enabled = false                   # one line turns it on: External Metrics accept only recent days (unverified #19)

@@ -29,6 +29,8 @@ pub struct ProvisionSummary {
     pub questions: usize,
     /// The scorecard's External Metric definition, when `[scorecard]` is enabled.
     pub metric_id: Option<String>,
+    /// The history site's client app in Genesys, when `[history] client_app_url` is set.
+    pub client_app_id: Option<String>,
 }
 
 /// Provisions the form.
@@ -43,6 +45,26 @@ pub async fn run(
 ) -> Result<ProvisionSummary> {
     let mut summary = provision_form(cfg, ledger, client).await?;
     summary.metric_id = crate::scorecard::provision(cfg, ledger, client).await?;
+    if let Some(url) = &cfg.history.client_app_url {
+        // Idempotent by name: an existing app is reconfigured, never duplicated.
+        let name = &cfg.history.client_app_name;
+        let existing = client
+            .list_integrations()
+            .await
+            .context("cannot list integrations (GET /api/v2/integrations)")?;
+        let found = existing
+            .iter()
+            .find(|i| {
+                i["name"] == name.as_str() && i["integrationType"]["id"] == "embedded-client-app"
+            })
+            .and_then(|i| i["id"].as_str());
+        summary.client_app_id = Some(
+            client
+                .register_client_app(found, name, url)
+                .await
+                .context("cannot register the history site as a Genesys client app")?,
+        );
+    }
     Ok(summary)
 }
 
@@ -60,6 +82,7 @@ async fn provision_form(
         created,
         groups: def.question_groups.len(),
         metric_id: None,
+        client_app_id: None,
         questions,
     };
 

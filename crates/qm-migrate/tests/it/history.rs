@@ -160,3 +160,22 @@ async fn source_text_is_escaped_and_control_characters_are_made_visible() {
             .contains("<script>alert(1)</script>")
     }));
 }
+
+#[tokio::test]
+async fn provision_registers_the_history_site_as_one_enabled_client_app() {
+    let mut env = setup(60, "csv", fast_settings()).await;
+    env.cfg.history.client_app_url =
+        Some("https://intranet.example.com/qm-history/index.html".into());
+    env.prepare().await;
+    env.prepare().await; // idempotent: found by name and reconfigured, not duplicated
+    let apps = env.emu.state.integrations();
+    assert_eq!(apps.len(), 1, "{apps:?}");
+    let app = &apps[0];
+    assert_eq!(app["name"], "QM history (Calabrio)");
+    assert_eq!(app["integrationType"]["id"], "embedded-client-app");
+    assert_eq!(app["intendedState"], "ENABLED");
+    assert_eq!(
+        app["config"]["properties"]["url"],
+        "https://intranet.example.com/qm-history/index.html"
+    );
+}
