@@ -281,76 +281,63 @@ impl Directory {
 /// `[users] mapping_file`: Calabrio identifier (lower case) → Genesys user ids or e-mails, with
 /// conflicting rows kept (they make the person ambiguous, never a guess).
 fn read_people_mapping(path: &std::path::Path) -> Result<HashMap<String, Vec<String>>> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_path(path)
-        .with_context(|| format!("cannot read people mapping file {}", path.display()))?;
-    let headers = rdr
-        .headers()
-        .with_context(|| format!("{}: cannot read the header", path.display()))?
-        .clone();
-    let fold = |s: &str| -> String {
-        s.trim_start_matches('\u{feff}')
-            .chars()
-            .filter(|c| c.is_alphanumeric())
-            .flat_map(char::to_lowercase)
-            .collect()
-    };
-    let find = |names: &[&str]| {
-        headers
-            .iter()
-            .position(|h| names.contains(&fold(h).as_str()))
-    };
-    let from = find(&[
-        "calabrio",
-        "calabriopersonid",
-        "personid",
-        "calabriokey",
-        "source",
-    ])
-    .with_context(|| {
-        format!(
-            "{}: no calabrio column (calabrio, calabrio_person_id, person_id)",
-            path.display()
-        )
-    })?;
-    let to = find(&[
-        "genesys",
-        "genesysuserid",
-        "userid",
-        "genesysemail",
-        "target",
-    ])
-    .with_context(|| {
-        format!(
-            "{}: no genesys column (genesys, genesys_user_id, user_id)",
-            path.display()
-        )
-    })?;
-    let mut map: HashMap<String, Vec<String>> = HashMap::new();
-    for (i, row) in rdr.records().enumerate() {
-        let row = row.with_context(|| format!("{}: row {}", path.display(), i + 2))?;
-        let (Some(c), Some(g)) = (row.get(from), row.get(to)) else {
-            bail!("{}:{}: row has too few fields", path.display(), i + 2);
-        };
-        let (c, g) = (c.trim(), g.trim());
-        if c.is_empty() || g.is_empty() {
-            continue;
-        }
-        let entry = map.entry(c.to_lowercase()).or_default();
-        if !entry.iter().any(|x| x.eq_ignore_ascii_case(g)) {
-            entry.push(g.to_owned());
-        }
-    }
-    Ok(map)
+    read_pairs(
+        path,
+        "people mapping file",
+        (
+            &[
+                "calabrio",
+                "calabriopersonid",
+                "personid",
+                "calabriokey",
+                "source",
+            ],
+            "calabrio column (calabrio, calabrio_person_id, person_id)",
+        ),
+        (
+            &[
+                "genesys",
+                "genesysuserid",
+                "userid",
+                "genesysemail",
+                "target",
+            ],
+            "genesys column (genesys, genesys_user_id, user_id)",
+        ),
+        true,
+    )
 }
 
 /// `contact_id → conversation_id` from the recording migration, with conflicts kept.
 fn read_mapping(path: &std::path::Path) -> Result<HashMap<String, Vec<String>>> {
+    read_pairs(
+        path,
+        "mapping file",
+        (
+            &["contactid", "recordingid", "ccrid", "recordid"],
+            "contact_id column (contact_id, recording_id, ccrId)",
+        ),
+        (
+            &["conversationid", "genesysconversationid"],
+            "conversation_id column",
+        ),
+        false,
+    )
+}
+
+/// A two-column mapping CSV (header aliases matched case-, space- and punctuation-insensitively):
+/// key → every distinct value, conflicts kept. `lower_keys` folds keys to lower case.
+fn read_pairs(
+    path: &std::path::Path,
+    what: &str,
+    (from_names, from_what): (&[&str], &str),
+    (to_names, to_what): (&[&str], &str),
+    lower_keys: bool,
+) -> Result<HashMap<String, Vec<String>>> {
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(true)
         .from_path(path)
-        .with_context(|| format!("cannot read mapping file {}", path.display()))?;
+        .with_context(|| format!("cannot read {what} {}", path.display()))?;
     let headers = rdr
         .headers()
         .with_context(|| format!("{}: cannot read the header", path.display()))?
@@ -367,26 +354,25 @@ fn read_mapping(path: &std::path::Path) -> Result<HashMap<String, Vec<String>>> 
             .iter()
             .position(|h| names.contains(&fold(h).as_str()))
     };
-    let contact = find(&["contactid", "recordingid", "ccrid", "recordid"]).with_context(|| {
-        format!(
-            "{}: no contact_id column (contact_id, recording_id, ccrId)",
-            path.display()
-        )
-    })?;
-    let conversation = find(&["conversationid", "genesysconversationid"])
-        .with_context(|| format!("{}: no conversation_id column", path.display()))?;
+    let from = find(from_names).with_context(|| format!("{}: no {from_what}", path.display()))?;
+    let to = find(to_names).with_context(|| format!("{}: no {to_what}", path.display()))?;
     let mut map: HashMap<String, Vec<String>> = HashMap::new();
     for (i, row) in rdr.records().enumerate() {
         let row = row.with_context(|| format!("{}: row {}", path.display(), i + 2))?;
-        let (Some(c), Some(v)) = (row.get(contact), row.get(conversation)) else {
+        let (Some(c), Some(v)) = (row.get(from), row.get(to)) else {
             bail!("{}:{}: row has too few fields", path.display(), i + 2);
         };
         let (c, v) = (c.trim(), v.trim());
         if c.is_empty() || v.is_empty() {
             continue;
         }
-        let entry = map.entry(c.to_owned()).or_default();
-        if !entry.iter().any(|x| x == v) {
+        let key = if lower_keys {
+            c.to_lowercase()
+        } else {
+            c.to_owned()
+        };
+        let entry = map.entry(key).or_default();
+        if !entry.iter().any(|x| x.eq_ignore_ascii_case(v)) {
             entry.push(v.to_owned());
         }
     }
