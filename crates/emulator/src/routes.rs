@@ -1426,6 +1426,29 @@ pub(crate) async fn create_integration(
     Json(v).into_response()
 }
 
+/// Applies `change` to integration `id` (from a JSON body), answering what `change` returns.
+fn update_integration(
+    st: &EmulatorState,
+    id: &str,
+    body: &Bytes,
+    change: impl FnOnce(
+        &mut serde_json::Value,
+        serde_json::Value,
+    ) -> Result<serde_json::Value, Response>,
+) -> Response {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return bad_request("body is not JSON");
+    };
+    let mut store = st.store();
+    let Some(i) = store.integrations.iter_mut().find(|i| i["id"] == id) else {
+        return not_found(&format!("integration {id}"));
+    };
+    match change(i, value) {
+        Ok(v) => Json(v).into_response(),
+        Err(r) => r,
+    }
+}
+
 pub(crate) async fn put_integration_config(
     State(st): State<EmulatorState>,
     headers: HeaderMap,
@@ -1433,25 +1456,16 @@ pub(crate) async fn put_integration_config(
     body: Bytes,
 ) -> Response {
     admit!(st, headers);
-    let Ok(config) = serde_json::from_slice::<serde_json::Value>(&body) else {
-        return bad_request("body is not JSON");
-    };
-    if config["properties"]["url"]
-        .as_str()
-        .is_none_or(|u| !u.starts_with("https://"))
-    {
-        return bad_request("properties.url must be an https:// URL");
-    }
-    let mut store = st.store();
-    let Some(i) = store
-        .integrations
-        .iter_mut()
-        .find(|i| i["id"] == id.as_str())
-    else {
-        return not_found(&format!("integration {id}"));
-    };
-    i["config"] = config.clone();
-    Json(config).into_response()
+    update_integration(&st, &id, &body, |i, config| {
+        if config["properties"]["url"]
+            .as_str()
+            .is_none_or(|u| !u.starts_with("https://"))
+        {
+            return Err(bad_request("properties.url must be an https:// URL"));
+        }
+        i["config"] = config.clone();
+        Ok(config)
+    })
 }
 
 pub(crate) async fn patch_integration(
@@ -1461,24 +1475,15 @@ pub(crate) async fn patch_integration(
     body: Bytes,
 ) -> Response {
     admit!(st, headers);
-    let Ok(patch) = serde_json::from_slice::<serde_json::Value>(&body) else {
-        return bad_request("body is not JSON");
-    };
-    let mut store = st.store();
-    let Some(i) = store
-        .integrations
-        .iter_mut()
-        .find(|i| i["id"] == id.as_str())
-    else {
-        return not_found(&format!("integration {id}"));
-    };
-    if let Some(state) = patch["intendedState"].as_str() {
-        if !["ENABLED", "DISABLED", "DELETED"].contains(&state) {
-            return bad_request(format!("intendedState '{state}'"));
+    update_integration(&st, &id, &body, |i, patch| {
+        if let Some(state) = patch["intendedState"].as_str() {
+            if !["ENABLED", "DISABLED", "DELETED"].contains(&state) {
+                return Err(bad_request(format!("intendedState '{state}'")));
+            }
+            i["intendedState"] = json!(state);
         }
-        i["intendedState"] = json!(state);
-    }
-    Json(i.clone()).into_response()
+        Ok(i.clone())
+    })
 }
 
 // ---------------------------------------------------------------- external metrics

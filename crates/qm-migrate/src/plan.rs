@@ -429,16 +429,26 @@ fn to_history(
         row,
         locator: locator.to_owned(),
         ev: Some(ev),
-        candidate: None,
-        agent: None,
-        agent_label: String::new(),
-        evaluation_id: String::new(),
-        match_at: None,
-        evaluator_note: String::new(),
-        evaluator_label: String::new(),
         method: Some(method),
-        notes: Vec::new(),
+        ..decided(0, Disposition::History, String::new())
     }
+}
+
+/// The index of agent `id` in `agents` (id, label), added when first seen: plan keeps each agent's
+/// strings once, however many records refer to it.
+fn intern(
+    agents: &mut Vec<(String, String)>,
+    index: &mut HashMap<String, u32>,
+    id: &str,
+    label: &str,
+) -> u32 {
+    if let Some(&i) = index.get(id) {
+        return i;
+    }
+    let i = u32::try_from(agents.len()).unwrap_or(u32::MAX);
+    agents.push((id.to_owned(), label.to_owned()));
+    index.insert(id.to_owned(), i);
+    i
 }
 
 fn ts_human(ts: jiff::Timestamp) -> String {
@@ -647,11 +657,7 @@ pub async fn run(
         count(&mut summary, d, 1);
         Ledger::put_plan(write, &p.row)?;
         if let (Some(at), Some(agent)) = (p.match_at, p.agent.as_ref()) {
-            let next = u32::try_from(agents.len()).unwrap_or(u32::MAX);
-            let agent = *agent_ix.entry(agent.id.clone()).or_insert_with(|| {
-                agents.push((agent.id.clone(), p.agent_label.clone()));
-                next
-            });
+            let agent = intern(&mut agents, &mut agent_ix, &agent.id, &p.agent_label);
             needs.push(MatchNeed {
                 record_id: r.id,
                 agent,
@@ -668,11 +674,7 @@ pub async fn run(
                         strategies.len() - 1
                     }
                 };
-                let next = u32::try_from(agents.len()).unwrap_or(u32::MAX);
-                let agent = *agent_ix.entry(agent.id.clone()).or_insert_with(|| {
-                    agents.push((agent.id, p.agent_label));
-                    next
-                });
+                let agent = intern(&mut agents, &mut agent_ix, &agent.id, &p.agent_label);
                 candidates.push(Candidate {
                     record_id: r.id,
                     conversation: match uuid::Uuid::try_parse(&conversation_id) {
