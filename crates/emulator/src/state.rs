@@ -401,6 +401,28 @@ impl EmulatorState {
         Ok(())
     }
 
+    /// Removes a stored evaluation behind the API's back (tests that tamper with the org).
+    pub fn tamper_remove_evaluation(&self, id: &str) -> bool {
+        let mut store = self.store();
+        let before = store.evaluations.len();
+        store.evaluations.retain(|e| e.evaluation.id != id);
+        store.evaluations.len() != before
+    }
+
+    /// Changes a stored evaluation's total score behind the API's back (tests).
+    pub fn tamper_set_total(&self, id: &str, total: f64) -> bool {
+        let mut store = self.store();
+        match store.evaluations.iter_mut().find(|e| e.evaluation.id == id) {
+            Some(e) => {
+                if let Some(a) = e.evaluation.answers.as_mut() {
+                    a.total_score = Some(total);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Every integration registered (client apps), with its configuration.
     pub fn integrations(&self) -> Vec<serde_json::Value> {
         self.store().integrations.clone()

@@ -86,6 +86,14 @@ pub enum Command {
     },
     /// Ledger counts by disposition and load state.
     Status,
+    /// Read back every created evaluation and compare it with the ledger (exit 1 on any difference).
+    Verify,
+    /// Delete every evaluation this ledger created and put its items back to planned.
+    Rollback {
+        /// Required: rollback deletes data in Genesys.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Serve a stand-in API until stopped.
     Emulator {
         /// Which API.

@@ -20,6 +20,7 @@ pub mod plan;
 pub mod provision;
 pub mod sample;
 pub mod scorecard;
+pub mod verify;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -442,6 +443,59 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
             let client = client_for(&cfg, Credentials::from_env()?)?;
             let r = run_all(&cfg, &client, exceptions.as_deref(), &progress).await?;
             Ok(r)
+        }
+        Command::Verify => {
+            let cfg = load_config(&config_path)?;
+            let ledger = Ledger::open(&cfg.ledger.path)?;
+            let client = client_for(&cfg, Credentials::from_env()?)?;
+            let v = verify::verify(&cfg, &ledger, &client).await?;
+            let (records, dispositions, _) = ledger_counts(&ledger)?;
+            let mut human = format!(
+                "verify: {} created evaluations checked with {} requests: {} matched, {} missing, {} mismatched, {} of our form unknown to the ledger",
+                v.checked,
+                v.requests,
+                v.matched,
+                v.missing.len(),
+                v.mismatched.len(),
+                v.unknown.len()
+            );
+            for (record, id) in &v.missing {
+                human.push_str(&format!("\n  missing: {id} ({record})"));
+            }
+            for m in &v.mismatched {
+                human.push_str(&format!(
+                    "\n  mismatched: {} ({}) {}: ledger {} / Genesys {}",
+                    m.evaluation_id, m.record, m.field, m.ledger, m.genesys
+                ));
+            }
+            for id in &v.unknown {
+                human.push_str(&format!("\n  unknown to the ledger: {id}"));
+            }
+            Ok(Outcome {
+                code: u8::from(!v.clean()),
+                json: json!({"command": "verify", "records": records, "dispositions": dispositions, "verify": v}),
+                human,
+            })
+        }
+        Command::Rollback { yes } => {
+            let cfg = load_config(&config_path)?;
+            if !yes {
+                anyhow::bail!(
+                    "rollback deletes every evaluation this ledger created in Genesys; run it again with --yes"
+                );
+            }
+            let ledger = Ledger::open(&cfg.ledger.path)?;
+            let client = client_for(&cfg, Credentials::from_env()?)?;
+            let r = verify::rollback(&ledger, &client).await?;
+            let (records, dispositions, _) = ledger_counts(&ledger)?;
+            Ok(Outcome {
+                code: 0,
+                human: format!(
+                    "rollback: {} evaluations deleted, {} already gone; their items are planned again (the history keeps the deletions)",
+                    r.deleted, r.already_gone
+                ),
+                json: json!({"command": "rollback", "records": records, "dispositions": dispositions, "rollback": r}),
+            })
         }
         Command::Status => {
             let cfg = load_config(&config_path)?;

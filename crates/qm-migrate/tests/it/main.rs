@@ -11,3 +11,4 @@ mod pipeline;
 mod scorecard;
 mod sources;
 mod support;
+mod verify;

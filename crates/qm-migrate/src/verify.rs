@@ -1,0 +1,236 @@
+//! `verify` and `rollback`: what Genesys holds against what the ledger says was created, and the
+//! undo a rehearsal needs.
+//!
+//! `verify` reads every conversation with a `created` item once (`evaluations/query` by
+//! conversation with `expandAnswerTotalScores`, one request however many of our evaluations it
+//! holds) and compares agent, evaluator, form, conversation and total score with the plan. Our
+//! form's evaluations on those conversations that the ledger does not know are reported too.
+//! `rollback` deletes every evaluation the ledger created and puts the items back to `planned` with
+//! a fresh idempotency key (a replayed key would answer with the deleted evaluation), recording each
+//! deletion in the item's attempts so the history keeps it.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use genesys::{GenesysClient, GenesysError};
+use rusqlite::params;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::ledger::Ledger;
+
+/// One difference between the ledger and Genesys.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Mismatch {
+    /// Source record (file:line or JSON path).
+    pub record: String,
+    /// Genesys evaluation id.
+    pub evaluation_id: String,
+    /// `agent`, `evaluator`, `form`, `conversation` or `total_score`.
+    pub field: String,
+    /// What the ledger planned.
+    pub ledger: String,
+    /// What Genesys holds.
+    pub genesys: String,
+}
+
+/// What `verify` found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VerifySummary {
+    /// `created` items checked.
+    pub checked: u64,
+    /// Held by Genesys exactly as planned.
+    pub matched: u64,
+    /// `created` in the ledger, absent from Genesys: (record, evaluation id).
+    pub missing: Vec<(String, String)>,
+    /// Present but different.
+    pub mismatched: Vec<Mismatch>,
+    /// Evaluations of our form on these conversations that the ledger does not know.
+    pub unknown: Vec<String>,
+    /// Requests sent.
+    pub requests: u64,
+}
+
+impl VerifySummary {
+    /// True when everything matched.
+    pub fn clean(&self) -> bool {
+        self.missing.is_empty() && self.mismatched.is_empty() && self.unknown.is_empty()
+    }
+}
+
+struct Item {
+    record_id: i64,
+    locator: String,
+    evaluation_id: String,
+    agent: String,
+    evaluator: Option<String>,
+    predicted: Option<f64>,
+}
+
+fn created_items(ledger: &Ledger) -> Result<BTreeMap<String, Vec<Item>>> {
+    let mut stmt = ledger.conn().prepare(
+        "SELECT l.record_id, r.locator, l.evaluation_id, l.conversation_id, l.agent_user_id,
+                p.evaluator_user_id, p.predicted
+         FROM loads l JOIN records r ON r.id = l.record_id LEFT JOIN plans p ON p.record_id = l.record_id
+         WHERE l.state = 'created' AND l.evaluation_id IS NOT NULL ORDER BY l.conversation_id",
+    )?;
+    let mut by_conversation: BTreeMap<String, Vec<Item>> = BTreeMap::new();
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(3)?,
+            Item {
+                record_id: r.get(0)?,
+                locator: r.get(1)?,
+                evaluation_id: r.get(2)?,
+                agent: r.get(4)?,
+                evaluator: r.get(5)?,
+                predicted: r.get(6)?,
+            },
+        ))
+    })?;
+    for row in rows {
+        let (conversation, item) = row?;
+        by_conversation.entry(conversation).or_default().push(item);
+    }
+    Ok(by_conversation)
+}
+
+/// Compares Genesys with the ledger.
+///
+/// # Errors
+/// Ledger and Genesys errors.
+pub async fn verify(
+    cfg: &Config,
+    ledger: &Ledger,
+    client: &GenesysClient,
+) -> Result<VerifySummary> {
+    let form = ledger
+        .form(&cfg.form.name)?
+        .and_then(|f| f.published_id)
+        .context("the form is not provisioned: nothing can have been created with it")?;
+    let before = client.requests_sent();
+    let mut summary = VerifySummary::default();
+    for (conversation, items) in created_items(ledger)? {
+        let held = client
+            .evaluations_for_conversation(&conversation)
+            .await
+            .with_context(|| {
+                format!("cannot read the evaluations of conversation {conversation}")
+            })?;
+        for item in &items {
+            summary.checked += 1;
+            let Some(e) = held.iter().find(|e| e.id == item.evaluation_id) else {
+                summary
+                    .missing
+                    .push((item.locator.clone(), item.evaluation_id.clone()));
+                continue;
+            };
+            let id = |r: &Option<genesys::models::EntityRef>| {
+                r.as_ref().map(|x| x.id.clone()).unwrap_or_default()
+            };
+            let mut diffs = Vec::new();
+            let mut check = |field: &str, ledger_value: String, genesys_value: String| {
+                if ledger_value != genesys_value {
+                    diffs.push(Mismatch {
+                        record: item.locator.clone(),
+                        evaluation_id: item.evaluation_id.clone(),
+                        field: field.into(),
+                        ledger: ledger_value,
+                        genesys: genesys_value,
+                    });
+                }
+            };
+            check("agent", item.agent.clone(), id(&e.agent));
+            if let Some(ev) = &item.evaluator {
+                check("evaluator", ev.clone(), id(&e.evaluator));
+            }
+            check("form", form.clone(), id(&e.evaluation_form));
+            check("conversation", conversation.clone(), id(&e.conversation));
+            let total = e.answers.as_ref().and_then(|a| a.total_score);
+            match (item.predicted, total) {
+                (Some(p), Some(t)) if (p - t).abs() <= 0.01 => {}
+                (p, t) => check(
+                    "total_score",
+                    p.map_or_else(|| "none".into(), |v| format!("{v:.2}")),
+                    t.map_or_else(|| "none".into(), |v| format!("{v:.2}")),
+                ),
+            }
+            if diffs.is_empty() {
+                summary.matched += 1;
+            } else {
+                summary.mismatched.extend(diffs);
+            }
+        }
+        for e in &held {
+            let ours = e.evaluation_form.as_ref().is_some_and(|f| f.id == form);
+            if ours && !items.iter().any(|i| i.evaluation_id == e.id) {
+                summary.unknown.push(e.id.clone());
+            }
+        }
+    }
+    summary.requests = client.requests_sent().saturating_sub(before);
+    Ok(summary)
+}
+
+/// What `rollback` did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RollbackSummary {
+    /// Evaluations deleted.
+    pub deleted: u64,
+    /// Already gone from Genesys (404): their items go back to `planned` too.
+    pub already_gone: u64,
+}
+
+/// Deletes every evaluation the ledger created and re-plans its item.
+///
+/// # Errors
+/// Ledger and Genesys errors (a failed delete stops; a re-run resumes).
+pub async fn rollback(ledger: &Ledger, client: &GenesysClient) -> Result<RollbackSummary> {
+    let mut summary = RollbackSummary::default();
+    let conn = ledger.conn();
+    for (conversation, items) in created_items(ledger)? {
+        for item in items {
+            let outcome = match client
+                .delete_evaluation(&conversation, &item.evaluation_id)
+                .await
+            {
+                Ok(()) => {
+                    summary.deleted += 1;
+                    "deleted by rollback"
+                }
+                Err(GenesysError::Api { status: 404, .. }) => {
+                    summary.already_gone += 1;
+                    "already gone at rollback"
+                }
+                Err(e) => {
+                    return Err(anyhow::Error::new(e).context(format!(
+                        "cannot delete evaluation {} (conversation {conversation})",
+                        item.evaluation_id
+                    )));
+                }
+            };
+            let now = jiff::Timestamp::now().to_string();
+            conn.execute(
+                "INSERT INTO attempts (record_id, started_at, finished_at, outcome, message)
+                 VALUES (?1, ?2, ?2, ?3, ?4)",
+                params![
+                    item.record_id,
+                    now,
+                    outcome,
+                    format!("evaluation {}", item.evaluation_id)
+                ],
+            )?;
+            // A fresh idempotency key: replaying the old one would answer with the deleted evaluation.
+            conn.execute(
+                "UPDATE loads SET state = 'planned', evaluation_id = NULL, sent_at = NULL, genesys_total = NULL,
+                   idempotency_key = ?2, updated_at = ?3 WHERE record_id = ?1",
+                params![
+                    item.record_id,
+                    uuid::Uuid::new_v4().to_string(),
+                    now
+                ],
+            )?;
+        }
+    }
+    Ok(summary)
+}
