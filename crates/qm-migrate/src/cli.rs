@@ -88,6 +88,15 @@ pub enum Command {
     Status,
     /// Read back every created evaluation and compare it with the ledger (exit 1 on any difference).
     Verify,
+    /// One row per source record with disposition, reason and Genesys ids.
+    Report {
+        /// `csv` or `json`.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Output file (written with mode 0600).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Delete every evaluation this ledger created and put its items back to planned.
     Rollback {
         /// Required: rollback deletes data in Genesys.

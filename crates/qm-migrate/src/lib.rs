@@ -18,6 +18,7 @@ pub mod ledger;
 pub mod load;
 pub mod plan;
 pub mod provision;
+pub mod report;
 pub mod sample;
 pub mod scorecard;
 pub mod verify;
@@ -475,6 +476,20 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
                 code: u8::from(!v.clean()),
                 json: json!({"command": "verify", "records": records, "dispositions": dispositions, "verify": v}),
                 human,
+            })
+        }
+        Command::Report { format, out } => {
+            let cfg = load_config(&config_path)?;
+            let ledger = Ledger::open(&cfg.ledger.path)?;
+            let n = report::write(&ledger, &format, &out)?;
+            let (records, dispositions, _) = ledger_counts(&ledger)?;
+            Ok(Outcome {
+                code: 0,
+                human: format!(
+                    "report: {n} records written to {} ({format})",
+                    out.display()
+                ),
+                json: json!({"command": "report", "records": records, "dispositions": dispositions, "out": out, "rows": n}),
             })
         }
         Command::Rollback { yes } => {

@@ -94,3 +94,43 @@ async fn load_rollback_load_ends_with_exactly_one_evaluation_per_record() {
         .unwrap();
     assert!(v.clean(), "{v:?}");
 }
+
+#[tokio::test]
+async fn the_report_has_one_row_per_record_with_genesys_ids() {
+    let env = setup(60, "csv", fast_settings()).await;
+    let out = env.run().await;
+    let records = out.json["records"].as_u64().unwrap() as usize;
+    let ledger = env.ledger();
+    let csv_path = env.path("report.csv");
+    assert_eq!(
+        qm_migrate::report::write(&ledger, "csv", &csv_path).unwrap(),
+        records
+    );
+    let mut rdr = csv::Reader::from_path(&csv_path).unwrap();
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), records);
+    let headers = rdr.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let created: Vec<_> = rows
+        .iter()
+        .filter(|r| &r[col("load_state")] == "created")
+        .collect();
+    assert_eq!(created.len(), env.emu.state.evaluations().len());
+    assert!(
+        created
+            .iter()
+            .all(|r| !r[col("genesys_evaluation_id")].is_empty()
+                && &r[col("disposition")] == "evaluation")
+    );
+    let json_path = env.path("report.json");
+    qm_migrate::report::write(&ledger, "json", &json_path).unwrap();
+    let j: serde_json::Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
+    assert_eq!(j["records"].as_u64(), Some(records as u64));
+    use std::os::unix::fs::PermissionsExt;
+    for p in [&csv_path, &json_path] {
+        assert_eq!(
+            std::fs::metadata(p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+}
