@@ -330,12 +330,8 @@ pub fn canonical(
     };
     let total = number("totalScore")?;
     let raw_additive = number("additiveScore")?;
-    let (kpi_failed, kpi_basis) = match (total, raw_additive) {
-        (Some(t), Some(r)) if t == 0.0 && r != 0.0 => {
-            (Some(true), Some("inferred_total_zero".to_owned()))
-        }
-        _ => (None, None),
-    };
+    // The API has no KPI flag (reference/calabrio.md §1.6): only the scores can tell.
+    let (kpi_failed, kpi_basis) = Score::kpi(None, total, raw_additive);
     let evaluated = detail.get("evaluated").unwrap_or(&Value::Null);
     let created = detail.get("createdDate").unwrap_or(&Value::Null);
     let raw_of = |v: &Value| match v {

@@ -490,15 +490,7 @@ impl WideCsvReader {
             None => None,
             Some(v) => boolean(&col(Canonical::KpiFailed), v)?,
         };
-        let (kpi_failed, kpi_basis) = match explicit_kpi {
-            Some(b) => (Some(b), Some("explicit".to_owned())),
-            None => match (total, raw_additive) {
-                (Some(t), Some(r)) if t == 0.0 && r != 0.0 => {
-                    (Some(true), Some("inferred_total_zero".to_owned()))
-                }
-                _ => (None, None),
-            },
-        };
+        let (kpi_failed, kpi_basis) = Score::kpi(explicit_kpi, total, raw_additive);
         let scoring_type = get(Canonical::ScoringType).map(|s| s.to_ascii_lowercase());
         let score = Score {
             total,

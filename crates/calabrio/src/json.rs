@@ -276,12 +276,11 @@ fn decode(text: &str, opts: &ReadOptions) -> Result<CanonicalEvaluation, RecordE
         ev.source.extractor = opts.extractor.clone();
     }
     if ev.score.kpi_failed.is_none()
-        && let (Some(t), Some(r)) = (ev.score.total, ev.score.raw_additive)
-        && t == 0.0
-        && r != 0.0
+        && let (Some(failed), basis) =
+            qm_model::Score::kpi(None, ev.score.total, ev.score.raw_additive)
     {
-        ev.score.kpi_failed = Some(true);
-        ev.score.kpi_failed_basis = Some("inferred_total_zero".into());
+        ev.score.kpi_failed = Some(failed);
+        ev.score.kpi_failed_basis = basis;
     }
     Ok(ev)
 }

@@ -494,15 +494,12 @@ fn evaluation(
         ));
     }
     let raw_additive = num("raw_score", &["raw_score", "raw_additive_score"])?;
-    let (kpi_failed, kpi_basis) = match r.get(&["kpi_failed"]) {
-        Some(v) => (boolean("kpi_failed", v)?, Some("explicit".to_owned())),
-        None => match (total, raw_additive) {
-            (Some(t), Some(a)) if t == 0.0 && a != 0.0 => {
-                (Some(true), Some("inferred_total_zero".to_owned()))
-            }
-            _ => (None, None),
-        },
-    };
+    let explicit = r
+        .get(&["kpi_failed"])
+        .map(|v| boolean("kpi_failed", v))
+        .transpose()?
+        .flatten();
+    let (kpi_failed, kpi_basis) = Score::kpi(explicit, total, raw_additive);
     let refs: Vec<AnswerRef> = answers
         .iter()
         .map(|(s, at)| AnswerRef {

@@ -278,6 +278,25 @@ pub struct Score {
     pub kpi_failed_basis: Option<String>,
 }
 
+impl Score {
+    /// The KPI (auto-fail) outcome and its basis (reference/calabrio.md §3): an explicit flag wins;
+    /// else a total of 0 with a non-zero additive score is a failure inferred from the scores;
+    /// else nothing is claimed.
+    pub fn kpi(
+        explicit: Option<bool>,
+        total: Option<f64>,
+        raw_additive: Option<f64>,
+    ) -> (Option<bool>, Option<String>) {
+        match (explicit, total, raw_additive) {
+            (Some(b), _, _) => (Some(b), Some("explicit".to_owned())),
+            (None, Some(t), Some(r)) if t == 0.0 && r != 0.0 => {
+                (Some(true), Some("inferred_total_zero".to_owned()))
+            }
+            _ => (None, None),
+        }
+    }
+}
+
 /// A section of a Calabrio form, with its score when exported.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Section {
