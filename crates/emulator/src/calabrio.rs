@@ -28,7 +28,6 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tokio::net::TcpListener;
 
 /// An API user.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -622,23 +621,10 @@ impl Drop for CalabrioHandle {
 /// # Errors
 /// The bind error.
 pub async fn spawn(addr: &str, state: CalabrioState) -> std::io::Result<CalabrioHandle> {
-    let listener = TcpListener::bind(addr).await?;
-    let local = listener.local_addr()?;
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let router = app(state.clone());
-    tokio::spawn(async move {
-        let result = axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await;
-        if let Err(e) = result {
-            tracing::error!(error = %e, "Calabrio emulator stopped with an error.");
-        }
-    });
+    let s = crate::serve(addr, app(state.clone()), "calabrio").await?;
     Ok(CalabrioHandle {
-        addr: local,
+        addr: s.addr,
         state,
-        shutdown: Some(tx),
+        shutdown: Some(s.shutdown),
     })
 }

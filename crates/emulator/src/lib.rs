@@ -132,15 +132,22 @@ impl Drop for EmulatorHandle {
     }
 }
 
-/// Binds `addr` (use `127.0.0.1:0` for a free port) and serves `state` in a background task.
-///
-/// # Errors
-/// The bind error.
-pub async fn spawn(addr: &str, state: EmulatorState) -> std::io::Result<EmulatorHandle> {
+/// A router served on a bound address in a background task, until its shutdown switch fires.
+pub(crate) struct Served {
+    pub(crate) addr: SocketAddr,
+    pub(crate) shutdown: oneshot::Sender<()>,
+    pub(crate) task: tokio::task::JoinHandle<()>,
+}
+
+/// Binds `addr` and serves `router` (shared by both emulators).
+pub(crate) async fn serve(
+    addr: &str,
+    router: Router,
+    what: &'static str,
+) -> std::io::Result<Served> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
-    let router = app(state.clone());
     let task = tokio::spawn(async move {
         let result = axum::serve(listener, router)
             .with_graceful_shutdown(async {
@@ -148,13 +155,26 @@ pub async fn spawn(addr: &str, state: EmulatorState) -> std::io::Result<Emulator
             })
             .await;
         if let Err(e) = result {
-            tracing::error!(error = %e, "Emulator server stopped with an error.");
+            tracing::error!(error = %e, emulator = what, "Emulator server stopped with an error.");
         }
     });
-    Ok(EmulatorHandle {
+    Ok(Served {
         addr: local,
+        shutdown: tx,
+        task,
+    })
+}
+
+/// Binds `addr` (use `127.0.0.1:0` for a free port) and serves `state` in a background task.
+///
+/// # Errors
+/// The bind error.
+pub async fn spawn(addr: &str, state: EmulatorState) -> std::io::Result<EmulatorHandle> {
+    let s = serve(addr, app(state.clone()), "genesys").await?;
+    Ok(EmulatorHandle {
+        addr: s.addr,
         state,
-        shutdown: Some(tx),
-        task: Some(task),
+        shutdown: Some(s.shutdown),
+        task: Some(s.task),
     })
 }
