@@ -8,6 +8,7 @@
 //! `Retry-After` headers.
 
 pub mod calabrio;
+pub mod permissions;
 mod routes;
 pub mod schema;
 mod state;
@@ -92,6 +93,12 @@ pub fn app(state: EmulatorState) -> Router {
             "/api/v2/integrations/{id}/config/current",
             axum::routing::put(put_integration_config),
         )
+        .route("/api/v2/oauth/clients/{id}", get(permissions::oauth_client))
+        .route("/api/v2/authorization/roles/{id}", get(permissions::role))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            permissions::authorize,
+        ))
         .fallback(fallback)
         .layer(axum::middleware::from_fn_with_state(state.clone(), faults))
         .with_state(state)

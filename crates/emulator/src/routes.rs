@@ -717,16 +717,25 @@ pub(crate) async fn delete_form(
             format!("Form {id} not found"),
         );
     };
+    // A form goes with all its versions (Terraform deletes a published form this way), unless an
+    // evaluation uses one of them.
     let ctx = v.form.context_id.clone();
-    if store
+    let versions: std::collections::HashSet<String> = store
         .forms
-        .values()
-        .any(|o| o.published && o.form.context_id == ctx)
-    {
+        .iter()
+        .filter(|(_, o)| o.form.context_id == ctx)
+        .map(|(k, _)| k.clone())
+        .collect();
+    if store.evaluations.iter().any(|e| {
+        e.evaluation
+            .evaluation_form
+            .as_ref()
+            .is_some_and(|f| versions.contains(&f.id))
+    }) {
         return error(
             StatusCode::CONFLICT,
             "evaluation.cannot.be.deleted",
-            "A published evaluation form cannot be deleted",
+            "An evaluation form in use by evaluations cannot be deleted",
         );
     }
     store.forms.retain(|_, o| o.form.context_id != ctx);

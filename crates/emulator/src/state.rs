@@ -32,6 +32,11 @@ pub struct OAuthClient {
     pub client_id: String,
     /// Client secret.
     pub client_secret: String,
+    /// The permissions of the client's role (`domain:entity:action`, `*` allowed); absent: every
+    /// permission qm-migrate uses. A request the role does not grant answers 403
+    /// `missing.permissions`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<Vec<String>>,
 }
 
 /// A Genesys user.

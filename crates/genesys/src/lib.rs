@@ -9,6 +9,7 @@ pub mod client;
 pub mod clock;
 pub mod error;
 pub mod models;
+pub mod permissions;
 pub mod scoring;
 
 pub use client::{ClientConfig, GenesysClient, login_url_for, region_api_url};

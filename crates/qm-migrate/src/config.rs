@@ -43,6 +43,9 @@ pub struct Config {
     /// The ledger.
     #[serde(default)]
     pub ledger: LedgerConfig,
+    /// SHA-256 of the file this configuration was read from (run metadata in the report).
+    #[serde(skip)]
+    pub file_sha256: Option<String>,
 }
 
 /// `[source]`.
@@ -387,6 +390,12 @@ impl Config {
             .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
         let base = path.parent().unwrap_or(Path::new("."));
         cfg.rebase(base);
+        cfg.file_sha256 = Some(
+            <sha2::Sha256 as sha2::Digest>::digest(text.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+        );
         cfg.validate()
             .with_context(|| format!("invalid config {}", path.display()))?;
         Ok(cfg)

@@ -80,23 +80,6 @@ fn slug(label: &str, key: &str) -> String {
     )
 }
 
-struct Point {
-    x: String,
-    y: String,
-    migrated: bool,
-    label: String,
-}
-
-struct Chart {
-    width: u32,
-    height: u32,
-    y0: u32,
-    y100: u32,
-    right_label: u32,
-    polyline: String,
-    points: Vec<Point>,
-}
-
 struct SectionRow {
     name: String,
     count: usize,
@@ -127,7 +110,7 @@ struct AgentPage {
     first: String,
     last: String,
     mean: String,
-    chart: Chart,
+    chart: crate::chart::Chart,
     sections: Vec<SectionRow>,
     rows: Vec<EntryRow>,
 }
@@ -177,7 +160,8 @@ struct Agent {
     entries: Vec<Entry>,
 }
 
-const AGENT_KEY: &str = "coalesce('calabrio:' || coalesce(
+/// The SQL expression that groups a record (`r`, with its plan `p`) under its agent.
+pub(crate) const AGENT_KEY: &str = "coalesce('calabrio:' || coalesce(
         json_extract(r.canonical, '$.agent.calabrio_person_id'),
         lower(json_extract(r.canonical, '$.agent.email')),
         lower(json_extract(r.canonical, '$.agent.username')),
@@ -214,10 +198,12 @@ pub fn write(cfg: &Config, ledger: &Ledger) -> Result<HistorySummary> {
     let mut index: BTreeMap<String, Vec<IndexRow>> = BTreeMap::new();
     let mut current = Agent::default();
     let mut written_files = std::collections::HashSet::new();
+    conn.execute("DELETE FROM history_pages", [])?;
     while let Some(r) = rows.next()? {
         let key: String = r.get(0)?;
         if key != current.key && !current.entries.is_empty() {
             finish(
+                ledger,
                 cfg,
                 dir,
                 std::mem::take(&mut current),
@@ -346,6 +332,7 @@ pub fn write(cfg: &Config, ledger: &Ledger) -> Result<HistorySummary> {
     }
     if !current.entries.is_empty() {
         finish(
+            ledger,
             cfg,
             dir,
             current,
@@ -398,6 +385,7 @@ fn mean(v: &[f64]) -> Option<f64> {
 }
 
 fn finish(
+    ledger: &Ledger,
     cfg: &Config,
     dir: &Path,
     agent: Agent,
@@ -429,40 +417,36 @@ fn finish(
     };
     let scores: Vec<f64> = agent.entries.iter().filter_map(|e| e.score).collect();
     let mean_score = mean(&scores);
-    // Timeline: x by real date, y by normalised score.
-    let (width, height, left, top, bottom) = (760u32, 220u32, 40.0, 10.0, 200.0);
-    let span = match (first, last) {
-        (Some(a), Some(b)) => (b.as_second() - a.as_second()).max(1) as f64,
-        _ => 1.0,
-    };
-    let mut points = Vec::new();
-    for e in agent
+    // Timeline: x by real date, y by normalised score (the chart code the report shares).
+    let mut chart = crate::chart::Chart::new(
+        "score over time",
+        (760, 220),
+        (
+            first.map_or(0.0, |t| t.as_second() as f64),
+            last.map_or(1.0, |t| t.as_second() as f64),
+        ),
+        (day(first), day(last)),
+        100.0,
+        "100".into(),
+    );
+    let data = agent
         .entries
         .iter()
-        .filter(|e| e.score.is_some() && e.date.is_some())
-    {
-        let (Some(d), Some(s), Some(f)) = (e.date, e.score, first) else {
-            continue;
-        };
-        let x =
-            left + (d.as_second() - f.as_second()) as f64 / span * (f64::from(width) - left - 10.0);
-        let y = bottom - s.clamp(0.0, 100.0) / 100.0 * (bottom - top);
-        points.push(Point {
-            x: format!("{x:.1}"),
-            y: format!("{y:.1}"),
-            migrated: e.migrated,
-            label: format!(
-                "{}: {s:.1} %{}",
-                e.row.date,
-                if e.migrated { " (in Genesys)" } else { "" }
-            ),
-        });
-    }
-    let polyline = points
-        .iter()
-        .map(|p| format!("{},{}", p.x, p.y))
-        .collect::<Vec<_>>()
-        .join(" ");
+        .filter_map(|e| {
+            let (d, s) = (e.date?, e.score?);
+            Some(crate::chart::Datum {
+                x: d.as_second() as f64,
+                y: s,
+                filled: e.migrated,
+                label: format!(
+                    "{}: {s:.1} %{}",
+                    e.row.date,
+                    if e.migrated { " (in Genesys)" } else { "" }
+                ),
+            })
+        })
+        .collect();
+    chart.add("score", "#2a6", data);
     // Section trends: mean, and the mean of the first half of the timeline against the second.
     let mut by_section: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for e in &agent.entries {
@@ -511,15 +495,7 @@ fn finish(
         first: day(first),
         last: day(last),
         mean: fmt_pct(mean_score),
-        chart: Chart {
-            width,
-            height,
-            y0: bottom as u32,
-            y100: top as u32 + 8,
-            right_label: width - 10,
-            polyline,
-            points,
-        },
+        chart,
         sections,
         rows: agent.entries.into_iter().map(|e| e.row).collect(),
     };
@@ -528,6 +504,10 @@ fn finish(
         page.render().context("history agent page")?.as_bytes(),
     )?;
     written.insert(format!("site/agents/{file}.html"));
+    ledger.conn().execute(
+        "INSERT OR REPLACE INTO history_pages (agent_key, page) VALUES (?1, ?2)",
+        params![agent.key, format!("agents/{file}.html")],
+    )?;
     index.entry(group).or_default().push(IndexRow {
         search: format!("{label} {identity}").to_lowercase(),
         name: label,

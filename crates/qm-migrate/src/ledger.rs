@@ -174,6 +174,13 @@ CREATE TABLE scorecard (
     PRIMARY KEY (agent_user_id, day, metric_id)
 );
 "#,
+    // The history site's page of each agent, so the report can link a record to its page.
+    r#"
+CREATE TABLE history_pages (
+    agent_key TEXT PRIMARY KEY,
+    page TEXT NOT NULL
+);
+"#,
 ];
 
 /// The load states of an `evaluation` item.

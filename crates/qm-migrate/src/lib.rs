@@ -7,6 +7,7 @@
 //! emulator. [`main`] is the command line: `0` done, `1` done but some records quarantined, rejected
 //! or unknown, `2` fatal (config, auth, I/O).
 
+pub mod chart;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -1431,6 +1431,7 @@ pub fn generate_with(n: usize, seed: u64, out: &Path, all_formats: bool) -> Resu
         oauth_clients: vec![OAuthClient {
             client_id: DEMO_CLIENT_ID.into(),
             client_secret: secret.clone(),
+            permissions: None,
         }],
         users: users.clone(),
         conversations: conversations.clone(),

@@ -31,6 +31,7 @@ fn fixture() -> Fixture {
         oauth_clients: vec![OAuthClient {
             client_id: "cid".into(),
             client_secret: SECRET.into(),
+            permissions: None,
         }],
         users: vec![
             user("agent-a", "active"),
@@ -401,19 +402,32 @@ async fn paging_state_filter_query_rules_and_form_delete() {
         .await
         .unwrap();
     assert_eq!(del.status(), 204);
-    let (draft_id, _) = published_form(&client).await;
-    let del = http
-        .delete(format!(
+    // A published form in use by an evaluation cannot be deleted (409); once unused, the form
+    // goes with every version (Terraform's delete).
+    let (draft_id, form) = published_form(&client).await;
+    let e = client
+        .create_evaluation(CONV, &body(&form, "agent-a", None), None)
+        .await
+        .unwrap();
+    let delete_form = || {
+        http.delete(format!(
             "{}/api/v2/quality/forms/evaluations/{draft_id}",
             h.url()
         ))
         .bearer_auth(&t)
         .send()
-        .await
-        .unwrap();
+    };
+    let del = delete_form().await.unwrap();
     assert_eq!(del.status(), 409);
     let err: serde_json::Value = del.json().await.unwrap();
     assert_eq!(err["code"], "evaluation.cannot.be.deleted");
+    client.delete_evaluation(CONV, &e.id).await.unwrap();
+    assert_eq!(delete_form().await.unwrap().status(), 204);
+    let published_id = form.id.clone().unwrap();
+    assert!(matches!(
+        client.get_published_form(&published_id).await,
+        Err(GenesysError::Api { status: 404, .. })
+    ));
 }
 
 async fn token(h: &emulator::EmulatorHandle) -> String {
