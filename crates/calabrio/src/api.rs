@@ -732,6 +732,39 @@ impl CalabrioApi {
         Ok(())
     }
 
+    /// Preflight: after [`CalabrioApi::connect`] logged in, sizes the contacts from `from` to `to`
+    /// (`searchStats`) and reads the first one (`Range: items=0-0`). Returns the number of contacts
+    /// and the id of the one read (none when the window is empty).
+    ///
+    /// # Errors
+    /// A request that failed after its retries.
+    pub async fn probe(
+        &self,
+        from: jiff::civil::Date,
+        to: jiff::civil::Date,
+    ) -> Result<(u64, Option<String>), ApiError> {
+        let window = format!("beginDate={from}&endDate={to}&searchScope=allEvaluations");
+        let (stats, _) = self
+            .get(
+                &format!("recording/contact?{window}&searchStats=true"),
+                None,
+            )
+            .await?;
+        let count = stats.get("count").and_then(Value::as_u64).unwrap_or(0);
+        if count == 0 {
+            return Ok((0, None));
+        }
+        let (page, _) = self
+            .get(&format!("recording/contact?{window}&limit=1"), Some((0, 0)))
+            .await?;
+        let id = page
+            .as_array()
+            .and_then(|a| a.first())
+            .and_then(|c| c.get("id"))
+            .and_then(id_str);
+        Ok((count, id))
+    }
+
     /// Every evaluation on contacts of `day` (contact start date, UTC).
     ///
     /// # Errors

@@ -790,6 +790,18 @@ impl GenesysClient {
         .map(|_| ())
     }
 
+    /// A harmless read (preflight): `GET path?query`, its body as JSON.
+    ///
+    /// # Errors
+    /// Any [`GenesysError`].
+    pub async fn probe_get(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<serde_json::Value, GenesysError> {
+        self.get(path, query).await
+    }
+
     /// Deletes an evaluation form with all its versions (Terraform's delete: the draft or any
     /// version id). 409 `evaluation.cannot.be.deleted` while evaluations use it.
     ///

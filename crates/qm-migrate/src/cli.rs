@@ -78,20 +78,27 @@ pub enum Command {
         #[arg(long, value_name = "N")]
         concurrency: Option<usize>,
     },
-    /// extract → plan → provision → load.
+    /// Check, by reading only, that the migration can run: credentials, host, permissions, org
+    /// limits and (for the Calabrio API source) login and one contact read. Exit 1 when it cannot.
+    Preflight,
+    /// preflight → extract → plan → provision → load (with history and scorecard) → verify → report.
     Run {
         /// Write every non-evaluation record to this CSV.
         #[arg(long, value_name = "FILE")]
         exceptions: Option<PathBuf>,
+        /// The HTML report (default: report.html beside the ledger).
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
     },
     /// Ledger counts by disposition and load state.
     Status,
     /// Read back every created evaluation and compare it with the ledger (exit 1 on any difference).
     Verify,
-    /// One row per source record with disposition, reason and Genesys ids.
+    /// The migration report: HTML (self-contained, charts and verify result), or one row per
+    /// source record with disposition, reason and Genesys ids (CSV, JSON).
     Report {
-        /// `csv` or `json`.
-        #[arg(long, default_value = "csv")]
+        /// `html`, `csv` or `json`.
+        #[arg(long, default_value = "html")]
         format: String,
         /// Output file (written with mode 0600).
         #[arg(long, value_name = "FILE")]
@@ -102,6 +109,12 @@ pub enum Command {
         /// Required: rollback deletes data in Genesys.
         #[arg(long)]
         yes: bool,
+        /// Only evaluations sent by this run (a load or run id, as `status` lists them) or later.
+        #[arg(long, value_name = "RUN")]
+        since: Option<i64>,
+        /// Also delete the Legacy Migration Form (once no evaluation uses it).
+        #[arg(long)]
+        forms: bool,
     },
     /// Serve a stand-in API until stopped.
     Emulator {

@@ -617,6 +617,7 @@ impl Config {
 }
 
 /// Genesys OAuth client credentials.
+#[derive(Clone)]
 pub struct Credentials {
     /// Client id (not secret, but kept out of logs all the same).
     pub client_id: String,

@@ -123,7 +123,16 @@ pub async fn run(
         client_secret: secrecy::SecretString::from(client_cred.client_secret.clone()),
     };
     cfg.scorecard.enabled = true;
+    // Preflight first, as `run` does: the emulator answers the same reads Genesys would.
+    let probe = crate::client_with_clock(&cfg, creds.clone(), clock.clone())?;
+    let preflight = crate::preflight_into(&mut cfg, &probe, &client_cred.client_id).await?;
+    anyhow::ensure!(
+        preflight.runnable(),
+        "preflight against the emulator failed:\n{}",
+        crate::preflight::human(&preflight)
+    );
     let client = crate::client_with_clock(&cfg, creds, clock)?;
+    let report_path = out.join("report.html");
     let exceptions = out.join("exceptions.csv");
     let calabrio = if api {
         Some(calabrio_api(&sample_dir, &mut cfg).await?)
@@ -131,7 +140,15 @@ pub async fn run(
         None
     };
     let api_opts = calabrio.as_ref().map(|(_, o)| o.clone());
-    let result = crate::run_all_with(&cfg, &client, Some(&exceptions), progress, api_opts).await;
+    let result = crate::run_all_with(
+        &cfg,
+        &client,
+        Some(&exceptions),
+        &report_path,
+        progress,
+        api_opts,
+    )
+    .await;
     let calabrio_stats = calabrio.as_ref().map(|(h, _)| h.state.stats());
     drop(calabrio);
     fsutil::write_private(
@@ -158,7 +175,17 @@ pub async fn run(
         .max()
         .unwrap_or(0);
     let history_complete = run.json["history"]["entries"].as_u64() == Some(records);
-    let ok = invariant && created == evaluation && mismatched == 0 && history_complete;
+    let verified = run.json["verify"]["matched"].as_u64() == Some(created)
+        && run.json["verify"]["missing"]
+            .as_array()
+            .is_some_and(Vec::is_empty)
+        && run.json["verify"]["mismatched"]
+            .as_array()
+            .is_some_and(Vec::is_empty)
+        && run.json["verify"]["unknown"]
+            .as_array()
+            .is_some_and(Vec::is_empty);
+    let ok = invariant && created == evaluation && mismatched == 0 && history_complete && verified;
     let elapsed = started.elapsed().as_secs_f64();
 
     let source = match &calabrio_stats {
@@ -225,7 +252,43 @@ pub async fn run(
                 "off ([scorecard] enabled = false)".to_owned()
             },
         ),
-        ("requests sent", client.requests_sent().to_string()),
+        (
+            "preflight",
+            format!(
+                "{} checks passed (permissions read from the {}); org limits: {} evaluations per agent per 24 h, {} requests/min",
+                preflight.checks.len(),
+                if preflight.permissions_from == "roles" {
+                    "client's role"
+                } else {
+                    "harmless reads"
+                },
+                preflight
+                    .per_agent_daily_cap
+                    .map_or("?".into(), |c| c.to_string()),
+                preflight
+                    .requests_per_minute
+                    .map_or("?".into(), |c| c.to_string())
+            ),
+        ),
+        ("requests sent", run.json["requests"].to_string()),
+        (
+            "verify",
+            format!(
+                "{} created evaluations read back with {} requests: {} matched, {} missing, {} mismatched, {} unknown; {} agents' counts and means compared, {} differ",
+                run.json["verify"]["checked"],
+                run.json["verify"]["requests"],
+                run.json["verify"]["matched"],
+                run.json["verify"]["missing"].as_array().map_or(0, Vec::len),
+                run.json["verify"]["mismatched"]
+                    .as_array()
+                    .map_or(0, Vec::len),
+                run.json["verify"]["unknown"].as_array().map_or(0, Vec::len),
+                run.json["verify"]["agents_checked"],
+                run.json["verify"]["agents_differing"]
+                    .as_array()
+                    .map_or(0, Vec::len)
+            ),
+        ),
         (
             "busiest agent",
             format!("{per_agent_max} evaluations (cap {cap} per 24 h)"),
@@ -240,8 +303,9 @@ pub async fn run(
         String::from("qm-migrate demo: synthetic Calabrio export → Genesys emulator\n\n");
     human.push_str(&crate::table(&rows));
     human.push_str(&format!(
-        "\n{} written: ledger.db, exceptions.csv (every non-evaluation record with its reason), summary.txt, sample/ (the dataset)\n",
-        out.display()
+        "\n{} written: ledger.db, exceptions.csv (every non-evaluation record with its reason), summary.txt, history/, sample/ (the dataset)\nreport: {}\n",
+        out.display(),
+        report_path.display()
     ));
     fsutil::write_private(&out.join("summary.txt"), human.as_bytes())?;
     let json = json!({
@@ -250,7 +314,10 @@ pub async fn run(
         "dispositions": dispositions,
         "invariant_holds": invariant,
         "load": load,
-        "requests": client.requests_sent(),
+        "requests": run.json["requests"],
+        "preflight": preflight,
+        "verify": run.json["verify"],
+        "report": report_path,
         "history": run.json["history"],
         "scorecard": run.json["scorecard"],
         "calabrio_api": calabrio_stats,

@@ -18,6 +18,7 @@ pub mod history;
 pub mod ledger;
 pub mod load;
 pub mod plan;
+pub mod preflight;
 pub mod provision;
 pub mod report;
 pub mod sample;
@@ -440,10 +441,25 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
                 code,
             })
         }
-        Command::Run { exceptions } => {
-            let cfg = load_config(&config_path)?;
-            let client = client_for(&cfg, Credentials::from_env()?)?;
-            let r = run_all(&cfg, &client, exceptions.as_deref(), &progress).await?;
+        Command::Run { exceptions, report } => {
+            let mut cfg = load_config(&config_path)?;
+            let creds = Credentials::from_env()?;
+            let client_id = creds.client_id.clone();
+            let probe = client_for(&cfg, creds.clone())?;
+            let p = preflight_into(&mut cfg, &probe, &client_id).await?;
+            if !p.runnable() {
+                return Ok(Outcome {
+                    code: 1,
+                    human: format!("{}nothing was read or written", preflight::human(&p)),
+                    json: json!({"command": "run", "runnable": false, "preflight": p}),
+                });
+            }
+            // The org's limits, when read, drive the scheduler.
+            let client = client_for(&cfg, creds)?;
+            let report = report.unwrap_or_else(|| default_report_path(&cfg));
+            let mut r = run_all(&cfg, &client, exceptions.as_deref(), &report, &progress).await?;
+            r.json["preflight"] = serde_json::to_value(&p)?;
+            r.human = format!("{}{}", preflight::human(&p), r.human);
             Ok(r)
         }
         Command::Verify => {
@@ -473,6 +489,21 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
             for id in &v.unknown {
                 human.push_str(&format!("\n  unknown to the ledger: {id}"));
             }
+            human.push_str(&format!(
+                "\n{} agents compared by count and mean score: {} differ",
+                v.agents_checked,
+                v.agents_differing.len()
+            ));
+            for a in &v.agents_differing {
+                human.push_str(&format!(
+                    "\n  agent {}: ledger {} evaluations (mean {}), Genesys {} (mean {})",
+                    a.agent,
+                    a.ledger_count,
+                    a.ledger_mean.map_or("—".into(), |m| format!("{m:.2}")),
+                    a.genesys_count,
+                    a.genesys_mean.map_or("—".into(), |m| format!("{m:.2}"))
+                ));
+            }
             Ok(Outcome {
                 code: u8::from(!v.clean()),
                 json: json!({"command": "verify", "records": records, "dispositions": dispositions, "verify": v}),
@@ -482,7 +513,7 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Report { format, out } => {
             let cfg = load_config(&config_path)?;
             let ledger = Ledger::open(&cfg.ledger.path)?;
-            let n = report::write(&ledger, &format, &out)?;
+            let n = report::write(&cfg, &ledger, &format, &out)?;
             let (records, dispositions, _) = ledger_counts(&ledger)?;
             Ok(Outcome {
                 code: 0,
@@ -493,7 +524,7 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
                 json: json!({"command": "report", "records": records, "dispositions": dispositions, "out": out, "rows": n}),
             })
         }
-        Command::Rollback { yes } => {
+        Command::Rollback { yes, since, forms } => {
             let cfg = load_config(&config_path)?;
             if !yes {
                 anyhow::bail!(
@@ -502,15 +533,37 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
             }
             let ledger = Ledger::open(&cfg.ledger.path)?;
             let client = client_for(&cfg, Credentials::from_env()?)?;
-            let r = verify::rollback(&ledger, &client).await?;
+            let r = verify::rollback(&cfg, &ledger, &client, since, forms).await?;
             let (records, dispositions, _) = ledger_counts(&ledger)?;
             Ok(Outcome {
                 code: 0,
                 human: format!(
-                    "rollback: {} evaluations deleted, {} already gone; their items are planned again (the history keeps the deletions)",
-                    r.deleted, r.already_gone
+                    "rollback: {} evaluations deleted, {} already gone{}; their items are planned again (the history keeps the deletions){}",
+                    r.deleted,
+                    r.already_gone,
+                    if since.is_some() {
+                        format!(", {} older ones kept", r.kept_older)
+                    } else {
+                        String::new()
+                    },
+                    r.form
+                        .as_ref()
+                        .map(|f| format!("\n{f}"))
+                        .unwrap_or_else(|| "\nthe form stays (--forms deletes it)".into())
                 ),
                 json: json!({"command": "rollback", "records": records, "dispositions": dispositions, "rollback": r}),
+            })
+        }
+        Command::Preflight => {
+            let cfg = load_config(&config_path)?;
+            let creds = Credentials::from_env()?;
+            let client_id = creds.client_id.clone();
+            let client = client_for(&cfg, creds)?;
+            let p = preflight::run(&cfg, &client, &client_id).await?;
+            Ok(Outcome {
+                code: u8::from(!p.runnable()),
+                human: preflight::human(&p),
+                json: json!({"command": "preflight", "runnable": p.runnable(), "preflight": p}),
             })
         }
         Command::Status => {
@@ -664,7 +717,36 @@ pub fn stop_signal() -> tokio::sync::watch::Receiver<bool> {
     rx
 }
 
-/// extract → plan → provision → load, with one summary.
+/// `report.html` beside the ledger.
+pub fn default_report_path(cfg: &Config) -> PathBuf {
+    cfg.ledger
+        .path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("report.html")
+}
+
+/// Runs the preflight and, when it read the org's limits, puts them into `cfg`: the per-agent
+/// daily cap as the org states it, and the request rate when the org's is lower than the config's.
+///
+/// # Errors
+/// Configuration errors.
+pub async fn preflight_into(
+    cfg: &mut Config,
+    client: &genesys::GenesysClient,
+    client_id: &str,
+) -> Result<preflight::Preflight> {
+    let p = preflight::run(cfg, client, client_id).await?;
+    if let Some(cap) = p.per_agent_daily_cap.filter(|c| *c > 0) {
+        cfg.genesys.per_agent_daily_cap = cap;
+    }
+    if let Some(rpm) = p.requests_per_minute.filter(|r| *r > 0) {
+        cfg.genesys.requests_per_minute = cfg.genesys.requests_per_minute.min(rpm);
+    }
+    Ok(p)
+}
+
+/// extract → plan → provision → load (history, scorecard) → verify → report, with one summary.
 ///
 /// # Errors
 /// Any stage's fatal error.
@@ -672,9 +754,10 @@ pub async fn run_all(
     cfg: &Config,
     client: &genesys::GenesysClient,
     exceptions: Option<&Path>,
+    report: &Path,
     progress: &indicatif::ProgressBar,
 ) -> Result<Outcome> {
-    run_all_with(cfg, client, exceptions, progress, None).await
+    run_all_with(cfg, client, exceptions, report, progress, None).await
 }
 
 /// [`run_all`] with the Calabrio API options given (the demo's API path).
@@ -685,6 +768,7 @@ pub async fn run_all_with(
     cfg: &Config,
     client: &genesys::GenesysClient,
     exceptions: Option<&Path>,
+    report: &Path,
     progress: &indicatif::ProgressBar,
     api: Option<calabrio::api::ApiOptions>,
 ) -> Result<Outcome> {
@@ -714,7 +798,12 @@ pub async fn run_all_with(
     .await?;
     let card = scorecard::run(cfg, &ledger, client, client_today(client)).await?;
     let hist = history::write(cfg, &ledger)?;
-    let code = exit_code(&pl.dispositions, Some(&ld.load));
+    // The migration's own requests; verify's are counted apart (it reads back every created
+    // evaluation on every run, by design).
+    let migration_requests = client.requests_sent();
+    let v = verify::verify(cfg, &ledger, client).await?;
+    report::write(cfg, &ledger, "html", report)?;
+    let code = exit_code(&pl.dispositions, Some(&ld.load)).max(u8::from(!v.clean()));
     let human = format!(
         "{}\nform '{}' ({})\ncreated {} evaluations now; load states:\n{}requests sent: {}\nhistory: {} entries for {} agents ({} without a Genesys account); site {}",
         invariant_line(pl.records, &pl.dispositions),
@@ -731,11 +820,22 @@ pub async fn run_all_with(
                 .map(|(k, v)| (k.as_str(), v.to_string()))
                 .collect::<Vec<_>>()
         ),
-        client.requests_sent(),
+        migration_requests,
         hist.entries,
         hist.agents,
         hist.legacy_agents,
         hist.index
+    ) + &format!(
+        "\nverify: {} created evaluations read back ({} requests): {} matched, {} missing, {} mismatched, {} unknown; {} agents compared, {} differ\nreport: {}",
+        v.checked,
+        v.requests,
+        v.matched,
+        v.missing.len(),
+        v.mismatched.len(),
+        v.unknown.len(),
+        v.agents_checked,
+        v.agents_differing.len(),
+        report.display()
     );
     Ok(Outcome {
         json: json!({
@@ -746,7 +846,9 @@ pub async fn run_all_with(
             "dispositions": pl.dispositions,
             "invariant_holds": pl.invariant_holds(),
             "load": ld.load,
-            "requests": client.requests_sent(),
+            "requests": migration_requests,
+            "verify": v,
+            "report": report,
             "extract": ex,
             "provision": pr,
             "load_run": ld,

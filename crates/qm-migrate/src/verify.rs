@@ -13,14 +13,14 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 use genesys::{GenesysClient, GenesysError};
-use rusqlite::params;
-use serde::Serialize;
+use rusqlite::{OptionalExtension, params};
+use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::ledger::Ledger;
 
 /// One difference between the ledger and Genesys.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Mismatch {
     /// Source record (file:line or JSON path).
     pub record: String,
@@ -34,8 +34,23 @@ pub struct Mismatch {
     pub genesys: String,
 }
 
+/// One agent whose evaluations in Genesys do not add up to what the ledger created.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AgentCheck {
+    /// Genesys user id.
+    pub agent: String,
+    /// `created` items of this agent in the ledger.
+    pub ledger_count: u64,
+    /// Evaluations of our form on those conversations that Genesys holds for this agent.
+    pub genesys_count: u64,
+    /// Mean planned total.
+    pub ledger_mean: Option<f64>,
+    /// Mean Genesys `totalScore`.
+    pub genesys_mean: Option<f64>,
+}
+
 /// What `verify` found.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct VerifySummary {
     /// `created` items checked.
     pub checked: u64,
@@ -47,6 +62,10 @@ pub struct VerifySummary {
     pub mismatched: Vec<Mismatch>,
     /// Evaluations of our form on these conversations that the ledger does not know.
     pub unknown: Vec<String>,
+    /// Agents compared (count and mean score, ledger vs Genesys).
+    pub agents_checked: u64,
+    /// Agents whose count or mean score differs.
+    pub agents_differing: Vec<AgentCheck>,
     /// Requests sent.
     pub requests: u64,
 }
@@ -54,7 +73,10 @@ pub struct VerifySummary {
 impl VerifySummary {
     /// True when everything matched.
     pub fn clean(&self) -> bool {
-        self.missing.is_empty() && self.mismatched.is_empty() && self.unknown.is_empty()
+        self.missing.is_empty()
+            && self.mismatched.is_empty()
+            && self.unknown.is_empty()
+            && self.agents_differing.is_empty()
     }
 }
 
@@ -65,12 +87,13 @@ struct Item {
     agent: String,
     evaluator: Option<String>,
     predicted: Option<f64>,
+    sent_at: Option<i64>,
 }
 
 fn created_items(ledger: &Ledger) -> Result<BTreeMap<String, Vec<Item>>> {
     let mut stmt = ledger.conn().prepare(
         "SELECT l.record_id, r.locator, l.evaluation_id, l.conversation_id, l.agent_user_id,
-                p.evaluator_user_id, p.predicted
+                p.evaluator_user_id, p.predicted, l.sent_at
          FROM loads l JOIN records r ON r.id = l.record_id LEFT JOIN plans p ON p.record_id = l.record_id
          WHERE l.state = 'created' AND l.evaluation_id IS NOT NULL ORDER BY l.conversation_id",
     )?;
@@ -85,6 +108,7 @@ fn created_items(ledger: &Ledger) -> Result<BTreeMap<String, Vec<Item>>> {
                 agent: r.get(4)?,
                 evaluator: r.get(5)?,
                 predicted: r.get(6)?,
+                sent_at: r.get(7)?,
             },
         ))
     })?;
@@ -109,7 +133,19 @@ pub async fn verify(
         .and_then(|f| f.published_id)
         .context("the form is not provisioned: nothing can have been created with it")?;
     let before = client.requests_sent();
+    let run = ledger.begin_run("verify")?;
     let mut summary = VerifySummary::default();
+    // Per agent: (count, sum of totals) on each side.
+    let mut ledger_side: BTreeMap<String, (u64, f64, u64)> = BTreeMap::new();
+    let mut genesys_side: BTreeMap<String, (u64, f64, u64)> = BTreeMap::new();
+    let add = |m: &mut BTreeMap<String, (u64, f64, u64)>, agent: &str, total: Option<f64>| {
+        let e = m.entry(agent.to_owned()).or_insert((0, 0.0, 0));
+        e.0 += 1;
+        if let Some(t) = total {
+            e.1 += t;
+            e.2 += 1;
+        }
+    };
     for (conversation, items) in created_items(ledger)? {
         let held = client
             .evaluations_for_conversation(&conversation)
@@ -119,6 +155,7 @@ pub async fn verify(
             })?;
         for item in &items {
             summary.checked += 1;
+            add(&mut ledger_side, &item.agent, item.predicted);
             let Some(e) = held.iter().find(|e| e.id == item.evaluation_id) else {
                 summary
                     .missing
@@ -163,12 +200,45 @@ pub async fn verify(
         }
         for e in &held {
             let ours = e.evaluation_form.as_ref().is_some_and(|f| f.id == form);
-            if ours && !items.iter().any(|i| i.evaluation_id == e.id) {
+            if !ours {
+                continue;
+            }
+            let agent = e.agent.as_ref().map(|a| a.id.clone()).unwrap_or_default();
+            add(
+                &mut genesys_side,
+                &agent,
+                e.answers.as_ref().and_then(|a| a.total_score),
+            );
+            if !items.iter().any(|i| i.evaluation_id == e.id) {
                 summary.unknown.push(e.id.clone());
             }
         }
     }
+    let mean = |(_, sum, n): (u64, f64, u64)| (n > 0).then(|| sum / n as f64);
+    let agents: std::collections::BTreeSet<&String> =
+        ledger_side.keys().chain(genesys_side.keys()).collect();
+    for agent in agents {
+        summary.agents_checked += 1;
+        let l = ledger_side.get(agent).copied().unwrap_or((0, 0.0, 0));
+        let g = genesys_side.get(agent).copied().unwrap_or((0, 0.0, 0));
+        let (lm, gm) = (mean(l), mean(g));
+        let means_agree = match (lm, gm) {
+            (Some(a), Some(b)) => (a - b).abs() <= 0.01,
+            (None, None) => true,
+            _ => false,
+        };
+        if l.0 != g.0 || !means_agree {
+            summary.agents_differing.push(AgentCheck {
+                agent: agent.clone(),
+                ledger_count: l.0,
+                genesys_count: g.0,
+                ledger_mean: lm,
+                genesys_mean: gm,
+            });
+        }
+    }
     summary.requests = client.requests_sent().saturating_sub(before);
+    ledger.finish_run(run, &serde_json::to_value(&summary)?)?;
     Ok(summary)
 }
 
@@ -179,17 +249,54 @@ pub struct RollbackSummary {
     pub deleted: u64,
     /// Already gone from Genesys (404): their items go back to `planned` too.
     pub already_gone: u64,
+    /// Created evaluations left alone because they were sent before `--since`.
+    pub kept_older: u64,
+    /// `--forms`: the form deleted, or why it stays.
+    pub form: Option<String>,
 }
 
-/// Deletes every evaluation the ledger created and re-plans its item.
+/// Deletes every evaluation the ledger created (sent by run `since` or later, when given) and
+/// re-plans its item; with `forms`, then deletes the Legacy Migration Form.
 ///
 /// # Errors
-/// Ledger and Genesys errors (a failed delete stops; a re-run resumes).
-pub async fn rollback(ledger: &Ledger, client: &GenesysClient) -> Result<RollbackSummary> {
+/// An unknown run, ledger and Genesys errors (a failed delete stops; a re-run resumes).
+pub async fn rollback(
+    cfg: &Config,
+    ledger: &Ledger,
+    client: &GenesysClient,
+    since: Option<i64>,
+    forms: bool,
+) -> Result<RollbackSummary> {
     let mut summary = RollbackSummary::default();
     let conn = ledger.conn();
+    let since_ms = match since {
+        None => None,
+        Some(run) => {
+            let started: Option<String> = conn
+                .query_row("SELECT started_at FROM runs WHERE id = ?1", [run], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            let started = started.with_context(|| {
+                format!(
+                    "rollback --since {run}: the ledger has no run {run} (status lists the runs)"
+                )
+            })?;
+            let ts: jiff::Timestamp = started
+                .parse()
+                .with_context(|| format!("run {run} has an unreadable start time {started}"))?;
+            Some(ts.as_millisecond())
+        }
+    };
+    let run = ledger.begin_run("rollback")?;
     for (conversation, items) in created_items(ledger)? {
         for item in items {
+            if let Some(ms) = since_ms
+                && item.sent_at.is_none_or(|s| s < ms)
+            {
+                summary.kept_older += 1;
+                continue;
+            }
             let outcome = match client
                 .delete_evaluation(&conversation, &item.evaluation_id)
                 .await
@@ -232,5 +339,43 @@ pub async fn rollback(ledger: &Ledger, client: &GenesysClient) -> Result<Rollbac
             )?;
         }
     }
+    if forms {
+        summary.form = Some(rollback_form(cfg, ledger, client, summary.kept_older).await?);
+    }
+    ledger.finish_run(run, &serde_json::to_value(&summary)?)?;
     Ok(summary)
+}
+
+/// Deletes the Legacy Migration Form (every version) and forgets it in the ledger, so a later
+/// `provision` creates it again.
+async fn rollback_form(
+    cfg: &Config,
+    ledger: &Ledger,
+    client: &GenesysClient,
+    kept: u64,
+) -> Result<String> {
+    let Some(form) = ledger.form(&cfg.form.name)? else {
+        return Ok(format!("form '{}' was never provisioned", cfg.form.name));
+    };
+    if kept > 0 {
+        return Ok(format!(
+            "form '{}' stays: {kept} evaluations older than --since still use it",
+            cfg.form.name
+        ));
+    }
+    match client.delete_form(&form.draft_id).await {
+        Ok(()) | Err(GenesysError::Api { status: 404, .. }) => {
+            ledger
+                .conn()
+                .execute("DELETE FROM forms WHERE name = ?1", [&cfg.form.name])?;
+            Ok(format!("form '{}' deleted", cfg.form.name))
+        }
+        Err(e @ GenesysError::Api { status: 409, .. }) => Ok(format!(
+            "form '{}' stays: Genesys refused to delete it ({e})",
+            cfg.form.name
+        )),
+        Err(e) => {
+            Err(anyhow::Error::new(e).context(format!("cannot delete form '{}'", cfg.form.name)))
+        }
+    }
 }

@@ -8,6 +8,7 @@ mod faults;
 mod history;
 mod linking;
 mod pipeline;
+mod preflight;
 mod scorecard;
 mod sources;
 mod support;

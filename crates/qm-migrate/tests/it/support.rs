@@ -115,6 +115,7 @@ impl Env {
             &self.cfg,
             &self.client,
             None,
+            &self.path("report.html"),
             &indicatif::ProgressBar::hidden(),
         )
         .await

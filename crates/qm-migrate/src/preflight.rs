@@ -1,0 +1,517 @@
+//! `preflight`: before anything is written, what the migration needs, checked by reading only, and
+//! said in plain words.
+//!
+//! 1. The host answers and the credentials get a token.
+//! 2. Each permission of reference/genesys-api.md §9 that this configuration uses is granted. They
+//!    are read from the OAuth client's roles (`GET /api/v2/oauth/clients/{id}` → `roleDivisions`,
+//!    then `GET /api/v2/authorization/roles/{id}` → `permissionPolicies`) when the client may read
+//!    them; else each one a harmless read can show is inferred from that read (a 403 means missing)
+//!    and the ones only a write could show are reported as unknown — never tested by writing.
+//! 3. The org's real limits (`…/limits/namespaces/quality` and `platform.api`): the per-agent daily
+//!    cap and the request rate, which `run` feeds into the scheduler.
+//! 4. For the Calabrio API source: login and one contact read.
+//!
+//! The migration can run (exit code 0) only when nothing is `missing` or `failed`; `unknown` and
+//! `warning` are said but do not stop it.
+
+use anyhow::Result;
+use genesys::{GenesysClient, GenesysError};
+use serde::Serialize;
+
+use crate::config::Config;
+
+/// The outcome of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Fine.
+    Ok,
+    /// Worth knowing; the migration can run.
+    Warning,
+    /// Could not be checked without writing.
+    Unknown,
+    /// A needed permission is not granted.
+    Missing,
+    /// The check failed: the migration cannot run.
+    Failed,
+}
+
+/// One line of the preflight.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// What was checked (a permission string for permissions).
+    pub what: String,
+    /// Its outcome.
+    pub verdict: Verdict,
+    /// In plain words.
+    pub detail: String,
+}
+
+/// The whole preflight.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Preflight {
+    /// Every check, in order.
+    pub checks: Vec<Check>,
+    /// `roles` (read from the client's roles) or `inferred` (from harmless reads).
+    pub permissions_from: String,
+    /// The org's `evaluations.per.agent.per.day`, when readable.
+    pub per_agent_daily_cap: Option<u32>,
+    /// The org's `client.credentials.token.rate.per.minute`, when readable.
+    pub requests_per_minute: Option<u32>,
+    /// Requests sent to Genesys.
+    pub requests: u64,
+}
+
+impl Preflight {
+    /// True when the migration can run.
+    pub fn runnable(&self) -> bool {
+        !self
+            .checks
+            .iter()
+            .any(|c| matches!(c.verdict, Verdict::Missing | Verdict::Failed))
+    }
+
+    /// The checks that stop the migration.
+    pub fn blocking(&self) -> Vec<&Check> {
+        self.checks
+            .iter()
+            .filter(|c| matches!(c.verdict, Verdict::Missing | Verdict::Failed))
+            .collect()
+    }
+
+    fn push(&mut self, what: &str, verdict: Verdict, detail: impl Into<String>) {
+        self.checks.push(Check {
+            what: what.to_owned(),
+            verdict,
+            detail: detail.into(),
+        });
+    }
+}
+
+/// A permission this configuration needs: any one of `any` grants it.
+struct Need {
+    any: &'static [&'static str],
+    why: &'static str,
+    /// Missing stops the migration (else it is a warning: only rollback or fixes need it).
+    required: bool,
+    /// The harmless read that shows it: path and query.
+    probe: Option<(&'static str, &'static [(&'static str, &'static str)])>,
+}
+
+const ZERO_ID: &str = "00000000-0000-0000-0000-000000000000";
+
+fn needs(cfg: &Config) -> Vec<Need> {
+    let mut v = vec![
+        Need {
+            any: &["quality:evaluation:add"],
+            why: "create the evaluations",
+            required: true,
+            probe: None,
+        },
+        Need {
+            any: &["quality:evaluation:view"],
+            why: "look for an existing evaluation before a retry, and verify",
+            required: true,
+            probe: Some((
+                "/api/v2/quality/evaluations/query",
+                &[("conversationId", ZERO_ID), ("pageSize", "1")],
+            )),
+        },
+        Need {
+            any: &["quality:evaluationForm:add"],
+            why: "create and publish the Legacy Migration Form",
+            required: true,
+            probe: None,
+        },
+        Need {
+            any: &["quality:evaluationForm:view"],
+            why: "read the published form",
+            required: true,
+            probe: Some(("/api/v2/quality/forms/evaluations", &[("pageSize", "1")])),
+        },
+        Need {
+            any: &["quality:evaluationForm:edit"],
+            why: "edit form drafts",
+            required: true,
+            probe: None,
+        },
+        Need {
+            any: &["directory:user:view"],
+            why: "read the user directory to resolve people",
+            required: true,
+            probe: Some(("/api/v2/users", &[("pageSize", "1")])),
+        },
+        Need {
+            any: &[
+                "analytics:conversationDetail:view",
+                "analytics:agentConversationDetail:view",
+            ],
+            why: "check that linked conversations exist and who took part",
+            required: true,
+            probe: Some((
+                "/api/v2/analytics/conversations/details",
+                &[("id", ZERO_ID)],
+            )),
+        },
+        Need {
+            any: &["quality:evaluation:delete"],
+            why: "rollback (delete the evaluations this tool created)",
+            required: false,
+            probe: None,
+        },
+        Need {
+            any: &["quality:evaluation:edit"],
+            why: "fix a migrated evaluation",
+            required: false,
+            probe: None,
+        },
+        Need {
+            any: &["quality:evaluation:editScore"],
+            why: "fix a migrated evaluation's score",
+            required: false,
+            probe: None,
+        },
+    ];
+    if cfg.scorecard.enabled {
+        v.push(Need {
+            any: &["employeePerformance:externalMetricDefinition:add"],
+            why: "create the scorecard metric ([scorecard] enabled)",
+            required: true,
+            probe: None,
+        });
+        v.push(Need {
+            any: &["employeePerformance:externalMetricData:add"],
+            why: "send the scorecard points ([scorecard] enabled)",
+            required: true,
+            probe: None,
+        });
+    }
+    if cfg.history.client_app_url.is_some() {
+        v.push(Need {
+            any: &["integrations:integration:view"],
+            why: "find the history client app ([history] client_app_url)",
+            required: true,
+            probe: Some(("/api/v2/integrations", &[("pageSize", "1")])),
+        });
+        v.push(Need {
+            any: &["integrations:integration:add"],
+            why: "register the history client app ([history] client_app_url)",
+            required: true,
+            probe: None,
+        });
+        v.push(Need {
+            any: &["integrations:integration:edit"],
+            why: "configure and enable the history client app",
+            required: true,
+            probe: None,
+        });
+    }
+    v
+}
+
+fn is_forbidden(e: &GenesysError) -> bool {
+    matches!(e, GenesysError::Api { status: 403, .. })
+}
+
+/// The permissions the client's roles grant, or why they could not be read.
+async fn role_permissions(
+    client: &GenesysClient,
+    client_id: &str,
+) -> Result<(Vec<String>, Vec<String>), String> {
+    let roles = client
+        .oauth_client_roles(client_id)
+        .await
+        .map_err(|e| format!("the OAuth client cannot be read ({e})"))?;
+    let mut held = Vec::new();
+    let mut names = Vec::new();
+    for r in roles {
+        let (name, perms) = client
+            .role_permissions(&r)
+            .await
+            .map_err(|e| format!("role {r} cannot be read ({e})"))?;
+        names.push(name);
+        held.extend(perms);
+    }
+    Ok((held, names))
+}
+
+/// Runs every check. `client_id` is the OAuth client's id (its roles are read by it).
+///
+/// # Errors
+/// None of its own: every failure is a check.
+pub async fn run(cfg: &Config, client: &GenesysClient, client_id: &str) -> Result<Preflight> {
+    let before = client.requests_sent();
+    let mut p = Preflight::default();
+    let (api, _) = cfg.endpoints()?;
+    // 1. Host and token.
+    match client.authenticate().await {
+        Ok(()) => p.push(
+            "credentials",
+            Verdict::Ok,
+            format!("{api} answers and the client credentials get a token"),
+        ),
+        Err(e) => {
+            let detail = match &e {
+                GenesysError::Transport { .. } => format!(
+                    "{api} does not answer ({e}): check [genesys] region or api_url and the network"
+                ),
+                _ => format!(
+                    "the client credentials were refused ({e}): check GENESYS_CLIENT_ID and GENESYS_CLIENT_SECRET"
+                ),
+            };
+            p.push("credentials", Verdict::Failed, detail);
+            p.requests = client.requests_sent().saturating_sub(before);
+            return Ok(p);
+        }
+    }
+    // 2. Permissions.
+    let needs = needs(cfg);
+    match role_permissions(client, client_id).await {
+        Ok((held, roles)) => {
+            p.permissions_from = "roles".into();
+            p.push(
+                "roles",
+                Verdict::Ok,
+                format!(
+                    "permissions read from the client's role(s): {}",
+                    if roles.is_empty() {
+                        "(none)".to_owned()
+                    } else {
+                        roles.join(", ")
+                    }
+                ),
+            );
+            for n in &needs {
+                let granted = n.any.iter().any(|x| genesys::permissions::grants(&held, x));
+                let verdict = match (granted, n.required) {
+                    (true, _) => Verdict::Ok,
+                    (false, true) => Verdict::Missing,
+                    (false, false) => Verdict::Warning,
+                };
+                p.push(&n.any.join(" or "), verdict, permission_detail(n, granted));
+            }
+        }
+        Err(why) => {
+            p.permissions_from = "inferred".into();
+            p.push(
+                "roles",
+                Verdict::Warning,
+                format!(
+                    "{why}; permissions are inferred from harmless reads (grant oauth:client:view and authorization:role:view to check them all)"
+                ),
+            );
+            for n in &needs {
+                let Some((path, query)) = n.probe else {
+                    p.push(
+                        &n.any.join(" or "),
+                        if n.required {
+                            Verdict::Unknown
+                        } else {
+                            Verdict::Warning
+                        },
+                        format!(
+                            "needed to {}: cannot be checked without writing, and the roles are not readable",
+                            n.why
+                        ),
+                    );
+                    continue;
+                };
+                let q: Vec<(&str, String)> =
+                    query.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+                match client.probe_get(path, &q).await {
+                    Err(e) if is_forbidden(&e) => {
+                        let verdict = if n.required {
+                            Verdict::Missing
+                        } else {
+                            Verdict::Warning
+                        };
+                        p.push(&n.any.join(" or "), verdict, permission_detail(n, false));
+                    }
+                    // 200, or a 4xx other than 403 (the zero id does not exist): the permission
+                    // let the request through.
+                    Ok(_) | Err(GenesysError::Api { .. }) => {
+                        p.push(&n.any.join(" or "), Verdict::Ok, permission_detail(n, true));
+                    }
+                    Err(e) => p.push(
+                        &n.any.join(" or "),
+                        Verdict::Failed,
+                        format!("GET {path} failed: {e}"),
+                    ),
+                }
+            }
+        }
+    }
+    // 3. Org limits.
+    match client.org_limits("quality").await {
+        Ok(l) => match l.get("evaluations.per.agent.per.day") {
+            Some(v) => {
+                let cap = *v as u32;
+                p.per_agent_daily_cap = Some(cap);
+                let note = if cap == cfg.genesys.per_agent_daily_cap {
+                    String::new()
+                } else {
+                    format!(
+                        "; the config says {}: run uses the org's {cap}",
+                        cfg.genesys.per_agent_daily_cap
+                    )
+                };
+                p.push(
+                    "quality limits",
+                    Verdict::Ok,
+                    format!("{cap} evaluations per agent per 24 h{note}"),
+                );
+            }
+            None => p.push(
+                "quality limits",
+                Verdict::Warning,
+                format!(
+                    "the quality namespace has no evaluations.per.agent.per.day: using [genesys] per_agent_daily_cap = {}",
+                    cfg.genesys.per_agent_daily_cap
+                ),
+            ),
+        },
+        Err(e) => p.push(
+            "quality limits",
+            Verdict::Warning,
+            format!(
+                "cannot read the org's quality limits ({e}): using [genesys] per_agent_daily_cap = {}",
+                cfg.genesys.per_agent_daily_cap
+            ),
+        ),
+    }
+    match client.org_limits("platform.api").await {
+        Ok(l) => match l.get("client.credentials.token.rate.per.minute") {
+            Some(v) => {
+                let rpm = *v as u32;
+                p.requests_per_minute = Some(rpm);
+                let note = if rpm < cfg.genesys.requests_per_minute {
+                    format!(
+                        "; the config says {}: run uses the org's {rpm}",
+                        cfg.genesys.requests_per_minute
+                    )
+                } else {
+                    String::new()
+                };
+                p.push(
+                    "API rate",
+                    Verdict::Ok,
+                    format!("{rpm} requests per minute for a client-credentials token{note}"),
+                );
+            }
+            None => p.push(
+                "API rate",
+                Verdict::Warning,
+                "platform.api has no client.credentials.token.rate.per.minute: using [genesys] requests_per_minute",
+            ),
+        },
+        Err(e) => p.push(
+            "API rate",
+            Verdict::Warning,
+            format!("cannot read the org's platform.api limits ({e}): using [genesys] requests_per_minute"),
+        ),
+    }
+    p.requests = client.requests_sent().saturating_sub(before);
+    // 4. The Calabrio API source.
+    if cfg.source.kind == "calabrio-api" {
+        calabrio_check(cfg, &mut p).await;
+    }
+    Ok(p)
+}
+
+fn permission_detail(n: &Need, granted: bool) -> String {
+    match (granted, n.required) {
+        (true, _) => format!("granted: needed to {}", n.why),
+        (false, true) => format!(
+            "not granted: the migration needs it to {}; add it to the OAuth client's role",
+            n.why
+        ),
+        (false, false) => format!("not granted: needed only to {}", n.why),
+    }
+}
+
+async fn calabrio_check(cfg: &Config, p: &mut Preflight) {
+    let opts = match crate::extract::api_options(cfg) {
+        Ok(o) => o,
+        Err(e) => {
+            p.push("Calabrio API", Verdict::Failed, format!("{e:#}"));
+            return;
+        }
+    };
+    let url = opts.base_url.clone();
+    let day = |s: &Option<String>| {
+        s.as_deref()
+            .and_then(|d| d.parse::<jiff::civil::Date>().ok())
+    };
+    let from = day(&cfg.source.from);
+    let to = day(&cfg.source.to).unwrap_or_else(|| {
+        jiff::tz::TimeZone::UTC
+            .to_datetime(jiff::Timestamp::now())
+            .date()
+    });
+    let Some(from) = from else {
+        p.push(
+            "Calabrio API",
+            Verdict::Failed,
+            "[source] from is missing or not a date (YYYY-MM-DD)",
+        );
+        return;
+    };
+    let api = match calabrio::api::CalabrioApi::connect(opts).await {
+        Ok(a) => a,
+        Err(e) => {
+            p.push(
+                "Calabrio API",
+                Verdict::Failed,
+                format!("cannot log in to {url}: {e}"),
+            );
+            return;
+        }
+    };
+    p.push("Calabrio login", Verdict::Ok, format!("logged in to {url}"));
+    match api.probe(from, to).await {
+        Ok((n, Some(id))) => p.push(
+            "Calabrio contacts",
+            Verdict::Ok,
+            format!("{n} contacts from {from} to {to}; contact {id} read"),
+        ),
+        Ok((_, None)) => p.push(
+            "Calabrio contacts",
+            Verdict::Warning,
+            format!("no contact from {from} to {to}: nothing to migrate in that window"),
+        ),
+        Err(e) => p.push(
+            "Calabrio contacts",
+            Verdict::Failed,
+            format!("cannot read contacts: {e}"),
+        ),
+    }
+    api.logout().await;
+}
+
+/// The preflight as text, one line per check.
+pub fn human(p: &Preflight) -> String {
+    let mut out = String::new();
+    for c in &p.checks {
+        let mark = match c.verdict {
+            Verdict::Ok => "ok     ",
+            Verdict::Warning => "warning",
+            Verdict::Unknown => "unknown",
+            Verdict::Missing => "MISSING",
+            Verdict::Failed => "FAILED ",
+        };
+        out.push_str(&format!("  {mark}  {}: {}\n", c.what, c.detail));
+    }
+    if p.runnable() {
+        out.push_str("preflight: the migration can run\n");
+    } else {
+        out.push_str(&format!(
+            "preflight: the migration cannot run: {}\n",
+            p.blocking()
+                .iter()
+                .map(|c| c.what.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    out
+}
