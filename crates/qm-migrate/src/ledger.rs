@@ -201,6 +201,19 @@ pub mod state {
     pub const ALL: [&str; 6] = [PLANNED, SENDING, CREATED, REJECTED, DEFERRED, UNKNOWN];
 }
 
+/// One run of a command, as `status` lists it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunInfo {
+    /// Run id (`rollback --since` takes it).
+    pub id: i64,
+    /// The command.
+    pub command: String,
+    /// Start (RFC 3339).
+    pub started_at: String,
+    /// End, when it finished.
+    pub finished_at: Option<String>,
+}
+
 /// The open ledger.
 pub struct Ledger {
     conn: Connection,
@@ -386,6 +399,27 @@ impl Ledger {
             params![now(), summary.to_string(), run],
         )?;
         Ok(())
+    }
+
+    /// The latest `n` runs, newest first.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn recent_runs(&self, n: usize) -> Result<Vec<RunInfo>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, command, started_at, finished_at FROM runs ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = stmt
+            .query_map([i64::try_from(n).unwrap_or(i64::MAX)], |r| {
+                Ok(RunInfo {
+                    id: r.get(0)?,
+                    command: r.get(1)?,
+                    started_at: r.get(2)?,
+                    finished_at: r.get(3)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
     }
 
     /// The id of the latest finished extract run.

@@ -573,24 +573,47 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
             let load = load_counts(&ledger)?;
             let form = ledger.form(&cfg.form.name)?;
             let eta = load::status_eta(&cfg, &ledger, jiff::Timestamp::now().as_millisecond())?;
+            let runs = ledger.recent_runs(10)?;
+            let last = runs.first();
             Ok(Outcome {
                 human: format!(
-                    "{}\nstale records (no longer in the source) {}\nform: {}\nestimated time to finish the load: {}\nload:\n{}",
+                    "{}\nstale records (no longer in the source) {}\nform: {}\nlast run: {}\nestimated time to finish the load: {}\nload:\n{}recent runs (rollback --since takes the id):\n{}",
                     invariant_line_with(records, &dispositions, unplanned),
                     ledger.stale_records()?,
                     form.and_then(|f| f.published_id)
                         .map(|p| format!("published version {p}"))
                         .unwrap_or_else(|| "not provisioned".into()),
+                    last.map_or_else(
+                        || "none".to_owned(),
+                        |r| format!(
+                            "{} #{} started {}, {}",
+                            r.command,
+                            r.id,
+                            r.started_at,
+                            r.finished_at
+                                .as_ref()
+                                .map_or("did not finish".to_owned(), |f| format!("finished {f}"))
+                        )
+                    ),
                     load::human_duration(eta),
                     table(
                         &load
                             .iter()
                             .map(|(k, v)| (k.as_str(), v.to_string()))
                             .collect::<Vec<_>>()
-                    )
+                    ),
+                    runs.iter()
+                        .map(|r| format!(
+                            "  #{} {} {} → {}\n",
+                            r.id,
+                            r.command,
+                            r.started_at,
+                            r.finished_at.as_deref().unwrap_or("(did not finish)")
+                        ))
+                        .collect::<String>()
                 ),
                 code: exit_code(&dispositions, Some(&load)),
-                json: json!({"command": "status", "records": records, "dispositions": dispositions, "unplanned": unplanned, "load": load, "eta_seconds": eta}),
+                json: json!({"command": "status", "records": records, "dispositions": dispositions, "unplanned": unplanned, "load": load, "eta_seconds": eta, "last_run": last, "runs": runs}),
             })
         }
         Command::Emulator {

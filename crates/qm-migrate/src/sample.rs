@@ -1245,7 +1245,7 @@ pub fn generate_with(n: usize, seed: u64, out: &Path, all_formats: bool) -> Resu
                 "SCORED",
                 "2024-02-02T10:00:00Z",
                 "",
-                "eighty",
+                "eighty<script>document.title='pwned'</script>",
                 "",
                 "",
                 "1010",

@@ -9,6 +9,7 @@ mod history;
 mod linking;
 mod pipeline;
 mod preflight;
+mod report;
 mod scorecard;
 mod sources;
 mod support;

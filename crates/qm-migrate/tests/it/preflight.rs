@@ -79,6 +79,26 @@ async fn command(
         .unwrap()
 }
 
+/// A config file for the binary pointing at `emu`, and the client secret.
+fn config_file(
+    env: &crate::support::Env,
+    emu: &emulator::EmulatorHandle,
+) -> (std::path::PathBuf, String) {
+    let cfg_path = env.path("restricted.toml");
+    std::fs::write(
+        &cfg_path,
+        std::fs::read_to_string(env.path("qm-migrate.toml"))
+            .unwrap()
+            .replace("http://127.0.0.1:8080", &emu.url())
+            .replace("requests_per_minute = 300", "requests_per_minute = 100000"),
+    )
+    .unwrap();
+    let fixture: Fixture =
+        serde_json::from_str(&std::fs::read_to_string(env.path("genesys-fixture.json")).unwrap())
+            .unwrap();
+    (cfg_path, crate::support::fixture_secret(&fixture).1)
+}
+
 fn verdict<'a>(
     p: &'a qm_migrate::preflight::Preflight,
     what: &str,
@@ -108,6 +128,34 @@ async fn a_full_client_passes_and_the_org_limits_feed_the_scheduler() {
     // Reading only: nothing was created.
     assert!(emu.state.evaluations().is_empty());
     assert!(client.list_forms("").await.unwrap().is_empty());
+
+    // `run` goes on through verify and the report; `status` then shows the last run.
+    let (cfg_path, secret) = config_file(&env, &emu);
+    let out = command(&["run", "--json"], &cfg_path, &id, &secret).await;
+    assert_eq!(out.status.code(), Some(1), "the sample plants quarantines");
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["preflight"]["per_agent_daily_cap"], 200);
+    let created = j["load"]["created"].as_u64().unwrap();
+    assert!(created > 10);
+    assert_eq!(j["verify"]["matched"].as_u64(), Some(created));
+    let report = std::path::PathBuf::from(j["report"].as_str().unwrap());
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&report).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let out = command(&["status", "--json"], &cfg_path, &id, &secret).await;
+    let st: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(st["last_run"]["command"], "verify");
+    assert!(st["last_run"]["finished_at"].is_string());
+    let commands: Vec<&str> = st["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["command"].as_str().unwrap())
+        .collect();
+    assert_eq!(commands, ["verify", "load", "plan", "extract"]);
+    assert!(st["eta_seconds"].is_number());
 }
 
 #[tokio::test]
