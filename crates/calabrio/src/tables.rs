@@ -156,6 +156,14 @@ fn required(row: &Row, names: &[&str]) -> Result<String, RecordError> {
         .ok_or_else(|| RecordError::field(names[0], "is empty"))
 }
 
+/// The forms (sections, questions, options with points) and persons of a tables directory.
+///
+/// # Errors
+/// A missing or malformed table, naming file, line and field.
+pub fn read_catalog(dir: &Path) -> Result<Catalog, FileError> {
+    load_catalog(dir)
+}
+
 fn load_catalog(dir: &Path) -> Result<Catalog, FileError> {
     let forms = read_table(dir, "forms.csv", &[&["form_id"]], false)?.unwrap_or_else(empty);
     let sections = read_table(dir, "sections.csv", &[&["form_id"], &["section_id"]], false)?

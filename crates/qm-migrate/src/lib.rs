@@ -17,6 +17,7 @@ pub mod fsutil;
 pub mod history;
 pub mod ledger;
 pub mod load;
+pub mod mirror;
 pub mod plan;
 pub mod preflight;
 pub mod provision;

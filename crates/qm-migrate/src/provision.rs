@@ -74,9 +74,15 @@ async fn provision_form(
     client: &GenesysClient,
 ) -> Result<ProvisionSummary> {
     let def = form::definition(&cfg.form);
-    let hash = form::definition_hash(&def);
     let questions = def.question_groups.iter().map(|g| g.questions.len()).sum();
-    let summary = |published_id: String, created: bool| ProvisionSummary {
+    let (published_id, created) = provision_definition(
+        ledger,
+        client,
+        &def,
+        "[form] sections or score_step changed; choose a new [form] name to provision a new form",
+    )
+    .await?;
+    Ok(ProvisionSummary {
         form: def.name.clone(),
         published_id,
         created,
@@ -84,26 +90,41 @@ async fn provision_form(
         metric_id: None,
         client_app_id: None,
         questions,
-    };
+    })
+}
 
+/// Creates, publishes and reads back the form `def` (logical ids) under its name, idempotently:
+/// the ledger row of that name (or, with the ledger lost, a form of that name in Genesys with the
+/// same structure) is reused. Returns the published version id and whether a form was created.
+///
+/// # Errors
+/// Genesys and ledger errors; a definition whose hash differs from the one provisioned under that
+/// name (`on_changed` says what to do); a form of the same name with another structure.
+pub async fn provision_definition(
+    ledger: &Ledger,
+    client: &GenesysClient,
+    def: &genesys::models::EvaluationForm,
+    on_changed: &str,
+) -> Result<(String, bool)> {
+    let hash = form::definition_hash(def);
     let mut draft_id = None;
     if let Some(row) = ledger.form(&def.name)? {
         if row.definition_hash != hash {
             bail!(
-                "the Legacy Migration Form '{}' was provisioned from another definition ([form] sections or score_step changed); choose a new [form] name to provision a new form",
+                "the form '{}' was provisioned from another definition: {on_changed}",
                 def.name
             );
         }
         if let Some(pid) = &row.published_id {
             match client.get_published_form(pid).await {
                 Ok(published) => {
-                    let map = form::map_ids(&def, &published)?;
+                    let map = form::map_ids(def, &published)?;
                     let new_pid = map.get("form").cloned().unwrap_or_default();
                     if &new_pid != pid {
                         // Someone published a newer version: its ids are the ones to use.
                         store(ledger, &def.name, &hash, &row.draft_id, &published, &map)?;
                     }
-                    return Ok(summary(new_pid, false));
+                    return Ok((new_pid, false));
                 }
                 Err(GenesysError::Api { status: 404, .. }) => {
                     bail!(
@@ -127,14 +148,14 @@ async fn provision_form(
             let id = found.id.clone().context("listed form without id")?;
             match client.get_published_form(&id).await {
                 Ok(published) => {
-                    let map = form::map_ids(&def, &published).with_context(|| {
+                    let map = form::map_ids(def, &published).with_context(|| {
                         format!(
                             "a form named '{}' already exists in Genesys with another structure",
                             def.name
                         )
                     })?;
                     store(ledger, &def.name, &hash, &id, &published, &map)?;
-                    return Ok(summary(map["form"].clone(), false));
+                    return Ok((map["form"].clone(), false));
                 }
                 Err(GenesysError::Api { status: 404, .. }) => draft_id = Some(id),
                 Err(e) => return Err(e).context("cannot read the published form"),
@@ -147,9 +168,9 @@ async fn provision_form(
         Some(d) => d,
         None => {
             let draft = client
-                .create_form(&form::for_create(&def))
+                .create_form(&form::for_create(def))
                 .await
-                .context("cannot create the Legacy Migration Form")?;
+                .with_context(|| format!("cannot create the form '{}'", def.name))?;
             let id = draft.id.context("created form without id")?;
             ledger.put_form(&FormRow {
                 name: def.name.clone(),
@@ -165,14 +186,14 @@ async fn provision_form(
     client
         .publish_form(&draft_id)
         .await
-        .context("cannot publish the Legacy Migration Form")?;
+        .with_context(|| format!("cannot publish the form '{}'", def.name))?;
     let published = client
         .get_published_form(&draft_id)
         .await
-        .context("cannot read the published Legacy Migration Form")?;
-    let map = form::map_ids(&def, &published)?;
+        .with_context(|| format!("cannot read the published form '{}'", def.name))?;
+    let map = form::map_ids(def, &published)?;
     store(ledger, &def.name, &hash, &draft_id, &published, &map)?;
-    Ok(summary(map["form"].clone(), created))
+    Ok((map["form"].clone(), created))
 }
 
 fn store(

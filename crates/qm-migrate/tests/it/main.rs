@@ -7,6 +7,7 @@ mod emulator_api;
 mod faults;
 mod history;
 mod linking;
+mod mirror;
 mod pipeline;
 mod preflight;
 mod report;
