@@ -255,8 +255,13 @@ pub async fn run(
         (
             "preflight",
             format!(
-                "{} checks passed (permissions read from the {}); org limits: {} evaluations per agent per 24 h, {} requests/min",
+                "{} checks, none blocking ({} warnings; permissions read from the {}); org limits: {} evaluations per agent per 24 h, {} requests/min",
                 preflight.checks.len(),
+                preflight
+                    .checks
+                    .iter()
+                    .filter(|c| c.verdict != crate::preflight::Verdict::Ok)
+                    .count(),
                 if preflight.permissions_from == "roles" {
                     "client's role"
                 } else {
