@@ -556,6 +556,11 @@ impl CalabrioApi {
         Ok(api)
     }
 
+    /// The form definitions read so far (sections, questions, options with points).
+    pub async fn forms(&self) -> Vec<FormDef> {
+        self.catalog.read().await.forms.values().cloned().collect()
+    }
+
     /// Forms and persons known so far.
     pub async fn catalog_sizes(&self) -> (usize, usize) {
         let c = self.catalog.read().await;

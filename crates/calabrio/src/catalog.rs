@@ -10,7 +10,7 @@ use qm_model::{Answer, Person, Question, Section};
 use crate::RecordError;
 
 /// One answer option of a question.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OptionDef {
     /// Option id.
     pub id: String,
@@ -41,7 +41,7 @@ impl OptionDef {
 }
 
 /// A question of a form.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct QuestionDef {
     /// Question id.
     pub id: String,
@@ -67,7 +67,7 @@ impl QuestionDef {
 }
 
 /// A section of a form.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SectionDef {
     /// Section id.
     pub id: String,
@@ -80,7 +80,7 @@ pub struct SectionDef {
 }
 
 /// A form.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FormDef {
     /// Form id.
     pub id: String,

@@ -165,7 +165,9 @@ impl MethodConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FormConfig {
-    /// `container` (the only mode so far; `mirror` comes later).
+    /// `container` (one Legacy Migration Form carrying the Calabrio total and sections) or `mirror`
+    /// (each Calabrio form rebuilt question by question, from the definitions the API or tables
+    /// source carries; a record the mirror cannot score as Calabrio did uses the container form).
     pub mode: String,
     /// Name of the Legacy Migration Form in Genesys.
     pub name: String,
@@ -477,11 +479,8 @@ impl Config {
             m.method()
                 .with_context(|| format!("[scoring.forms.\"{form}\"]"))?;
         }
-        if self.form.mode != "container" {
-            bail!(
-                "[form] mode = '{}' is not supported yet (container)",
-                self.form.mode
-            );
+        if !["container", "mirror"].contains(&self.form.mode.as_str()) {
+            bail!("[form] mode = '{}': container or mirror", self.form.mode);
         }
         let step = self.form.score_step;
         if !(step > 0.0 && step <= 10.0 && (100.0 / step - (100.0 / step).round()).abs() < 1e-9) {

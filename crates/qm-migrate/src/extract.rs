@@ -45,6 +45,9 @@ pub struct ExtractSummary {
     /// API: logins (the first and after each expired session).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub api_logins: Option<u64>,
+    /// Calabrio form definitions the source carries (API, tables), kept for mirror mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forms: Option<usize>,
 }
 
 impl ExtractSummary {
@@ -155,9 +158,26 @@ pub async fn run_with(
         }
     }
     tx.commit()?;
+    // The tables carry the form definitions: kept for mirror mode.
+    if cfg.source.kind == "tables" {
+        let catalog = calabrio::tables::read_catalog(path)?;
+        summary.forms = Some(store_forms(ledger, catalog.forms.values())?);
+    }
     summary.stale = ledger.stale_records()?;
     ledger.finish_run(run, &serde_json::to_value(&summary)?)?;
     Ok(summary)
+}
+
+/// Stores the form definitions a source carries; returns how many.
+fn store_forms<'a>(
+    ledger: &Ledger,
+    forms: impl Iterator<Item = &'a calabrio::catalog::FormDef>,
+) -> Result<usize> {
+    let rows = forms
+        .map(|f| Ok((f.id.clone(), serde_json::to_string(f)?)))
+        .collect::<Result<Vec<_>>>()?;
+    ledger.put_calabrio_forms(&rows)?;
+    Ok(rows.len())
 }
 
 /// The API options of `[source]`, with the credentials from the environment.
@@ -244,6 +264,7 @@ async fn run_api(
         }
         day = day.tomorrow()?;
     }
+    summary.forms = Some(store_forms(ledger, api.forms().await.iter())?);
     api.logout().await;
     let stats = &api.stats;
     let load =

@@ -181,6 +181,17 @@ CREATE TABLE history_pages (
     page TEXT NOT NULL
 );
 "#,
+    // Mirror mode: the Calabrio form definitions the source carries (API, tables), and the Genesys
+    // form each planned evaluation goes onto (NULL: the container form).
+    r#"
+CREATE TABLE calabrio_forms (
+    form_id TEXT PRIMARY KEY,
+    definition TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+ALTER TABLE plans ADD COLUMN form_name TEXT;
+"#,
 ];
 
 /// The load states of an `evaluation` item.
@@ -273,6 +284,8 @@ pub struct PlanRow {
     pub agent_match: Option<String>,
     /// Which link strategy found the conversation, or why none did (candidates included).
     pub link_detail: Option<String>,
+    /// The Genesys form the answers are for (mirror mode); `None`: the container form.
+    pub form_name: Option<String>,
 }
 
 /// A load item.
@@ -399,6 +412,70 @@ impl Ledger {
             params![now(), summary.to_string(), run],
         )?;
         Ok(())
+    }
+
+    /// Stores the Calabrio form definitions a source carries (JSON), replacing changed ones.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn put_calabrio_forms(&self, forms: &[(String, String)]) -> Result<usize> {
+        let mut changed = 0;
+        for (id, definition) in forms {
+            let hash: String = <sha2::Sha256 as sha2::Digest>::digest(definition.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            changed += self.conn.execute(
+                "INSERT INTO calabrio_forms (form_id, definition, hash, updated_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (form_id) DO UPDATE SET definition = excluded.definition, hash = excluded.hash,
+                   updated_at = excluded.updated_at WHERE calabrio_forms.hash <> excluded.hash",
+                params![id, definition, hash, now()],
+            )?;
+        }
+        Ok(changed)
+    }
+
+    /// The stored Calabrio form definitions (JSON) by form id.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn calabrio_forms(&self) -> Result<HashMap<String, String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT form_id, definition FROM calabrio_forms")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<HashMap<_, _>>>()?;
+        Ok(rows)
+    }
+
+    /// The Genesys form a record's plan answers on (mirror mode); `None`: the container form.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn plan_form_name(&self, record_id: i64) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT form_name FROM plans WHERE record_id = ?1")?
+            .query_row([record_id], |r| r.get(0))
+            .optional()?
+            .flatten())
+    }
+
+    /// The mirrored forms the current plans use.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn planned_form_names(&self) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT DISTINCT p.form_name FROM plans p JOIN records r ON r.id = p.record_id
+             WHERE p.form_name IS NOT NULL AND p.disposition = 'evaluation'
+               AND r.last_seen_run = (SELECT max(last_seen_run) FROM records) ORDER BY 1",
+        )?;
+        let rows = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(rows)
     }
 
     /// The latest `n` runs, newest first.
@@ -858,8 +935,8 @@ impl Ledger {
         tx.prepare_cached(
             "INSERT OR REPLACE INTO plans (record_id, disposition, reason, agent_user_id, evaluator_user_id,
              conversation_id, link_strategy, evaluated_at, date_basis, score, method, predicted, answers, planned_at,
-             agent_match, link_detail)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+             agent_match, link_detail, form_name)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         )?
         .execute(params![
                 p.record_id,
@@ -877,7 +954,8 @@ impl Ledger {
                 p.answers,
                 now(),
                 p.agent_match,
-                p.link_detail
+                p.link_detail,
+                p.form_name
         ])?;
         Ok(())
     }
@@ -1092,7 +1170,7 @@ impl Ledger {
             .query_row(
                 "SELECT record_id, disposition, reason, agent_user_id, evaluator_user_id, conversation_id,
                  link_strategy, evaluated_at, date_basis, score, method, predicted, answers, agent_match,
-                 link_detail
+                 link_detail, form_name
                  FROM plans WHERE record_id = ?1",
                 [record_id],
                 |r| {
@@ -1113,6 +1191,7 @@ impl Ledger {
                         answers: r.get(12)?,
                         agent_match: r.get(13)?,
                         link_detail: r.get(14)?,
+                        form_name: r.get(15)?,
                     })
                 },
             )

@@ -117,6 +117,8 @@ struct Ctx<'a> {
     opts: &'a LoadOptions,
     form_id: String,
     map: BTreeMap<String, String>,
+    /// Mirror mode: each mirrored form's published id and id map, by name.
+    mirrors: MirrorForms,
 }
 
 impl Ctx<'_> {
@@ -284,14 +286,13 @@ impl Ctx<'_> {
                 } else {
                     None
                 };
-                let body = create_body(
-                    self.cfg,
-                    self.ledger,
-                    &item,
-                    &self.form_id,
-                    &self.map,
-                    release,
-                )?;
+                let (form_id, map) = match self.ledger.plan_form_name(item.record_id)? {
+                    None => (&self.form_id, &self.map),
+                    Some(name) => self.mirrors.get(&name).map(|(f, m)| (f, m)).with_context(|| {
+                        format!("the mirrored form '{name}' is not provisioned: run `qm-migrate provision`")
+                    })?,
+                };
+                let body = create_body(self.cfg, self.ledger, &item, form_id, map, release)?;
                 if queues.get(&agent).is_some_and(|q| !q.is_empty()) {
                     order.push_back(agent.clone());
                 }
@@ -516,6 +517,7 @@ pub async fn run(
         opts,
         form_id,
         map,
+        mirrors: mirror_forms(ledger)?,
     };
     let started = ctx.now_ms();
     if !opts.dry_run {
@@ -705,6 +707,34 @@ async fn find_existing(
         .into_iter()
         .find(|e| is_ours(e, item))
         .map(|e| (e.id.clone(), e.answers.and_then(|a| a.total_score))))
+}
+
+/// Mirrored forms by name: (published id, logical → published ids).
+pub type MirrorForms = HashMap<String, (String, BTreeMap<String, String>)>;
+
+/// The provisioned mirrored forms the plans use: name → (published id, logical → published ids).
+///
+/// # Errors
+/// A mirrored form the plans use that is not provisioned; ledger errors.
+pub fn mirror_forms(ledger: &Ledger) -> Result<MirrorForms> {
+    let mut out = HashMap::new();
+    for name in ledger.planned_form_names()? {
+        let row = ledger
+            .form(&name)?
+            .filter(|f| f.id_map.is_some())
+            .with_context(|| {
+                format!("the mirrored form '{name}' is not provisioned: run `qm-migrate provision` first")
+            })?;
+        let map: BTreeMap<String, String> =
+            serde_json::from_str(row.id_map.as_deref().unwrap_or("{}"))
+                .context("ledger form id map")?;
+        let id = map
+            .get("form")
+            .cloned()
+            .context("ledger form id map has no form id")?;
+        out.insert(name, (id, map));
+    }
+    Ok(out)
 }
 
 /// Evaluations created per agent (for summaries).

@@ -59,6 +59,15 @@ pub struct PlanSummary {
     pub analytics_requests: u64,
     /// Agent-days `match` answered from the ledger's cache of earlier queries.
     pub match_cache_hits: u64,
+    /// Mirror mode: evaluations answered question by question on a mirrored form.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mirrored: Option<u64>,
+    /// Mirror mode: evaluations on the container form instead, by reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mirror_fallbacks: Option<BTreeMap<String, u64>>,
+    /// Mirror mode: Calabrio forms that cannot be mirrored, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unmirrorable_forms: Vec<String>,
 }
 
 impl PlanSummary {
@@ -520,6 +529,24 @@ pub async fn run(
 
     // The form the answers are scored against is the same for every record: build it once.
     let def = form::definition(&cfg.form);
+    // Mirror mode: every Calabrio form the source defined, mirrored once.
+    let mirrors: Mirrors = if cfg.form.mode == "mirror" {
+        let mut m = Mirrors::new();
+        for (id, text) in ledger.calabrio_forms()? {
+            let built = serde_json::from_str::<calabrio::catalog::FormDef>(&text)
+                .map_err(|e| {
+                    format!("the stored definition of Calabrio form {id} is unreadable: {e}")
+                })
+                .and_then(|d| crate::mirror::build(&d));
+            if let Err(why) = &built {
+                summary.unmirrorable_forms.push(why.clone());
+            }
+            m.insert(id, built);
+        }
+        m
+    } else {
+        Mirrors::new()
+    };
     let ctx = Ctx {
         cfg,
         dir: &dir,
@@ -637,7 +664,7 @@ pub async fn run(
                     None,
                 );
                 if p.row.disposition.is_none() {
-                    prepare_one(cfg, &def, &mut p);
+                    prepare_one(cfg, &def, &mirrors, &mut p);
                 }
                 p
             }
@@ -802,7 +829,7 @@ pub async fn run(
                         )),
                     );
                     if p.row.disposition.is_none() {
-                        prepare_one(cfg, &def, &mut p);
+                        prepare_one(cfg, &def, &mirrors, &mut p);
                     }
                     let d = p.row.disposition.unwrap_or(Disposition::Quarantined);
                     count(&mut summary, Disposition::History, -1);
@@ -912,7 +939,7 @@ pub async fn run(
                     count(&mut summary, Disposition::History, 1);
                     write
                         .prepare_cached(
-                            "UPDATE plans SET disposition = 'history', reason = ?2, answers = NULL, predicted = NULL
+                            "UPDATE plans SET disposition = 'history', reason = ?2, answers = NULL, predicted = NULL, form_name = NULL
                              WHERE record_id = ?1",
                         )?
                         .execute(rusqlite::params![c.record_id, reason])?;
@@ -940,8 +967,55 @@ pub async fn run(
             .or_insert(0) += 1;
     }
     summary.kept_loaded = keep.len() as u64;
+    if cfg.form.mode == "mirror" {
+        let (mirrored, fallbacks) = mirror_counts(ledger)?;
+        summary.mirrored = Some(mirrored);
+        summary.mirror_fallbacks = Some(fallbacks);
+    }
     ledger.finish_run(run_id, &serde_json::to_value(&summary)?)?;
     Ok(summary)
+}
+
+/// Mirror mode: evaluations planned on a mirrored form, and the others by fallback reason (numbers
+/// replaced by `#`, so alike reasons count together).
+fn mirror_counts(ledger: &Ledger) -> Result<(u64, BTreeMap<String, u64>)> {
+    let run = ledger.latest_extract()?.unwrap_or(-1);
+    let mut stmt = ledger.conn().prepare(
+        "SELECT p.form_name, p.reason FROM plans p JOIN records r ON r.id = p.record_id
+         WHERE r.last_seen_run = ?1 AND p.disposition = 'evaluation'",
+    )?;
+    let mut mirrored = 0;
+    let mut fallbacks: BTreeMap<String, u64> = BTreeMap::new();
+    let rows = stmt.query_map([run], |r| {
+        Ok((r.get::<_, Option<String>>(0)?, r.get::<_, String>(1)?))
+    })?;
+    for row in rows {
+        let (form, reason) = row?;
+        if form.is_some() {
+            mirrored += 1;
+            continue;
+        }
+        let text = reason
+            .split("container form, not mirrored: ")
+            .nth(1)
+            .unwrap_or("unknown")
+            .split("; ")
+            .next()
+            .unwrap_or("");
+        // Numbers become `#`, so alike reasons count together.
+        let mut why = String::new();
+        for c in text.chars() {
+            if c.is_ascii_digit() || (c == '.' && why.ends_with('#')) {
+                if !why.ends_with('#') {
+                    why.push('#');
+                }
+            } else {
+                why.push(c);
+            }
+        }
+        *fallbacks.entry(why).or_insert(0) += 1;
+    }
+    Ok((mirrored, fallbacks))
 }
 
 /// What planning one record consults: the configuration, the directory, the recording map and the
@@ -1277,7 +1351,15 @@ fn plan_one(
 /// Everything about a linkable record that does not depend on its conversation: the encoded
 /// answers, the predicted Genesys total and the outcome if the conversation checks pass. Run as soon
 /// as the record is planned, so its canonical evaluation can be dropped (plan memory stays small).
-fn prepare_one(cfg: &Config, def: &genesys::models::EvaluationForm, p: &mut Pending) {
+/// Mirrored forms by Calabrio form id, or why the form cannot be mirrored.
+type Mirrors = HashMap<String, Result<crate::mirror::MirrorForm, String>>;
+
+fn prepare_one(
+    cfg: &Config,
+    def: &genesys::models::EvaluationForm,
+    mirrors: &Mirrors,
+    p: &mut Pending,
+) {
     let (Some(ev), Some((cid, strategy)), Some(method)) =
         (p.ev.take(), p.candidate.clone(), p.method)
     else {
@@ -1448,6 +1530,10 @@ fn prepare_one(cfg: &Config, def: &genesys::models::EvaluationForm, p: &mut Pend
     }
     p.row.answers = serde_json::to_string(&answers).ok();
     p.row.disposition = Some(Disposition::Evaluation);
+    if cfg.form.mode == "mirror" {
+        mirror_one(cfg, mirrors, ev, &answers, expected, p);
+    }
+    let predicted = p.row.predicted.unwrap_or(predicted);
     let mut reason = format!(
         "linked to conversation {cid} by {strategy}; {}; Genesys total will be {predicted:.1}% ({})",
         score_text,
@@ -1458,6 +1544,50 @@ fn prepare_one(cfg: &Config, def: &genesys::models::EvaluationForm, p: &mut Pend
         reason.push_str(n);
     }
     p.row.reason = reason;
+}
+
+/// Mirror mode: the answers on the record's mirrored form when they score as Calabrio did (the
+/// container answers stay otherwise, with the reason in the notes).
+fn mirror_one(
+    cfg: &Config,
+    mirrors: &Mirrors,
+    ev: &qm_model::CanonicalEvaluation,
+    container: &genesys::models::ScoringSet,
+    expected: f64,
+    p: &mut Pending,
+) {
+    let fid = ev.form.form_id.clone().unwrap_or_default();
+    let why = match mirrors.get(&fid) {
+        None => format!(
+            "container form, not mirrored: the source carries no definition of Calabrio form '{}' (the API and tables sources do)",
+            ev.form.key()
+        ),
+        Some(Err(why)) => format!("container form, not mirrored: {why}"),
+        Some(Ok(m)) => match crate::mirror::answer(m, ev, expected, cfg.scoring.tolerance) {
+            crate::mirror::Mirrored::Answers {
+                mut answers,
+                predicted,
+            } => {
+                // The provenance and the reconciliation marker travel with the answers.
+                answers.comments.clone_from(&container.comments);
+                answers
+                    .private_comments
+                    .clone_from(&container.private_comments);
+                p.row.answers = serde_json::to_string(&answers).ok();
+                p.row.predicted = Some(predicted);
+                p.row.form_name = Some(m.definition.name.clone());
+                p.notes.push(format!(
+                    "mirrored on '{}' question by question",
+                    m.definition.name
+                ));
+                return;
+            }
+            crate::mirror::Mirrored::Fallback(why) => {
+                format!("container form, not mirrored: {why}")
+            }
+        },
+    };
+    p.notes.push(why);
 }
 
 /// Rewrites the reason and link detail of a record that stays in the history.

@@ -31,6 +31,25 @@ pub struct ProvisionSummary {
     pub metric_id: Option<String>,
     /// The history site's client app in Genesys, when `[history] client_app_url` is set.
     pub client_app_id: Option<String>,
+    /// Mirror mode: each mirrored form the plans use, with its published version and whether it was
+    /// created in this run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mirrored_forms: Vec<MirroredForm>,
+}
+
+/// One mirrored form as `provision` left it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MirroredForm {
+    /// Genesys form name.
+    pub name: String,
+    /// Calabrio form id.
+    pub calabrio_form_id: String,
+    /// Published version id.
+    pub published_id: String,
+    /// Created in this run.
+    pub created: bool,
+    /// Option values are points × 10^scale.
+    pub scale: u32,
 }
 
 /// Provisions the form.
@@ -44,6 +63,9 @@ pub async fn run(
     client: &GenesysClient,
 ) -> Result<ProvisionSummary> {
     let mut summary = provision_form(cfg, ledger, client).await?;
+    if cfg.form.mode == "mirror" {
+        summary.mirrored_forms = provision_mirrors(ledger, client).await?;
+    }
     summary.metric_id = crate::scorecard::provision(cfg, ledger, client).await?;
     if let Some(url) = &cfg.history.client_app_url {
         // Idempotent by name: an existing app is reconfigured, never duplicated.
@@ -90,6 +112,7 @@ async fn provision_form(
         metric_id: None,
         client_app_id: None,
         questions,
+        mirrored_forms: Vec::new(),
     })
 }
 
@@ -194,6 +217,47 @@ pub async fn provision_definition(
     let map = form::map_ids(def, &published)?;
     store(ledger, &def.name, &hash, &draft_id, &published, &map)?;
     Ok((map["form"].clone(), created))
+}
+
+/// Provisions every mirrored form the plans use, from the Calabrio definitions in the ledger.
+async fn provision_mirrors(ledger: &Ledger, client: &GenesysClient) -> Result<Vec<MirroredForm>> {
+    let wanted = ledger.planned_form_names()?;
+    let mut out = Vec::new();
+    for (id, text) in ledger.calabrio_forms()? {
+        let Ok(def) = serde_json::from_str::<calabrio::catalog::FormDef>(&text) else {
+            continue;
+        };
+        let Ok(m) = crate::mirror::build(&def) else {
+            continue;
+        };
+        if !wanted.contains(&m.definition.name) {
+            continue;
+        }
+        let (published_id, created) = provision_definition(
+            ledger,
+            client,
+            &m.definition,
+            "the Calabrio form changed since it was mirrored",
+        )
+        .await?;
+        out.push(MirroredForm {
+            name: m.definition.name.clone(),
+            calabrio_form_id: id,
+            published_id,
+            created,
+            scale: m.scale,
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    let missing: Vec<&String> = wanted
+        .iter()
+        .filter(|w| !out.iter().any(|m| &m.name == *w))
+        .collect();
+    anyhow::ensure!(
+        missing.is_empty(),
+        "planned on mirrored forms whose Calabrio definition is gone from the ledger: {missing:?}; run plan again"
+    );
+    Ok(out)
 }
 
 fn store(

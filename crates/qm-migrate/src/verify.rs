@@ -88,12 +88,13 @@ struct Item {
     evaluator: Option<String>,
     predicted: Option<f64>,
     sent_at: Option<i64>,
+    form_name: Option<String>,
 }
 
 fn created_items(ledger: &Ledger) -> Result<BTreeMap<String, Vec<Item>>> {
     let mut stmt = ledger.conn().prepare(
         "SELECT l.record_id, r.locator, l.evaluation_id, l.conversation_id, l.agent_user_id,
-                p.evaluator_user_id, p.predicted, l.sent_at
+                p.evaluator_user_id, p.predicted, l.sent_at, p.form_name
          FROM loads l JOIN records r ON r.id = l.record_id LEFT JOIN plans p ON p.record_id = l.record_id
          WHERE l.state = 'created' AND l.evaluation_id IS NOT NULL ORDER BY l.conversation_id",
     )?;
@@ -109,6 +110,7 @@ fn created_items(ledger: &Ledger) -> Result<BTreeMap<String, Vec<Item>>> {
                 evaluator: r.get(5)?,
                 predicted: r.get(6)?,
                 sent_at: r.get(7)?,
+                form_name: r.get(8)?,
             },
         ))
     })?;
@@ -132,6 +134,12 @@ pub async fn verify(
         .form(&cfg.form.name)?
         .and_then(|f| f.published_id)
         .context("the form is not provisioned: nothing can have been created with it")?;
+    // Every form of ours by name (the container form, and mirrored forms in mirror mode).
+    let ours: BTreeMap<String, String> = ledger
+        .conn()
+        .prepare("SELECT name, published_id FROM forms WHERE published_id IS NOT NULL")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
     let before = client.requests_sent();
     let run = ledger.begin_run("verify")?;
     let mut summary = VerifySummary::default();
@@ -181,7 +189,11 @@ pub async fn verify(
             if let Some(ev) = &item.evaluator {
                 check("evaluator", ev.clone(), id(&e.evaluator));
             }
-            check("form", form.clone(), id(&e.evaluation_form));
+            let expected_form = match &item.form_name {
+                None => form.clone(),
+                Some(name) => ours.get(name).cloned().unwrap_or_default(),
+            };
+            check("form", expected_form, id(&e.evaluation_form));
             check("conversation", conversation.clone(), id(&e.conversation));
             let total = e.answers.as_ref().and_then(|a| a.total_score);
             match (item.predicted, total) {
@@ -199,8 +211,11 @@ pub async fn verify(
             }
         }
         for e in &held {
-            let ours = e.evaluation_form.as_ref().is_some_and(|f| f.id == form);
-            if !ours {
+            let is_ours = e
+                .evaluation_form
+                .as_ref()
+                .is_some_and(|f| f.id == form || ours.values().any(|o| *o == f.id));
+            if !is_ours {
                 continue;
             }
             let agent = e.agent.as_ref().map(|a| a.id.clone()).unwrap_or_default();
@@ -346,36 +361,48 @@ pub async fn rollback(
     Ok(summary)
 }
 
-/// Deletes the Legacy Migration Form (every version) and forgets it in the ledger, so a later
-/// `provision` creates it again.
+/// Deletes the forms this ledger provisioned — the Legacy Migration Form and, in mirror mode, the
+/// mirrored forms — with every version, and forgets them, so a later `provision` creates them again.
 async fn rollback_form(
     cfg: &Config,
     ledger: &Ledger,
     client: &GenesysClient,
     kept: u64,
 ) -> Result<String> {
-    let Some(form) = ledger.form(&cfg.form.name)? else {
+    let forms: Vec<(String, String)> = ledger
+        .conn()
+        .prepare("SELECT name, draft_id FROM forms ORDER BY name")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    if forms.is_empty() {
         return Ok(format!("form '{}' was never provisioned", cfg.form.name));
-    };
+    }
+    let names = forms
+        .iter()
+        .map(|(n, _)| format!("'{n}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
     if kept > 0 {
         return Ok(format!(
-            "form '{}' stays: {kept} evaluations older than --since still use it",
-            cfg.form.name
+            "form {names} stays: {kept} evaluations older than --since still use it"
         ));
     }
-    match client.delete_form(&form.draft_id).await {
-        Ok(()) | Err(GenesysError::Api { status: 404, .. }) => {
-            ledger
-                .conn()
-                .execute("DELETE FROM forms WHERE name = ?1", [&cfg.form.name])?;
-            Ok(format!("form '{}' deleted", cfg.form.name))
-        }
-        Err(e @ GenesysError::Api { status: 409, .. }) => Ok(format!(
-            "form '{}' stays: Genesys refused to delete it ({e})",
-            cfg.form.name
-        )),
-        Err(e) => {
-            Err(anyhow::Error::new(e).context(format!("cannot delete form '{}'", cfg.form.name)))
+    let mut said = Vec::new();
+    for (name, draft_id) in forms {
+        match client.delete_form(&draft_id).await {
+            Ok(()) | Err(GenesysError::Api { status: 404, .. }) => {
+                ledger
+                    .conn()
+                    .execute("DELETE FROM forms WHERE name = ?1", [&name])?;
+                said.push(format!("form '{name}' deleted"));
+            }
+            Err(e @ GenesysError::Api { status: 409, .. }) => said.push(format!(
+                "form '{name}' stays: Genesys refused to delete it ({e})"
+            )),
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context(format!("cannot delete form '{name}'")));
+            }
         }
     }
+    Ok(said.join("; "))
 }

@@ -172,3 +172,92 @@ async fn a_mirrored_form_round_trips_through_the_emulator() {
         }
     }
 }
+
+#[tokio::test]
+async fn mirror_mode_end_to_end_scores_as_in_calabrio_and_reprovisioning_creates_nothing() {
+    let mut env = setup(300, "csv", fast_settings()).await;
+    env.cfg.source.kind = "tables".into();
+    env.cfg.source.path = env.path("calabrio-tables");
+    env.cfg.form.mode = "mirror".into();
+    let out = env.run().await;
+    let ledger = env.ledger();
+    let plan: serde_json::Value = serde_json::from_str(
+        &ledger
+            .conn()
+            .query_row(
+                "SELECT summary FROM runs WHERE command = 'plan' ORDER BY id DESC LIMIT 1",
+                [],
+                |r| r.get::<_, String>(0),
+            )
+            .unwrap(),
+    )
+    .unwrap();
+    let mirrored = plan["mirrored"].as_u64().unwrap();
+    let fallbacks = plan["mirror_fallbacks"].as_object().unwrap();
+    let fell_back: u64 = fallbacks.values().map(|v| v.as_u64().unwrap()).sum();
+    let evaluations = out.json["dispositions"]["evaluation"].as_u64().unwrap();
+    assert_eq!(mirrored + fell_back, evaluations, "{plan}");
+    assert!(mirrored * 10 >= evaluations * 7, "{plan}");
+    // Every fallback is counted under its explanation.
+    for reason in fallbacks.keys() {
+        assert!(
+            reason.starts_with(
+                "Genesys' rules would score it # where Calabrio scored #: N/A answers"
+            ),
+            "unexplained fallback: {reason}"
+        );
+    }
+    eprintln!("mirror mode: {mirrored} mirrored, fallbacks {fallbacks:?}");
+
+    // Each mirrored evaluation: created on its mirrored form, Genesys' own total (as the emulator
+    // computed it from the option values) within half a point of Calabrio's.
+    let rows: Vec<(String, f64, f64, String)> = ledger
+        .conn()
+        .prepare(
+            "SELECT p.form_name, p.score, l.genesys_total, l.evaluation_id FROM plans p
+             JOIN loads l ON l.record_id = p.record_id
+             WHERE p.form_name IS NOT NULL AND l.state = 'created'",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(rows.len() as u64, mirrored);
+    let stored = env.emu.state.evaluations();
+    for (form_name, score, total, id) in &rows {
+        assert!(
+            (score - total).abs() <= 0.5,
+            "{form_name}: {score} vs {total}"
+        );
+        let e = stored.iter().find(|e| &e.id == id).unwrap();
+        let published = ledger
+            .form(form_name)
+            .unwrap()
+            .unwrap()
+            .published_id
+            .unwrap();
+        assert_eq!(e.evaluation_form.as_ref().unwrap().id, published);
+        // Question by question: more than the container form's three groups of answers.
+        let answered: usize = e
+            .answers
+            .as_ref()
+            .unwrap()
+            .question_group_scores
+            .iter()
+            .map(|g| g.question_scores.len())
+            .sum();
+        assert!(answered >= 4, "{answered} answers on {form_name}");
+    }
+    assert_eq!(env.assert_exactly_once() as u64, evaluations);
+    assert_eq!(out.json["verify"]["matched"].as_u64(), Some(evaluations));
+
+    // Re-provisioning creates nothing new.
+    let forms_before = env.client.list_forms("").await.unwrap().len();
+    let again = qm_migrate::provision::run(&env.cfg, &ledger, &env.client)
+        .await
+        .unwrap();
+    assert!(!again.created && !again.mirrored_forms.is_empty());
+    assert!(again.mirrored_forms.iter().all(|m| !m.created));
+    assert_eq!(env.client.list_forms("").await.unwrap().len(), forms_before);
+}
