@@ -24,6 +24,7 @@ OPERATIONS = [
     "post_quality_forms_evaluations",
     "get_quality_forms_evaluations",
     "get_quality_forms_evaluation",
+    "put_quality_forms_evaluation",
     "delete_quality_forms_evaluation",
     "post_quality_publishedforms_evaluations",
     "get_quality_publishedforms_evaluations",

@@ -39,7 +39,7 @@ pub fn app(state: EmulatorState) -> Router {
         )
         .route(
             "/api/v2/quality/forms/evaluations/{id}",
-            get(get_form).delete(delete_form),
+            get(get_form).delete(delete_form).put(put_form),
         )
         .route(
             "/api/v2/quality/publishedforms/evaluations",

@@ -55,6 +55,8 @@ fn needed(method: &Method, route: &str) -> &'static [&'static str] {
         "/api/v2/quality/forms/evaluations/{id}" => {
             if get {
                 &["quality:evaluationForm:view"]
+            } else if method == Method::PUT {
+                &["quality:evaluationForm:edit"]
             } else {
                 &["quality:evaluationForm:delete"]
             }

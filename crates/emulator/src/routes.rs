@@ -703,6 +703,52 @@ pub(crate) async fn get_form(
     }
 }
 
+/// `PUT /api/v2/quality/forms/evaluations/{id}`: replaces the structure of an unpublished version
+/// (the draft that follows each publish); publishing it then makes a new published version of the
+/// same form (same context id). A published version cannot be edited.
+pub(crate) async fn put_form(
+    State(st): State<EmulatorState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    admit!(st, headers);
+    check_body!(st, "put_quality_forms_evaluation", body);
+    let mut form: EvaluationForm = match parse_json(&body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    if let Err(r) = validate_form(&form) {
+        return r;
+    }
+    let mut store = st.store();
+    let Some(v) = store.forms.get(&id).cloned() else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "evaluation.not.found",
+            format!("Form {id} not found"),
+        );
+    };
+    if v.published {
+        return bad_request(format!(
+            "Form version {id} is published and cannot be edited; update its newest unpublished version"
+        ));
+    }
+    assign_ids(&mut form, true);
+    form.id = Some(id.clone());
+    form.context_id.clone_from(&v.form.context_id);
+    form.modified_date = Some(iso(st.inner.clock.now()));
+    store.form_seq += 1;
+    let version = FormVersion {
+        form,
+        published: false,
+        seq: store.form_seq,
+    };
+    let resp = form_response(&version);
+    store.forms.insert(id, version);
+    Json(resp).into_response()
+}
+
 pub(crate) async fn delete_form(
     State(st): State<EmulatorState>,
     headers: HeaderMap,

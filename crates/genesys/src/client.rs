@@ -699,25 +699,48 @@ impl GenesysClient {
             .ok_or_else(|| empty_body(path))
     }
 
-    /// Publishes a draft. The response is not trusted (unverified #8): read the published version.
+    /// Publishes a draft. The response is not trusted as the published version (unverified #8):
+    /// read that with [`GenesysClient::get_published_form`]. Terraform treats it as the new draft
+    /// that follows the publish; its id is returned, when it has one, for a later new version.
     ///
     /// # Errors
     /// Any [`GenesysError`].
-    pub async fn publish_form(&self, draft_id: &str) -> Result<(), GenesysError> {
+    pub async fn publish_form(&self, draft_id: &str) -> Result<Option<String>, GenesysError> {
         let body = PublishForm {
             id: draft_id.to_owned(),
             published: true,
         };
-        self.call::<_, serde_json::Value>(
-            Method::POST,
-            "/api/v2/quality/publishedforms/evaluations",
-            &[],
-            Some(&body),
-            None,
-            Resend::Safe,
-        )
-        .await
-        .map(|_| ())
+        let resp: Option<serde_json::Value> = self
+            .call(
+                Method::POST,
+                "/api/v2/quality/publishedforms/evaluations",
+                &[],
+                Some(&body),
+                None,
+                Resend::Safe,
+            )
+            .await?;
+        Ok(resp.and_then(|v| {
+            (v["published"] != true)
+                .then(|| v["id"].as_str().map(str::to_owned))
+                .flatten()
+        }))
+    }
+
+    /// Replaces the structure of an unpublished form version (`PUT …/forms/evaluations/{id}`):
+    /// publishing it afterwards makes a new version of the same form.
+    ///
+    /// # Errors
+    /// Any [`GenesysError`].
+    pub async fn update_form(
+        &self,
+        form_id: &str,
+        form: &EvaluationForm,
+    ) -> Result<EvaluationForm, GenesysError> {
+        let path = format!("/api/v2/quality/forms/evaluations/{form_id}");
+        self.call(Method::PUT, &path, &[], Some(form), None, Resend::Safe)
+            .await?
+            .ok_or_else(|| empty_body(&path))
     }
 
     /// The latest published version of a form (by any of its version ids).

@@ -192,6 +192,19 @@ CREATE TABLE calabrio_forms (
 );
 ALTER TABLE plans ADD COLUMN form_name TEXT;
 "#,
+    // Every published version each of our forms has had: evaluations made on an older version of a
+    // mirrored form stay ours after a new version is published.
+    r#"
+CREATE TABLE form_versions (
+    name TEXT NOT NULL,
+    published_id TEXT NOT NULL,
+    definition_hash TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    PRIMARY KEY (name, published_id)
+);
+INSERT INTO form_versions (name, published_id, definition_hash, recorded_at)
+SELECT name, published_id, definition_hash, datetime('now') FROM forms WHERE published_id IS NOT NULL;
+"#,
 ];
 
 /// The load states of an `evaluation` item.
@@ -1227,6 +1240,13 @@ impl Ledger {
     /// # Errors
     /// SQLite errors.
     pub fn put_form(&self, f: &FormRow) -> Result<()> {
+        if let Some(pid) = &f.published_id {
+            self.conn.execute(
+                "INSERT OR IGNORE INTO form_versions (name, published_id, definition_hash, recorded_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![f.name, pid, f.definition_hash, now()],
+            )?;
+        }
         self.conn.execute(
             "INSERT OR REPLACE INTO forms (name, definition_hash, draft_id, published_id, context_id, id_map, provisioned_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",

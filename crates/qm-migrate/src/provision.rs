@@ -101,7 +101,9 @@ async fn provision_form(
         ledger,
         client,
         &def,
-        "[form] sections or score_step changed; choose a new [form] name to provision a new form",
+        OnChange::Refuse(
+            "[form] sections or score_step changed; choose a new [form] name to provision a new form",
+        ),
     )
     .await?;
     Ok(ProvisionSummary {
@@ -116,6 +118,44 @@ async fn provision_form(
     })
 }
 
+/// What to do when a form's definition changed since it was provisioned.
+#[derive(Debug, Clone, Copy)]
+pub enum OnChange<'a> {
+    /// Refuse, saying this.
+    Refuse(&'a str),
+    /// Publish the new definition as a new version of the same Genesys form (the old version stays
+    /// as it was, with the evaluations made on it).
+    NewVersion,
+}
+
+/// A new version of the form in `row` with the definition `def`: the newest draft is replaced
+/// (`PUT`) and published, and the ledger takes the new version's ids. Returns the new published id
+/// and `false` (no new form).
+async fn new_version(
+    ledger: &Ledger,
+    client: &GenesysClient,
+    def: &genesys::models::EvaluationForm,
+    hash: &str,
+    row: &FormRow,
+) -> Result<(String, bool)> {
+    client
+        .update_form(&row.draft_id, &form::for_create(def))
+        .await
+        .with_context(|| format!("cannot update the draft of form '{}'", def.name))?;
+    let next = client
+        .publish_form(&row.draft_id)
+        .await
+        .with_context(|| format!("cannot publish the new version of form '{}'", def.name))?;
+    let published = client
+        .get_published_form(&row.draft_id)
+        .await
+        .with_context(|| format!("cannot read the new version of form '{}'", def.name))?;
+    let map = form::map_ids(def, &published)?;
+    let draft = next.unwrap_or_else(|| row.draft_id.clone());
+    store(ledger, &def.name, hash, &draft, &published, &map)?;
+    Ok((map["form"].clone(), false))
+}
+
 /// Creates, publishes and reads back the form `def` (logical ids) under its name, idempotently:
 /// the ledger row of that name (or, with the ledger lost, a form of that name in Genesys with the
 /// same structure) is reused. Returns the published version id and whether a form was created.
@@ -127,16 +167,21 @@ pub async fn provision_definition(
     ledger: &Ledger,
     client: &GenesysClient,
     def: &genesys::models::EvaluationForm,
-    on_changed: &str,
+    on_changed: OnChange<'_>,
 ) -> Result<(String, bool)> {
     let hash = form::definition_hash(def);
     let mut draft_id = None;
     if let Some(row) = ledger.form(&def.name)? {
         if row.definition_hash != hash {
-            bail!(
-                "the form '{}' was provisioned from another definition: {on_changed}",
-                def.name
-            );
+            match on_changed {
+                OnChange::Refuse(what) => bail!(
+                    "the form '{}' was provisioned from another definition: {what}",
+                    def.name
+                ),
+                OnChange::NewVersion => {
+                    return new_version(ledger, client, def, &hash, &row).await;
+                }
+            }
         }
         if let Some(pid) = &row.published_id {
             match client.get_published_form(pid).await {
@@ -206,7 +251,7 @@ pub async fn provision_definition(
             id
         }
     };
-    client
+    let next = client
         .publish_form(&draft_id)
         .await
         .with_context(|| format!("cannot publish the form '{}'", def.name))?;
@@ -215,6 +260,8 @@ pub async fn provision_definition(
         .await
         .with_context(|| format!("cannot read the published form '{}'", def.name))?;
     let map = form::map_ids(def, &published)?;
+    // Keep the draft that follows the publish (Terraform's reading): a new version edits it.
+    let draft_id = next.unwrap_or(draft_id);
     store(ledger, &def.name, &hash, &draft_id, &published, &map)?;
     Ok((map["form"].clone(), created))
 }
@@ -233,13 +280,8 @@ async fn provision_mirrors(ledger: &Ledger, client: &GenesysClient) -> Result<Ve
         if !wanted.contains(&m.definition.name) {
             continue;
         }
-        let (published_id, created) = provision_definition(
-            ledger,
-            client,
-            &m.definition,
-            "the Calabrio form changed since it was mirrored",
-        )
-        .await?;
+        let (published_id, created) =
+            provision_definition(ledger, client, &m.definition, OnChange::NewVersion).await?;
         out.push(MirroredForm {
             name: m.definition.name.clone(),
             calabrio_form_id: id,

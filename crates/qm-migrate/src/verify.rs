@@ -135,11 +135,17 @@ pub async fn verify(
         .and_then(|f| f.published_id)
         .context("the form is not provisioned: nothing can have been created with it")?;
     // Every form of ours by name (the container form, and mirrored forms in mirror mode).
-    let ours: BTreeMap<String, String> = ledger
+    // Every version counts: an evaluation made before a new version of its form was published
+    // stays on the version it was made on.
+    let mut ours: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for row in ledger
         .conn()
-        .prepare("SELECT name, published_id FROM forms WHERE published_id IS NOT NULL")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+        .prepare("SELECT name, published_id FROM form_versions")?
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+    {
+        let (name, id) = row?;
+        ours.entry(name).or_default().push(id);
+    }
     let before = client.requests_sent();
     let run = ledger.begin_run("verify")?;
     let mut summary = VerifySummary::default();
@@ -189,11 +195,18 @@ pub async fn verify(
             if let Some(ev) = &item.evaluator {
                 check("evaluator", ev.clone(), id(&e.evaluator));
             }
-            let expected_form = match &item.form_name {
-                None => form.clone(),
-                Some(name) => ours.get(name).cloned().unwrap_or_default(),
-            };
-            check("form", expected_form, id(&e.evaluation_form));
+            let held_form = id(&e.evaluation_form);
+            let name = item.form_name.as_deref().unwrap_or(&cfg.form.name);
+            let versions = ours.get(name).map(Vec::as_slice).unwrap_or_default();
+            let right_form =
+                versions.contains(&held_form) || (item.form_name.is_none() && held_form == form);
+            if !right_form {
+                check(
+                    "form",
+                    versions.last().cloned().unwrap_or_else(|| form.clone()),
+                    held_form,
+                );
+            }
             check("conversation", conversation.clone(), id(&e.conversation));
             let total = e.answers.as_ref().and_then(|a| a.total_score);
             match (item.predicted, total) {
@@ -214,7 +227,7 @@ pub async fn verify(
             let is_ours = e
                 .evaluation_form
                 .as_ref()
-                .is_some_and(|f| f.id == form || ours.values().any(|o| *o == f.id));
+                .is_some_and(|f| f.id == form || ours.values().flatten().any(|o| *o == f.id));
             if !is_ours {
                 continue;
             }

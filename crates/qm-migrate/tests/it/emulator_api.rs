@@ -580,6 +580,15 @@ async fn every_route_answers_with_the_official_response_model() {
         None,
         404
     );
+    // A draft can be replaced before it is published (a new version of a mirrored form).
+    let put = hit!(
+        "put_quality_forms_evaluation",
+        Method::PUT,
+        format!("/api/v2/quality/forms/evaluations/{draft_id}"),
+        Some(serde_json::to_value(&def).unwrap()),
+        200
+    );
+    assert_eq!(put["id"], draft_id.as_str());
     hit!(
         "post_quality_publishedforms_evaluations",
         Method::POST,

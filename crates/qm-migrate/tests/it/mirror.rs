@@ -23,10 +23,14 @@ async fn mirrored_evaluations_score_in_genesys_as_in_calabrio_and_fallbacks_say_
         BTreeMap::new();
     for (id, def) in &catalog.forms {
         let m = mirror::build(def).unwrap();
-        let (pid, created) =
-            qm_migrate::provision::provision_definition(&ledger, &env.client, &m.definition, "")
-                .await
-                .unwrap();
+        let (pid, created) = qm_migrate::provision::provision_definition(
+            &ledger,
+            &env.client,
+            &m.definition,
+            qm_migrate::provision::OnChange::NewVersion,
+        )
+        .await
+        .unwrap();
         assert!(created);
         let row = ledger.form(&m.definition.name).unwrap().unwrap();
         let map: BTreeMap<String, String> =
@@ -35,10 +39,14 @@ async fn mirrored_evaluations_score_in_genesys_as_in_calabrio_and_fallbacks_say_
     }
     let listed = env.client.list_forms("").await.unwrap().len();
     for (m, pid, _) in forms.values() {
-        let (again, created) =
-            qm_migrate::provision::provision_definition(&ledger, &env.client, &m.definition, "")
-                .await
-                .unwrap();
+        let (again, created) = qm_migrate::provision::provision_definition(
+            &ledger,
+            &env.client,
+            &m.definition,
+            qm_migrate::provision::OnChange::NewVersion,
+        )
+        .await
+        .unwrap();
         assert_eq!((again.as_str(), created), (pid.as_str(), false));
     }
     assert_eq!(env.client.list_forms("").await.unwrap().len(), listed);
@@ -122,10 +130,14 @@ async fn a_mirrored_form_round_trips_through_the_emulator() {
     let ledger = env.ledger();
     for def in catalog.forms.values() {
         let m = mirror::build(def).unwrap();
-        let (pid, _) =
-            qm_migrate::provision::provision_definition(&ledger, &env.client, &m.definition, "")
-                .await
-                .unwrap();
+        let (pid, _) = qm_migrate::provision::provision_definition(
+            &ledger,
+            &env.client,
+            &m.definition,
+            qm_migrate::provision::OnChange::NewVersion,
+        )
+        .await
+        .unwrap();
         let back = env.client.get_published_form(&pid).await.unwrap();
         let factor = 10f64.powi(m.scale as i32);
         assert_eq!(
@@ -260,4 +272,65 @@ async fn mirror_mode_end_to_end_scores_as_in_calabrio_and_reprovisioning_creates
     assert!(!again.created && !again.mirrored_forms.is_empty());
     assert!(again.mirrored_forms.iter().all(|m| !m.created));
     assert_eq!(env.client.list_forms("").await.unwrap().len(), forms_before);
+}
+
+#[tokio::test]
+async fn a_changed_calabrio_form_becomes_a_new_version_of_its_genesys_form() {
+    let mut env = setup(120, "csv", fast_settings()).await;
+    env.cfg.source.kind = "tables".into();
+    env.cfg.source.path = env.path("calabrio-tables");
+    env.cfg.form.mode = "mirror".into();
+    env.run().await;
+    let ledger = env.ledger();
+    let name = "Inbound Support v3 (Calabrio)";
+    let before = ledger.form(name).unwrap().expect("form 12 is mirrored");
+    let old_pid = before.published_id.clone().unwrap();
+    let created_before = env.emu.state.evaluations().len();
+    let forms_before = env.client.list_forms("").await.unwrap().len();
+
+    // Calabrio changes a question's wording on form 12 (section 121).
+    let questions = env.path("calabrio-tables/questions.csv");
+    let text = std::fs::read_to_string(&questions).unwrap();
+    assert!(text.contains("121,1211,Opening: followed the standard?"));
+    std::fs::write(
+        &questions,
+        text.replace(
+            "121,1211,Opening: followed the standard?",
+            "121,1211,Opening: followed the 2024 greeting standard?",
+        ),
+    )
+    .unwrap();
+    env.run().await;
+
+    let after = ledger.form(name).unwrap().unwrap();
+    let new_pid = after.published_id.clone().unwrap();
+    assert_ne!(new_pid, old_pid, "a new version was published");
+    assert_ne!(after.definition_hash, before.definition_hash);
+    assert_eq!(
+        after.context_id, before.context_id,
+        "the same Genesys form, not a new one"
+    );
+    assert_eq!(env.client.list_forms("").await.unwrap().len(), forms_before);
+    let published = env.client.get_published_form(&new_pid).await.unwrap();
+    assert_eq!(published.id.as_deref(), Some(new_pid.as_str()));
+    assert_eq!(
+        published.question_groups[0].questions[0].text,
+        "Opening: followed the 2024 greeting standard?"
+    );
+    // The old version is as it was, and the evaluations made on it are still ours: verify is
+    // clean and nothing was created twice.
+    let old = env
+        .client
+        .probe_get(&format!("/api/v2/quality/forms/evaluations/{old_pid}"), &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        old["questionGroups"][0]["questions"][0]["text"],
+        "Opening: followed the standard?"
+    );
+    assert_eq!(env.emu.state.evaluations().len(), created_before);
+    let v = qm_migrate::verify::verify(&env.cfg, &ledger, &env.client)
+        .await
+        .unwrap();
+    assert!(v.clean(), "{v:?}");
 }
