@@ -10,7 +10,8 @@
 //!   container form's KPI group (a fatal question answered Failed on a KPI failure, else N/A), since
 //!   Calabrio fails an evaluation on its KPI flag and Genesys zeroes a total only through a failed
 //!   fatal question. A form over 200 questions is refused.
-//! * The planner answers each question with the mirrored option (`answerId`, `markedNA`), scores the
+//! * The planner answers each question with the mirrored option (`answerId`, `markedNA`, and the
+//!   question's own comments), scores the
 //!   answers with Genesys' documented formula and keeps the mirror only when that total equals the
 //!   Calabrio total within the tolerance; otherwise the record falls back to container mode with the
 //!   reason (a negative option, for instance, cannot be an option value: unverified #14).
@@ -271,10 +272,23 @@ pub fn answer(
                 ));
             };
             let gq = question_id(sid, qid);
+            // The question's own comments travel with its answer.
+            let remarks: Vec<&str> = ev
+                .comments
+                .iter()
+                .filter(|c| {
+                    c.scope == qm_model::CommentScope::Question
+                        && c.question_id.as_deref() == Some(qid.as_str())
+                        && c.section_id.as_deref().is_none_or(|s| s == sid)
+                })
+                .map(|c| c.text.as_str())
+                .collect();
+            let comments = (!remarks.is_empty()).then(|| remarks.join("\n"));
             let score = if q.na == Some(true) {
                 QuestionScore {
                     question_id: gq,
                     marked_na: true,
+                    comments,
                     ..QuestionScore::default()
                 }
             } else {
@@ -292,6 +306,7 @@ pub fn answer(
                 QuestionScore {
                     question_id: gq,
                     answer_id: Some(aid),
+                    comments,
                     ..QuestionScore::default()
                 }
             };
@@ -496,6 +511,20 @@ mod tests {
             answer(&m, &ev, 100.0, 0.5),
             Mirrored::Answers { .. }
         ));
+        // A question's comment goes with that question's answer.
+        ev.comments = serde_json::from_value(serde_json::json!([
+            {"scope": "question", "section_id": "s1", "question_id": "q1", "text": "Greeting skipped <b>"}
+        ]))
+        .unwrap();
+        match answer(&m, &ev, 100.0, 0.5) {
+            Mirrored::Answers { answers, .. } => assert_eq!(
+                answers.question_group_scores[0].question_scores[0]
+                    .comments
+                    .as_deref(),
+                Some("Greeting skipped <b>")
+            ),
+            other => panic!("{other:?}"),
+        }
         ev.score.kpi_failed = Some(true);
         match answer(&m, &ev, 0.0, 0.5) {
             Mirrored::Answers { predicted, .. } => assert_eq!(predicted, 0.0),
