@@ -67,6 +67,68 @@ fn section_key(name: &str) -> String {
     format!("sec:{name}")
 }
 
+/// The KPI (auto-fail) group: a fatal question answered Failed on a Calabrio KPI failure (Genesys
+/// then scores 0 %, as Calabrio did), else marked N/A (0 of 0). Mirrored forms without a KPI
+/// question of their own carry it too.
+pub fn kpi_group() -> QuestionGroup {
+    QuestionGroup {
+        id: Some(KPI_GROUP.into()),
+        name: "Calabrio KPI (auto-fail)".into(),
+        kind: "questionGroup".into(),
+        weight: 1.0,
+        manual_weight: true,
+        na_enabled: true,
+        questions: vec![Question {
+            id: Some(KPI_QUESTION.into()),
+            text: "Did the evaluation fail a Calabrio KPI (auto-fail) question?".into(),
+            help_text: Some(
+                "Failed reproduces Calabrio's zero score; N/A means no KPI failure was recorded."
+                    .into(),
+            ),
+            kind: "multipleChoiceQuestion".into(),
+            na_enabled: true,
+            is_kill: true,
+            answer_options: vec![
+                AnswerOption {
+                    id: Some(KPI_PASS.into()),
+                    text: "Passed".into(),
+                    value: 1,
+                    ..AnswerOption::default()
+                },
+                AnswerOption {
+                    id: Some(KPI_FAIL.into()),
+                    text: "Failed".into(),
+                    value: 0,
+                    ..AnswerOption::default()
+                },
+            ],
+            ..Question::default()
+        }],
+        ..QuestionGroup::default()
+    }
+}
+
+/// The KPI group's answer.
+pub fn kpi_answer(failed: bool) -> GroupScore {
+    if failed {
+        GroupScore {
+            question_group_id: KPI_GROUP.into(),
+            question_scores: vec![QuestionScore {
+                question_id: KPI_QUESTION.into(),
+                answer_id: Some(KPI_FAIL.into()),
+                ..QuestionScore::default()
+            }],
+            ..GroupScore::default()
+        }
+    } else {
+        GroupScore {
+            question_group_id: KPI_GROUP.into(),
+            marked_na: true,
+            ..GroupScore::default()
+        }
+    }
+}
+
 /// The container form definition, with logical ids.
 pub fn definition(cfg: &FormConfig) -> EvaluationForm {
     let step = cfg.score_step;
@@ -90,40 +152,7 @@ pub fn definition(cfg: &FormConfig) -> EvaluationForm {
             }],
             ..QuestionGroup::default()
         },
-        QuestionGroup {
-            id: Some(KPI_GROUP.into()),
-            name: "Calabrio KPI (auto-fail)".into(),
-            kind: "questionGroup".into(),
-            weight: 1.0,
-            manual_weight: true,
-            na_enabled: true,
-            questions: vec![Question {
-                id: Some(KPI_QUESTION.into()),
-                text: "Did the evaluation fail a Calabrio KPI (auto-fail) question?".into(),
-                help_text: Some(
-                    "Failed reproduces Calabrio's zero score; N/A means no KPI failure was recorded.".into(),
-                ),
-                kind: "multipleChoiceQuestion".into(),
-                na_enabled: true,
-                is_kill: true,
-                answer_options: vec![
-                    AnswerOption {
-                        id: Some(KPI_PASS.into()),
-                        text: "Passed".into(),
-                        value: 1,
-                        ..AnswerOption::default()
-                    },
-                    AnswerOption {
-                        id: Some(KPI_FAIL.into()),
-                        text: "Failed".into(),
-                        value: 0,
-                        ..AnswerOption::default()
-                    },
-                ],
-                ..Question::default()
-            }],
-            ..QuestionGroup::default()
-        },
+        kpi_group(),
     ];
     for name in &cfg.sections {
         let key = section_key(name);
@@ -298,23 +327,7 @@ pub fn answers(cfg: &FormConfig, enc: &Encoded) -> ScoringSet {
         }],
         ..GroupScore::default()
     }];
-    groups.push(if enc.kpi_failed {
-        GroupScore {
-            question_group_id: KPI_GROUP.into(),
-            question_scores: vec![QuestionScore {
-                question_id: KPI_QUESTION.into(),
-                answer_id: Some(KPI_FAIL.into()),
-                ..QuestionScore::default()
-            }],
-            ..GroupScore::default()
-        }
-    } else {
-        GroupScore {
-            question_group_id: KPI_GROUP.into(),
-            marked_na: true,
-            ..GroupScore::default()
-        }
-    });
+    groups.push(kpi_answer(enc.kpi_failed));
     for name in &cfg.sections {
         let key = section_key(name);
         let value = enc

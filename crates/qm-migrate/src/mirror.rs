@@ -36,11 +36,6 @@ pub const MAX_QUESTION_TEXT: usize = 500;
 /// Genesys' limit on form and group names.
 pub const MAX_NAME: usize = 250;
 
-const KPI_GROUP: &str = "g:kpi";
-const KPI_QUESTION: &str = "q:kpi";
-const KPI_PASS: &str = "o:kpi:pass";
-const KPI_FAIL: &str = "o:kpi:fail";
-
 /// A mirrored form.
 #[derive(Debug, Clone, Serialize)]
 pub struct MirrorForm {
@@ -189,37 +184,7 @@ pub fn build(def: &FormDef) -> Result<MirrorForm, String> {
         .flat_map(|s| &s.questions)
         .any(|q| q.is_kpi == Some(true));
     if !has_kpi_question {
-        groups.push(QuestionGroup {
-            id: Some(KPI_GROUP.into()),
-            name: "Calabrio KPI (auto-fail)".into(),
-            kind: "questionGroup".into(),
-            weight: 1.0,
-            manual_weight: true,
-            na_enabled: true,
-            questions: vec![Question {
-                id: Some(KPI_QUESTION.into()),
-                text: "Did the evaluation pass Calabrio's KPI (auto-fail) questions?".into(),
-                kind: "multipleChoiceQuestion".into(),
-                na_enabled: true,
-                is_kill: true,
-                answer_options: vec![
-                    AnswerOption {
-                        id: Some(KPI_PASS.into()),
-                        text: "Passed".into(),
-                        value: 1,
-                        ..AnswerOption::default()
-                    },
-                    AnswerOption {
-                        id: Some(KPI_FAIL.into()),
-                        text: "Failed".into(),
-                        value: 0,
-                        ..AnswerOption::default()
-                    },
-                ],
-                ..Question::default()
-            }],
-            ..QuestionGroup::default()
-        });
+        groups.push(crate::form::kpi_group());
     }
     let definition = EvaluationForm {
         name: clip(&format!("{label} (Calabrio)"), MAX_NAME),
@@ -313,27 +278,11 @@ pub fn answer(
             groups.entry(group_id(sid)).or_default().push(score);
         }
     }
-    // The added KPI group: Failed on a KPI failure, else N/A.
-    if def
-        .question_groups
-        .iter()
-        .any(|g| g.id.as_deref() == Some(KPI_GROUP))
-    {
-        let failed = ev.score.kpi_failed == Some(true);
-        groups.insert(
-            KPI_GROUP.into(),
-            vec![QuestionScore {
-                question_id: KPI_QUESTION.into(),
-                answer_id: failed.then(|| KPI_FAIL.into()),
-                marked_na: !failed,
-                ..QuestionScore::default()
-            }],
-        );
-    }
     let answers = ScoringSet {
         question_group_scores: def
             .question_groups
             .iter()
+            .filter(|g| g.id.as_deref() != Some(crate::form::KPI_GROUP))
             .filter_map(|g| {
                 let id = g.id.clone()?;
                 let qs = groups.remove(&id).unwrap_or_default();
@@ -349,6 +298,13 @@ pub fn answer(
                     ..GroupScore::default()
                 })
             })
+            .chain(
+                // The added KPI group: Failed on a KPI failure, else N/A.
+                def.question_groups
+                    .iter()
+                    .any(|g| g.id.as_deref() == Some(crate::form::KPI_GROUP))
+                    .then(|| crate::form::kpi_answer(ev.score.kpi_failed == Some(true))),
+            )
             .collect(),
         ..ScoringSet::default()
     };

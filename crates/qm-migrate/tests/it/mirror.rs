@@ -130,7 +130,10 @@ async fn a_mirrored_form_round_trips_through_the_emulator() {
     let ledger = env.ledger();
     for def in catalog.forms.values() {
         let m = mirror::build(def).unwrap();
-        assert!(m.negative_options.is_empty(), "the sample has no negative points");
+        assert!(
+            m.negative_options.is_empty(),
+            "the sample has no negative points"
+        );
         let (pid, _) = qm_migrate::provision::provision_definition(
             &ledger,
             &env.client,
