@@ -749,13 +749,7 @@ impl CalabrioApi {
         to: jiff::civil::Date,
     ) -> Result<(u64, Option<String>), ApiError> {
         let window = format!("beginDate={from}&endDate={to}&searchScope=allEvaluations");
-        let (stats, _) = self
-            .get(
-                &format!("recording/contact?{window}&searchStats=true"),
-                None,
-            )
-            .await?;
-        let count = stats.get("count").and_then(Value::as_u64).unwrap_or(0);
+        let count = self.contact_count(&window).await?;
         if count == 0 {
             return Ok((0, None));
         }
@@ -770,19 +764,24 @@ impl CalabrioApi {
         Ok((count, id))
     }
 
-    /// Every evaluation on contacts of `day` (contact start date, UTC).
-    ///
-    /// # Errors
-    /// A request that failed after its retries; the day is then not complete.
-    pub async fn day(&self, day: jiff::civil::Date) -> Result<Day, ApiError> {
-        let window = format!("beginDate={day}&endDate={day}&searchScope=allEvaluations");
+    /// The number of contacts a search `window` finds (`searchStats=true`).
+    async fn contact_count(&self, window: &str) -> Result<u64, ApiError> {
         let (stats, _) = self
             .get(
                 &format!("recording/contact?{window}&searchStats=true"),
                 None,
             )
             .await?;
-        let count = stats.get("count").and_then(Value::as_u64).unwrap_or(0);
+        Ok(stats.get("count").and_then(Value::as_u64).unwrap_or(0))
+    }
+
+    /// Every evaluation on contacts of `day` (contact start date, UTC).
+    ///
+    /// # Errors
+    /// A request that failed after its retries; the day is then not complete.
+    pub async fn day(&self, day: jiff::civil::Date) -> Result<Day, ApiError> {
+        let window = format!("beginDate={day}&endDate={day}&searchScope=allEvaluations");
+        let count = self.contact_count(&window).await?;
         let mut contacts: Vec<Box<RawValue>> = Vec::new();
         let mut start = 0;
         let page = self.opts.page_size.max(1);

@@ -801,16 +801,17 @@ impl GenesysClient {
         conversation_id: &str,
         evaluation_id: &str,
     ) -> Result<(), GenesysError> {
-        self.call::<(), serde_json::Value>(
-            Method::DELETE,
-            &format!("/api/v2/quality/conversations/{conversation_id}/evaluations/{evaluation_id}"),
-            &[],
-            None,
-            None,
-            Resend::Safe,
-        )
+        self.delete(&format!(
+            "/api/v2/quality/conversations/{conversation_id}/evaluations/{evaluation_id}"
+        ))
         .await
-        .map(|_| ())
+    }
+
+    /// `DELETE path` (safe to retry: deleting twice answers 404).
+    async fn delete(&self, path: &str) -> Result<(), GenesysError> {
+        self.call::<(), serde_json::Value>(Method::DELETE, path, &[], None, None, Resend::Safe)
+            .await
+            .map(|_| ())
     }
 
     /// A harmless read (preflight): `GET path?query`, its body as JSON.
@@ -831,16 +832,8 @@ impl GenesysClient {
     /// # Errors
     /// Any [`GenesysError`].
     pub async fn delete_form(&self, form_id: &str) -> Result<(), GenesysError> {
-        self.call::<(), serde_json::Value>(
-            Method::DELETE,
-            &format!("/api/v2/quality/forms/evaluations/{form_id}"),
-            &[],
-            None,
-            None,
-            Resend::Safe,
-        )
-        .await
-        .map(|_| ())
+        self.delete(&format!("/api/v2/quality/forms/evaluations/{form_id}"))
+            .await
     }
 
     /// The org's effective limits in a namespace (`quality`, `platform.api`): key → value.

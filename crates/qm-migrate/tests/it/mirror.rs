@@ -8,6 +8,22 @@ use qm_migrate::mirror::{self, Mirrored};
 
 use crate::support::{fast_settings, setup};
 
+/// Provisions `m` (a new version when its definition changed): published id, created.
+async fn provision(
+    env: &crate::support::Env,
+    ledger: &qm_migrate::ledger::Ledger,
+    m: &mirror::MirrorForm,
+) -> (String, bool) {
+    qm_migrate::provision::provision_definition(
+        ledger,
+        &env.client,
+        &m.definition,
+        qm_migrate::provision::OnChange::NewVersion,
+    )
+    .await
+    .unwrap()
+}
+
 #[tokio::test]
 async fn mirrored_evaluations_score_in_genesys_as_in_calabrio_and_fallbacks_say_why() {
     let mut env = setup(300, "csv", fast_settings()).await;
@@ -23,14 +39,7 @@ async fn mirrored_evaluations_score_in_genesys_as_in_calabrio_and_fallbacks_say_
         BTreeMap::new();
     for (id, def) in &catalog.forms {
         let m = mirror::build(def).unwrap();
-        let (pid, created) = qm_migrate::provision::provision_definition(
-            &ledger,
-            &env.client,
-            &m.definition,
-            qm_migrate::provision::OnChange::NewVersion,
-        )
-        .await
-        .unwrap();
+        let (pid, created) = provision(&env, &ledger, &m).await;
         assert!(created);
         let row = ledger.form(&m.definition.name).unwrap().unwrap();
         let map: BTreeMap<String, String> =
@@ -39,14 +48,7 @@ async fn mirrored_evaluations_score_in_genesys_as_in_calabrio_and_fallbacks_say_
     }
     let listed = env.client.list_forms("").await.unwrap().len();
     for (m, pid, _) in forms.values() {
-        let (again, created) = qm_migrate::provision::provision_definition(
-            &ledger,
-            &env.client,
-            &m.definition,
-            qm_migrate::provision::OnChange::NewVersion,
-        )
-        .await
-        .unwrap();
+        let (again, created) = provision(&env, &ledger, &m).await;
         assert_eq!((again.as_str(), created), (pid.as_str(), false));
     }
     assert_eq!(env.client.list_forms("").await.unwrap().len(), listed);
@@ -134,14 +136,7 @@ async fn a_mirrored_form_round_trips_through_the_emulator() {
             m.negative_options.is_empty(),
             "the sample has no negative points"
         );
-        let (pid, _) = qm_migrate::provision::provision_definition(
-            &ledger,
-            &env.client,
-            &m.definition,
-            qm_migrate::provision::OnChange::NewVersion,
-        )
-        .await
-        .unwrap();
+        let (pid, _) = provision(&env, &ledger, &m).await;
         let back = env.client.get_published_form(&pid).await.unwrap();
         let factor = 10f64.powi(m.scale as i32);
         assert_eq!(
