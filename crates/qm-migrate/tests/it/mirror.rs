@@ -48,7 +48,7 @@ async fn mirrored_evaluations_score_in_genesys_as_in_calabrio_and_fallbacks_say_
     }
     let listed = env.client.list_forms("").await.unwrap().len();
     for (m, pid, _) in forms.values() {
-        let (again, created) = provision(&env, &ledger, &m).await;
+        let (again, created) = provision(&env, &ledger, m).await;
         assert_eq!((again.as_str(), created), (pid.as_str(), false));
     }
     assert_eq!(env.client.list_forms("").await.unwrap().len(), listed);
