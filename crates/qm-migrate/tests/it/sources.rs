@@ -293,4 +293,32 @@ async fn an_interrupted_api_extract_resumes_from_the_first_unfinished_day() {
     seqs.dedup();
     assert_eq!(seqs.len() as u64, evaluations, "positions are unique");
     assert_eq!(second.stale, 0);
+    // The API's form definitions are kept for mirror mode, the same as the tables directory's.
+    let from_api: std::collections::BTreeMap<String, calabrio::catalog::FormDef> = ledger
+        .calabrio_forms()
+        .expect("forms")
+        .into_iter()
+        .map(|(id, text)| (id, serde_json::from_str(&text).expect("definition")))
+        .collect();
+    let tables =
+        calabrio::tables::read_catalog(&dir.path().join("calabrio-tables")).expect("tables");
+    assert_eq!(second.forms, Some(tables.forms.len()));
+    assert_eq!(from_api.len(), tables.forms.len());
+    for (id, def) in &tables.forms {
+        let api = &from_api[id];
+        assert_eq!(
+            (&api.name, api.sections.len()),
+            (&def.name, def.sections.len()),
+            "form {id}"
+        );
+        for (a, t) in api.sections.iter().zip(&def.sections) {
+            let texts = |s: &calabrio::catalog::SectionDef| {
+                s.questions
+                    .iter()
+                    .map(|q| (q.text.clone(), q.options.len()))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(texts(a), texts(t), "form {id} section {}", t.id);
+        }
+    }
 }
