@@ -375,7 +375,20 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
                     },
                     s.published_id,
                     s.groups
-                ),
+                ) + &s
+                    .mirrored_forms
+                    .iter()
+                    .map(|m| {
+                        format!(
+                            "\nmirrored form '{}' (Calabrio form {}) {}: published version {}, option values = points × 10^{}",
+                            m.name,
+                            m.calabrio_form_id,
+                            if m.created { "created and published" } else { "up to date" },
+                            m.published_id,
+                            m.scale
+                        )
+                    })
+                    .collect::<String>(),
                 json: json!({"command": "provision", "records": records, "dispositions": dispositions,
                     "requests": client.requests_sent(), "provision": s}),
                 code: 0,
