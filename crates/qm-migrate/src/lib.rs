@@ -383,7 +383,11 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
                             "\nmirrored form '{}' (Calabrio form {}) {}: published version {}, option values = points × 10^{}",
                             m.name,
                             m.calabrio_form_id,
-                            if m.created { "created and published" } else { "up to date" },
+                            match m.outcome {
+                                provision::Outcome::Created => "created and published",
+                                provision::Outcome::UpToDate => "up to date",
+                                provision::Outcome::NewVersion => "changed in Calabrio: new version published",
+                            },
                             m.published_id,
                             m.scale
                         )

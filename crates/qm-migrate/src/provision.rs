@@ -48,6 +48,8 @@ pub struct MirroredForm {
     pub published_id: String,
     /// Created in this run.
     pub created: bool,
+    /// Created, up to date, or a new version published.
+    pub outcome: Outcome,
     /// Option values are points × 10^scale.
     pub scale: u32,
 }
@@ -97,7 +99,7 @@ async fn provision_form(
 ) -> Result<ProvisionSummary> {
     let def = form::definition(&cfg.form);
     let questions = def.question_groups.iter().map(|g| g.questions.len()).sum();
-    let (published_id, created) = provision_definition(
+    let p = provision_definition(
         ledger,
         client,
         &def,
@@ -108,8 +110,8 @@ async fn provision_form(
     .await?;
     Ok(ProvisionSummary {
         form: def.name.clone(),
-        published_id,
-        created,
+        published_id: p.published_id,
+        created: p.outcome == Outcome::Created,
         groups: def.question_groups.len(),
         metric_id: None,
         client_app_id: None,
@@ -129,15 +131,14 @@ pub enum OnChange<'a> {
 }
 
 /// A new version of the form in `row` with the definition `def`: the newest draft is replaced
-/// (`PUT`) and published, and the ledger takes the new version's ids. Returns the new published id
-/// and `false` (no new form).
+/// (`PUT`) and published, and the ledger takes the new version's ids.
 async fn new_version(
     ledger: &Ledger,
     client: &GenesysClient,
     def: &genesys::models::EvaluationForm,
     hash: &str,
     row: &FormRow,
-) -> Result<(String, bool)> {
+) -> Result<Provisioned> {
     client
         .update_form(&row.draft_id, &form::for_create(def))
         .await
@@ -153,12 +154,36 @@ async fn new_version(
     let map = form::map_ids(def, &published)?;
     let draft = next.unwrap_or_else(|| row.draft_id.clone());
     store(ledger, &def.name, hash, &draft, &published, &map)?;
-    Ok((map["form"].clone(), false))
+    Ok(Provisioned {
+        published_id: map["form"].clone(),
+        outcome: Outcome::NewVersion,
+    })
+}
+
+/// What [`provision_definition`] did to a form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Created and published in this run.
+    Created,
+    /// Already provisioned from this definition: nothing written.
+    UpToDate,
+    /// Its definition changed: a new version was published.
+    NewVersion,
+}
+
+/// A provisioned form.
+#[derive(Debug, Clone)]
+pub struct Provisioned {
+    /// Published version id.
+    pub published_id: String,
+    /// What was done.
+    pub outcome: Outcome,
 }
 
 /// Creates, publishes and reads back the form `def` (logical ids) under its name, idempotently:
 /// the ledger row of that name (or, with the ledger lost, a form of that name in Genesys with the
-/// same structure) is reused. Returns the published version id and whether a form was created.
+/// same structure) is reused.
 ///
 /// # Errors
 /// Genesys and ledger errors; a definition whose hash differs from the one provisioned under that
@@ -168,7 +193,7 @@ pub async fn provision_definition(
     client: &GenesysClient,
     def: &genesys::models::EvaluationForm,
     on_changed: OnChange<'_>,
-) -> Result<(String, bool)> {
+) -> Result<Provisioned> {
     let hash = form::definition_hash(def);
     let mut draft_id = None;
     if let Some(row) = ledger.form(&def.name)? {
@@ -192,7 +217,10 @@ pub async fn provision_definition(
                         // Someone published a newer version: its ids are the ones to use.
                         store(ledger, &def.name, &hash, &row.draft_id, &published, &map)?;
                     }
-                    return Ok((new_pid, false));
+                    return Ok(Provisioned {
+                        published_id: new_pid,
+                        outcome: Outcome::UpToDate,
+                    });
                 }
                 Err(GenesysError::Api { status: 404, .. }) => {
                     bail!(
@@ -223,7 +251,10 @@ pub async fn provision_definition(
                         )
                     })?;
                     store(ledger, &def.name, &hash, &id, &published, &map)?;
-                    return Ok((map["form"].clone(), false));
+                    return Ok(Provisioned {
+                        published_id: map["form"].clone(),
+                        outcome: Outcome::UpToDate,
+                    });
                 }
                 Err(GenesysError::Api { status: 404, .. }) => draft_id = Some(id),
                 Err(e) => return Err(e).context("cannot read the published form"),
@@ -263,7 +294,14 @@ pub async fn provision_definition(
     // Keep the draft that follows the publish (Terraform's reading): a new version edits it.
     let draft_id = next.unwrap_or(draft_id);
     store(ledger, &def.name, &hash, &draft_id, &published, &map)?;
-    Ok((map["form"].clone(), created))
+    Ok(Provisioned {
+        published_id: map["form"].clone(),
+        outcome: if created {
+            Outcome::Created
+        } else {
+            Outcome::UpToDate
+        },
+    })
 }
 
 /// Provisions every mirrored form the plans use, from the Calabrio definitions in the ledger.
@@ -280,13 +318,13 @@ async fn provision_mirrors(ledger: &Ledger, client: &GenesysClient) -> Result<Ve
         if !wanted.contains(&m.definition.name) {
             continue;
         }
-        let (published_id, created) =
-            provision_definition(ledger, client, &m.definition, OnChange::NewVersion).await?;
+        let p = provision_definition(ledger, client, &m.definition, OnChange::NewVersion).await?;
         out.push(MirroredForm {
             name: m.definition.name.clone(),
             calabrio_form_id: id,
-            published_id,
-            created,
+            published_id: p.published_id,
+            created: p.outcome == Outcome::Created,
+            outcome: p.outcome,
             scale: m.scale,
         });
     }

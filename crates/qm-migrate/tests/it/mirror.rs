@@ -21,6 +21,12 @@ async fn provision(
         qm_migrate::provision::OnChange::NewVersion,
     )
     .await
+    .map(|p| {
+        (
+            p.published_id,
+            p.outcome == qm_migrate::provision::Outcome::Created,
+        )
+    })
     .unwrap()
 }
 
@@ -299,8 +305,27 @@ async fn a_changed_calabrio_form_becomes_a_new_version_of_its_genesys_form() {
         ),
     )
     .unwrap();
-    env.run().await;
+    let second = env.run().await;
 
+    let outcomes: Vec<(String, String)> = second.json["provision"]["mirrored_forms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap().to_owned(),
+                m["outcome"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        outcomes.contains(&(name.to_owned(), "new_version".to_owned())),
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes.iter().all(|(n, o)| n == name || o == "up_to_date"),
+        "{outcomes:?}"
+    );
     let after = ledger.form(name).unwrap().unwrap();
     let new_pid = after.published_id.clone().unwrap();
     assert_ne!(new_pid, old_pid, "a new version was published");
