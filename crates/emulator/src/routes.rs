@@ -540,6 +540,13 @@ fn assign_ids(form: &mut EvaluationForm, fresh_context: bool) {
     }
 }
 
+/// A form request body, parsed and checked against Genesys' form rules.
+fn form_body(body: &Bytes) -> Result<EvaluationForm, Response> {
+    let form: EvaluationForm = parse_json(body)?;
+    validate_form(&form)?;
+    Ok(form)
+}
+
 fn validate_form(form: &EvaluationForm) -> Result<(), Response> {
     let invalid = |m: String| error(StatusCode::BAD_REQUEST, "evaluation.form.invalid", m);
     if form.name.trim().is_empty() || form.name.chars().count() > 250 {
@@ -619,13 +626,10 @@ pub(crate) async fn create_form(
 ) -> Response {
     admit!(st, headers);
     check_body!(st, "post_quality_forms_evaluations", body);
-    let mut form: EvaluationForm = match parse_json(&body) {
+    let mut form = match form_body(&body) {
         Ok(f) => f,
         Err(r) => return r,
     };
-    if let Err(r) = validate_form(&form) {
-        return r;
-    }
     assign_ids(&mut form, true);
     form.modified_date = Some(iso(st.inner.clock.now()));
     let mut store = st.store();
@@ -714,13 +718,10 @@ pub(crate) async fn put_form(
 ) -> Response {
     admit!(st, headers);
     check_body!(st, "put_quality_forms_evaluation", body);
-    let mut form: EvaluationForm = match parse_json(&body) {
+    let mut form = match form_body(&body) {
         Ok(f) => f,
         Err(r) => return r,
     };
-    if let Err(r) = validate_form(&form) {
-        return r;
-    }
     let mut store = st.store();
     let Some(v) = store.forms.get(&id).cloned() else {
         return error(

@@ -499,13 +499,7 @@ pub async fn run(
                 cfg.form.name
             )
         })?;
-    let map: BTreeMap<String, String> =
-        serde_json::from_str(form_row.id_map.as_deref().unwrap_or("{}"))
-            .context("ledger form id map")?;
-    let form_id = map
-        .get("form")
-        .cloned()
-        .context("ledger form id map has no form id")?;
+    let (form_id, map) = published_ids(&form_row)?;
     anyhow::ensure!(
         form_row.definition_hash == form::definition_hash(&form::definition(&cfg.form)),
         "the [form] configuration changed since the form was provisioned; run provision (with a new [form] name)"
@@ -725,16 +719,20 @@ pub fn mirror_forms(ledger: &Ledger) -> Result<MirrorForms> {
             .with_context(|| {
                 format!("the mirrored form '{name}' is not provisioned: run `qm-migrate provision` first")
             })?;
-        let map: BTreeMap<String, String> =
-            serde_json::from_str(row.id_map.as_deref().unwrap_or("{}"))
-                .context("ledger form id map")?;
-        let id = map
-            .get("form")
-            .cloned()
-            .context("ledger form id map has no form id")?;
-        out.insert(name, (id, map));
+        out.insert(name, published_ids(&row)?);
     }
     Ok(out)
+}
+
+/// A provisioned form's published id and its map of logical to published ids.
+fn published_ids(row: &crate::ledger::FormRow) -> Result<(String, BTreeMap<String, String>)> {
+    let map: BTreeMap<String, String> = serde_json::from_str(row.id_map.as_deref().unwrap_or("{}"))
+        .with_context(|| format!("ledger id map of form '{}'", row.name))?;
+    let id = map
+        .get("form")
+        .cloned()
+        .with_context(|| format!("ledger id map of form '{}' has no form id", row.name))?;
+    Ok((id, map))
 }
 
 /// Evaluations created per agent (for summaries).
