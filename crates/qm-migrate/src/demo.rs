@@ -278,21 +278,9 @@ pub async fn run(
         ("requests sent", run.json["requests"].to_string()),
         (
             "verify",
-            format!(
-                "{} created evaluations read back with {} requests: {} matched, {} missing, {} mismatched, {} unknown; {} agents' counts and means compared, {} differ",
-                run.json["verify"]["checked"],
-                run.json["verify"]["requests"],
-                run.json["verify"]["matched"],
-                run.json["verify"]["missing"].as_array().map_or(0, Vec::len),
-                run.json["verify"]["mismatched"]
-                    .as_array()
-                    .map_or(0, Vec::len),
-                run.json["verify"]["unknown"].as_array().map_or(0, Vec::len),
-                run.json["verify"]["agents_checked"],
-                run.json["verify"]["agents_differing"]
-                    .as_array()
-                    .map_or(0, Vec::len)
-            ),
+            serde_json::from_value::<crate::verify::VerifySummary>(run.json["verify"].clone())
+                .map(|v| v.line())
+                .unwrap_or_else(|e| format!("unreadable verify result: {e}")),
         ),
         (
             "busiest agent",

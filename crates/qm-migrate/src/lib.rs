@@ -486,15 +486,7 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
             let client = client_for(&cfg, Credentials::from_env()?)?;
             let v = verify::verify(&cfg, &ledger, &client).await?;
             let (records, dispositions, _) = ledger_counts(&ledger)?;
-            let mut human = format!(
-                "verify: {} created evaluations checked with {} requests: {} matched, {} missing, {} mismatched, {} of our form unknown to the ledger",
-                v.checked,
-                v.requests,
-                v.matched,
-                v.missing.len(),
-                v.mismatched.len(),
-                v.unknown.len()
-            );
+            let mut human = format!("verify: {}", v.line());
             for (record, id) in &v.missing {
                 human.push_str(&format!("\n  missing: {id} ({record})"));
             }
@@ -507,11 +499,6 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
             for id in &v.unknown {
                 human.push_str(&format!("\n  unknown to the ledger: {id}"));
             }
-            human.push_str(&format!(
-                "\n{} agents compared by count and mean score: {} differ",
-                v.agents_checked,
-                v.agents_differing.len()
-            ));
             for a in &v.agents_differing {
                 human.push_str(&format!(
                     "\n  agent {}: ledger {} evaluations (mean {}), Genesys {} (mean {})",
@@ -866,18 +853,7 @@ pub async fn run_all_with(
         hist.agents,
         hist.legacy_agents,
         hist.index
-    ) + &format!(
-        "\nverify: {} created evaluations read back ({} requests): {} matched, {} missing, {} mismatched, {} unknown; {} agents compared, {} differ\nreport: {}",
-        v.checked,
-        v.requests,
-        v.matched,
-        v.missing.len(),
-        v.mismatched.len(),
-        v.unknown.len(),
-        v.agents_checked,
-        v.agents_differing.len(),
-        report.display()
-    );
+    ) + &format!("\nverify: {}\nreport: {}", v.line(), report.display());
     Ok(Outcome {
         json: json!({
             "command": "run",

@@ -71,6 +71,21 @@ pub struct VerifySummary {
 }
 
 impl VerifySummary {
+    /// The result in one line, as `verify`, `run` and `demo` print it.
+    pub fn line(&self) -> String {
+        format!(
+            "{} created evaluations read back with {} requests: {} matched, {} missing, {} mismatched, {} of our forms unknown to the ledger; {} agents' counts and mean scores compared, {} differ",
+            self.checked,
+            self.requests,
+            self.matched,
+            self.missing.len(),
+            self.mismatched.len(),
+            self.unknown.len(),
+            self.agents_checked,
+            self.agents_differing.len()
+        )
+    }
+
     /// True when everything matched.
     pub fn clean(&self) -> bool {
         self.missing.is_empty()
