@@ -38,7 +38,12 @@ pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) 
         message_params: Some(serde_json::Map::new()),
         details: Vec::new(),
         errors: Vec::new(),
+        limit: None,
     };
+    respond(status, body, correlation)
+}
+
+fn respond(status: StatusCode, body: ErrorBody, correlation: String) -> Response {
     let mut resp = (status, Json(body)).into_response();
     if let Ok(v) = HeaderValue::from_str(&correlation) {
         resp.headers_mut().insert("ININ-Correlation-Id", v);
@@ -71,6 +76,42 @@ pub(crate) fn too_many(retry_after_s: u64, why: &str) -> Response {
         resp.headers_mut().insert("Retry-After", v);
     }
     resp
+}
+
+/// The per-agent cap as Genesys' API description lists it for the create operation: 400
+/// `quality.evaluation.create.limit.exceeded.for.agent` with the limit that was hit, and no
+/// `Retry-After` (reference/genesys-api.md §6.1).
+fn agent_cap_exceeded(agent: &str, cap: u32) -> Response {
+    let correlation = Uuid::new_v4().to_string();
+    let message = "Evaluation creation limit exceeded for agent".to_owned();
+    let body = ErrorBody {
+        message: Some(message.clone()),
+        code: Some("quality.evaluation.create.limit.exceeded.for.agent".into()),
+        status: Some(400),
+        context_id: Some(correlation.clone()),
+        message_with_params: Some(message),
+        message_params: Some(serde_json::Map::from_iter([(
+            "agentId".to_owned(),
+            json!(agent),
+        )])),
+        details: Vec::new(),
+        errors: Vec::new(),
+        limit: Some(genesys::models::ErrorLimit {
+            key: Some("evaluations.per.agent.per.day".into()),
+            namespace: Some("quality".into()),
+            value: Some(i64::from(cap)),
+        }),
+    };
+    respond(StatusCode::BAD_REQUEST, body, correlation)
+}
+
+/// A 429 `too.many.requests`, the older code, with no `Retry-After` (none is promised).
+fn too_many_without_retry_after() -> Response {
+    error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too.many.requests",
+        "Rate limit exceeded the maximum [300] requests within [60] seconds",
+    )
 }
 
 fn parse_json<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Response> {
@@ -838,6 +879,14 @@ pub(crate) async fn publish_form(
     let resp = form_response(&d);
     store.forms.insert(p.form.id.clone().unwrap_or_default(), p);
     store.forms.insert(d.form.id.clone().unwrap_or_default(), d);
+    if store.publishes_to_drop > 0 {
+        store.publishes_to_drop -= 1;
+        st.inner
+            .stats
+            .publishes_dropped
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return dropped_connection();
+    }
     Json(resp).into_response()
 }
 
@@ -929,7 +978,15 @@ pub(crate) async fn create_evaluation(
         Some(_) => return bad_request("Idempotency-Key must be a UUID"),
     };
     let body_text = String::from_utf8_lossy(&body).into_owned();
-    if let Some(k) = &key {
+    if let Some(k) = &key
+        && st.store().idempotency.contains_key(k)
+    {
+        st.inner
+            .stats
+            .repeated_keys
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    if let Some(k) = key.as_ref().filter(|k| st.replays(k)) {
         let store = st.store();
         if let Some((stored_body, evaluation_id)) = store.idempotency.get(k) {
             // A key whose evaluation was deleted since is spent: the create goes ahead.
@@ -1007,7 +1064,7 @@ pub(crate) async fn create_evaluation(
             Some(_) => {
                 return error(
                     StatusCode::BAD_REQUEST,
-                    "evaluation.form.invalid",
+                    "quality.evaluation.form.not.published",
                     format!(
                         "Evaluation form {} is not a published form version",
                         req.evaluation_form.id
@@ -1017,7 +1074,7 @@ pub(crate) async fn create_evaluation(
             None => {
                 return error(
                     StatusCode::BAD_REQUEST,
-                    "evaluation.form.invalid",
+                    "quality.evaluation.form.doesnt.exist",
                     format!("Evaluation form {} does not exist", req.evaluation_form.id),
                 );
             }
@@ -1081,23 +1138,41 @@ pub(crate) async fn create_evaluation(
         Ok(a) => a,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.code, e.message),
     };
+    if st.roll(st.inner.settings.in_progress_rate) {
+        st.inner
+            .stats
+            .in_progress_answers
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return error(
+            StatusCode::CONFLICT,
+            "quality.evaluation.already.in.progress",
+            "An automated evaluation is already in progress for this conversation.",
+        );
+    }
     let now = st.inner.clock.now();
     let mut store = st.store();
     // A concurrent create with the same key may have won the race while we validated.
-    if let Some(k) = &key
+    if let Some(k) = key.as_ref().filter(|k| st.replays_in(&store, k))
         && let Some((_, id)) = store.idempotency.get(k)
         && let Some(e) = store.evaluations.iter().find(|e| &e.evaluation.id == id)
     {
         return Json(e.evaluation.clone()).into_response();
     }
-    let cap = st.inner.settings.per_agent_daily_cap as usize;
+    let cap = st.inner.settings.per_agent_daily_cap;
     let creates = store.agent_creates.entry(req.agent.id.clone()).or_default();
-    if let Err(wait) = take_slot(creates, now, SignedDuration::from_hours(24), cap) {
+    if let Err(wait) = take_slot(creates, now, SignedDuration::from_hours(24), cap as usize) {
         st.inner
             .stats
-            .throttled
+            .cap_answers
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        return too_many(wait, "quality evaluations.per.agent.per.day");
+        if st.inner.settings.cap_as_429 {
+            st.inner
+                .stats
+                .throttled
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return too_many(wait, "quality evaluations.per.agent.per.day");
+        }
+        return agent_cap_exceeded(&req.agent.id, cap);
     }
     let id = Uuid::new_v4().to_string();
     let stamp = iso(now);
@@ -1142,13 +1217,15 @@ pub(crate) async fn create_evaluation(
         )),
     };
     store.evaluations.push(StoredEvaluation {
+        stored_at: Some(now),
         conversation_id,
         agent_id: req.agent.id.clone(),
         evaluator_id: req.evaluator.id.clone(),
         evaluation: evaluation.clone(),
     });
     if let Some(k) = key {
-        store.idempotency.insert(k, (body_text, id));
+        store.idempotency_at.insert(k.clone(), now);
+        store.idempotency.insert(k, (body_text, id.clone()));
     }
     st.inner
         .stats
@@ -1161,6 +1238,23 @@ pub(crate) async fn create_evaluation(
             .faults_dropped
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         return dropped_connection();
+    }
+    if st.roll(st.inner.settings.undecodable_create_rate) {
+        st.inner
+            .stats
+            .undecodable_answers
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let text = if st.inner.settings.undecodable_without_id {
+            "{\"i".to_owned()
+        } else {
+            json!({"id": id, "answers": "not an object", "status": 3}).to_string()
+        };
+        return (
+            StatusCode::OK,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            text,
+        )
+            .into_response();
     }
     Json(evaluation).into_response()
 }
@@ -1235,10 +1329,22 @@ pub(crate) async fn query_evaluations(
     }
     let expand = q.get("expandAnswerTotalScores").map(String::as_str) == Some("true");
     let agent_alone = agent.is_some() && conversation.is_none() && evaluator.is_none();
+    let visible_before = st
+        .inner
+        .clock
+        .now()
+        .checked_sub(SignedDuration::from_millis(
+            i64::try_from(st.inner.settings.query_lag_ms).unwrap_or(i64::MAX),
+        ))
+        .unwrap_or(Timestamp::MIN);
     let store = st.store();
     let found: Vec<Evaluation> = store
         .evaluations
         .iter()
+        // The query is not fresh: a new evaluation shows only after the lag.
+        .filter(|e| {
+            st.inner.settings.query_lag_ms == 0 || e.stored_at.is_none_or(|t| t <= visible_before)
+        })
         .filter(|e| conversation.is_none_or(|c| &e.conversation_id == c))
         .filter(|e| agent.is_none_or(|a| &e.agent_id == a))
         .filter(|e| evaluator.is_none_or(|a| &e.evaluator_id == a))
@@ -1438,8 +1544,13 @@ pub(crate) async fn conversation_details(
 pub(crate) async fn list_integrations(
     State(st): State<EmulatorState>,
     headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     admit!(st, headers);
+    let (size, number) = match page_params(&q, 25) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
     let all: Vec<serde_json::Value> = st
         .store()
         .integrations
@@ -1452,8 +1563,7 @@ pub(crate) async fn list_integrations(
             v
         })
         .collect();
-    Json(json!({"entities": all, "total": all.len(), "pageSize": 100, "pageNumber": 1}))
-        .into_response()
+    Json(paginate(&all, size, number, "/api/v2/integrations", "")).into_response()
 }
 
 pub(crate) async fn create_integration(
@@ -1547,10 +1657,22 @@ pub(crate) async fn patch_integration(
 pub(crate) async fn list_metric_definitions(
     State(st): State<EmulatorState>,
     headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     admit!(st, headers);
+    let (size, number) = match page_params(&q, 25) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
     let defs = st.store().metric_definitions.clone();
-    Json(json!({ "entities": defs, "total": defs.len() })).into_response()
+    Json(paginate(
+        &defs,
+        size,
+        number,
+        "/api/v2/employeeperformance/externalmetrics/definitions",
+        "",
+    ))
+    .into_response()
 }
 
 pub(crate) async fn create_metric_definition(
@@ -1746,6 +1868,24 @@ pub(crate) async fn faults(
             .await;
     }
     if req.uri().path().starts_with("/api/v2/") {
+        let throttled_until = st
+            .inner
+            .started
+            .checked_add(SignedDuration::from_secs(
+                i64::try_from(st.inner.settings.throttle_without_retry_after_s).unwrap_or(0),
+            ))
+            .unwrap_or(Timestamp::MAX);
+        if st.inner.clock.now() < throttled_until {
+            st.inner
+                .stats
+                .requests
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            st.inner
+                .stats
+                .throttled_without_retry_after
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return too_many_without_retry_after();
+        }
         if st.roll(st.inner.settings.storm_rate) {
             st.inner
                 .stats

@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use genesys::models::{Evaluation, EvaluationForm};
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// What the emulator serves: written by `qm-migrate sample`, read by `emulator genesys --fixture`.
@@ -128,6 +128,38 @@ pub struct Settings {
     pub storm_retry_after_s: u64,
     /// Seed of the fault dice (the same seed rolls the same faults for the same request order).
     pub seed: u64,
+    /// The per-agent cap is answered as Genesys' API description lists it: 400
+    /// `quality.evaluation.create.limit.exceeded.for.agent` with `limit{key, namespace, value}` and
+    /// no `Retry-After` (default). On: the older reading, a 429 whose `Retry-After` is the time until
+    /// a slot frees.
+    pub cap_as_429: bool,
+    /// Live QA: evaluations every user already received in the rolling 24 h before the emulator
+    /// started (they count against the cap; the tool cannot see them).
+    pub live_evaluations_per_agent: u32,
+    /// How long before the start those live evaluations were made, seconds (they leave the window
+    /// 24 h after that).
+    pub live_evaluations_age_s: u64,
+    /// `Idempotency-Key` replays the first answer (default). Off: a key is ignored and a second
+    /// create with it makes a second evaluation (the replay is undocumented: unverified #12).
+    pub idempotency_replay: bool,
+    /// How long a key is replayed, seconds of the emulator's clock; 0: for ever.
+    pub idempotency_window_s: u64,
+    /// `evaluations/query` shows a new evaluation only this long after it was created,
+    /// milliseconds of the emulator's clock (no source says how fresh the query is).
+    pub query_lag_ms: u64,
+    /// Fault: share of evaluation creates stored and answered 200 with a body that does not decode
+    /// (`answers` of the wrong type; the `id` stays readable).
+    pub undecodable_create_rate: f64,
+    /// With `undecodable_create_rate`: the body is cut short, so not even the `id` can be read.
+    pub undecodable_without_id: bool,
+    /// Fault: share of creates answered 409 `quality.evaluation.already.in.progress` (an automated
+    /// evaluation is running on the conversation), nothing stored.
+    pub in_progress_rate: f64,
+    /// Fault: the first this many publishes are committed and their connection dropped.
+    pub drop_publishes: u32,
+    /// Fault: for this many seconds of the emulator's clock after it starts, every API request is
+    /// answered 429 `too.many.requests` without `Retry-After`.
+    pub throttle_without_retry_after_s: u64,
 }
 
 impl Default for Settings {
@@ -147,6 +179,17 @@ impl Default for Settings {
             storm_rate: 0.0,
             storm_retry_after_s: 1,
             seed: 1,
+            cap_as_429: false,
+            live_evaluations_per_agent: 0,
+            live_evaluations_age_s: 0,
+            idempotency_replay: true,
+            idempotency_window_s: 0,
+            query_lag_ms: 0,
+            undecodable_create_rate: 0.0,
+            undecodable_without_id: false,
+            in_progress_rate: 0.0,
+            drop_publishes: 0,
+            throttle_without_retry_after_s: 0,
         }
     }
 }
@@ -186,6 +229,9 @@ pub(crate) struct FormVersion {
 /// A stored evaluation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct StoredEvaluation {
+    /// When it was stored, on the emulator's clock (the query shows it `query_lag_ms` later).
+    #[serde(default)]
+    pub(crate) stored_at: Option<Timestamp>,
     pub(crate) conversation_id: String,
     pub(crate) agent_id: String,
     pub(crate) evaluator_id: String,
@@ -204,6 +250,10 @@ pub(crate) struct Store {
     pub(crate) form_seq: u64,
     pub(crate) evaluations: Vec<StoredEvaluation>,
     pub(crate) idempotency: HashMap<String, (String, String)>,
+    /// When each idempotency key was first used (its replay window starts then).
+    pub(crate) idempotency_at: HashMap<String, Timestamp>,
+    /// Publishes still to drop (`drop_publishes`).
+    pub(crate) publishes_to_drop: u32,
     pub(crate) agent_creates: HashMap<String, VecDeque<Timestamp>>,
     pub(crate) metric_definitions: Vec<genesys::models::ExternalMetricDefinition>,
     /// Integrations (client apps): the integration object with its `config`.
@@ -220,6 +270,8 @@ struct Snapshot {
     form_seq: u64,
     evaluations: Vec<StoredEvaluation>,
     idempotency: HashMap<String, (String, String)>,
+    #[serde(default)]
+    idempotency_at: HashMap<String, Timestamp>,
     agent_creates: HashMap<String, VecDeque<Timestamp>>,
     #[serde(default)]
     metric_definitions: Vec<genesys::models::ExternalMetricDefinition>,
@@ -248,6 +300,18 @@ pub struct Stats {
     pub faults_dropped: AtomicU64,
     /// Storm 429s.
     pub faults_storm: AtomicU64,
+    /// Creates answered with the per-agent cap.
+    pub cap_answers: AtomicU64,
+    /// Creates answered 409 `quality.evaluation.already.in.progress`.
+    pub in_progress_answers: AtomicU64,
+    /// Creates stored and answered with a body that does not decode.
+    pub undecodable_answers: AtomicU64,
+    /// Publishes committed whose connection was dropped.
+    pub publishes_dropped: AtomicU64,
+    /// 429s without `Retry-After`.
+    pub throttled_without_retry_after: AtomicU64,
+    /// Creates that carried an `Idempotency-Key` already used (replayed or not).
+    pub repeated_keys: AtomicU64,
     /// Every request body that did not match its official model: `operation: violation`.
     pub schema_violations: Mutex<Vec<String>>,
 }
@@ -267,6 +331,8 @@ pub(crate) struct Inner {
     by_participant: std::collections::HashMap<String, Vec<usize>>,
     pub(crate) settings: Settings,
     pub(crate) clock: Clock,
+    /// When the emulator started, on its clock.
+    pub(crate) started: Timestamp,
     pub(crate) store: Mutex<Store>,
     pub(crate) stats: Stats,
     pub(crate) dice: Mutex<rand_chacha::ChaCha8Rng>,
@@ -312,6 +378,27 @@ impl EmulatorState {
         for list in by_participant.values_mut() {
             list.sort_by_key(|&i| fixture.conversations[i].start);
         }
+        let clock = Clock { shared: clock };
+        let started = clock.now();
+        let mut store = Store {
+            publishes_to_drop: settings.drop_publishes,
+            ..Store::default()
+        };
+        if settings.live_evaluations_per_agent > 0 {
+            // Live QA made these in the day before the migration started: they count against the
+            // cap, and leave the window 24 h after they were made.
+            let at = started
+                .checked_sub(SignedDuration::from_secs(
+                    i64::try_from(settings.live_evaluations_age_s).unwrap_or(0),
+                ))
+                .unwrap_or(started);
+            for u in &fixture.users {
+                store.agent_creates.insert(
+                    u.id.clone(),
+                    std::iter::repeat_n(at, settings.live_evaluations_per_agent as usize).collect(),
+                );
+            }
+        }
         EmulatorState {
             inner: Arc::new(Inner {
                 by_participant,
@@ -319,8 +406,9 @@ impl EmulatorState {
                 conversation_index,
                 fixture,
                 settings,
-                clock: Clock { shared: clock },
-                store: Mutex::new(Store::default()),
+                clock,
+                started,
+                store: Mutex::new(store),
                 stats: Stats::default(),
                 dice: Mutex::new(
                     <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(seed),
@@ -376,6 +464,7 @@ impl EmulatorState {
             form_seq: store.form_seq,
             evaluations: store.evaluations.clone(),
             idempotency: store.idempotency.clone(),
+            idempotency_at: store.idempotency_at.clone(),
             agent_creates: store.agent_creates.clone(),
             metric_definitions: store.metric_definitions.clone(),
             integrations: store.integrations.clone(),
@@ -399,6 +488,7 @@ impl EmulatorState {
         store.form_seq = snap.form_seq;
         store.evaluations = snap.evaluations;
         store.idempotency = snap.idempotency;
+        store.idempotency_at = snap.idempotency_at;
         store.agent_creates = snap.agent_creates;
         store.metric_definitions = snap.metric_definitions;
         store.integrations = snap.integrations;
@@ -467,6 +557,31 @@ impl EmulatorState {
             .iter()
             .find(|e| e.evaluation.id == evaluation_id)
             .map(|e| e.evaluator_id.clone())
+    }
+
+    /// Whether a create with `key` is answered from the idempotency store (replay on, and the key
+    /// first used within the replay window).
+    pub(crate) fn replays(&self, key: &str) -> bool {
+        self.replays_in(&self.store(), key)
+    }
+
+    /// [`EmulatorState::replays`] with the store already locked.
+    pub(crate) fn replays_in(&self, store: &Store, key: &str) -> bool {
+        let s = &self.inner.settings;
+        if !s.idempotency_replay {
+            return false;
+        }
+        if s.idempotency_window_s == 0 {
+            return true;
+        }
+        store.idempotency_at.get(key).is_none_or(|first| {
+            let window = SignedDuration::from_secs(
+                i64::try_from(s.idempotency_window_s).unwrap_or(i64::MAX),
+            );
+            first
+                .checked_add(window)
+                .is_ok_and(|end| self.inner.clock.now() <= end)
+        })
     }
 
     /// Rolls a fault with probability `p`.

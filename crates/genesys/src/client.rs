@@ -134,6 +134,8 @@ struct Inner {
     throttled: AtomicU64,
     retries: AtomicU64,
     budget: AtomicI64,
+    /// 429s without `Retry-After` in a row (reset by any success).
+    throttle_streak: std::sync::atomic::AtomicU32,
     paused_until: std::sync::Mutex<Option<SystemTime>>,
 }
 
@@ -175,6 +177,7 @@ impl GenesysClient {
                 requests: AtomicU64::new(0),
                 throttled: AtomicU64::new(0),
                 retries: AtomicU64::new(0),
+                throttle_streak: std::sync::atomic::AtomicU32::new(0),
                 paused_until: std::sync::Mutex::new(None),
             }),
         })
@@ -328,6 +331,26 @@ impl GenesysClient {
         idempotency_key: Option<Uuid>,
         resend: Resend,
     ) -> Result<Option<T>, GenesysError> {
+        match self
+            .send(method, path, query, body, idempotency_key, resend)
+            .await?
+        {
+            None => Ok(None),
+            Some((_, bytes)) => decode(path, &bytes).map(Some),
+        }
+    }
+
+    /// Sends one request (retrying what may be retried) and returns the success status and body
+    /// (`None` for 204 or an empty body).
+    async fn send<B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&B>,
+        idempotency_key: Option<Uuid>,
+        resend: Resend,
+    ) -> Result<Option<(u16, Vec<u8>)>, GenesysError> {
         let url = format!("{}{}", self.inner.cfg.api_url, path);
         let cfg = &self.inner.cfg;
         let mut refreshed = false;
@@ -394,10 +417,11 @@ impl GenesysClient {
             };
             if status.is_success() {
                 self.earn();
+                self.inner.throttle_streak.store(0, Ordering::Relaxed);
                 if status == StatusCode::NO_CONTENT || bytes.is_empty() {
                     return Ok(None);
                 }
-                return decode(path, &bytes).map(Some);
+                return Ok(Some((status.as_u16(), bytes.to_vec())));
             }
             let body: ErrorBody = serde_json::from_slice(&bytes).unwrap_or_else(|_| ErrorBody {
                 message: Some(String::from_utf8_lossy(&bytes).chars().take(300).collect()),
@@ -413,17 +437,21 @@ impl GenesysClient {
                 }
                 429 => {
                     self.inner.throttled.fetch_add(1, Ordering::Relaxed);
-                    let wait = retry_after.unwrap_or(Duration::from_secs(1));
+                    // Without Retry-After (`too.many.requests` promises none), back off
+                    // exponentially with jitter, counted across every request of this client, so
+                    // neither one request nor many in flight can spin.
+                    let wait = retry_after.unwrap_or_else(|| self.throttle_backoff());
                     if wait > cfg.max_inline_retry_after
                         || attempt >= cfg.max_attempts
                         || !self.spend(1)
                     {
+                        self.pause(wait.min(cfg.max_inline_retry_after));
                         return Err(GenesysError::Throttled {
                             retry_after: wait,
                             body: Box::new(body),
                         });
                     }
-                    tracing::info!(%path, wait_s = wait.as_secs(), "Rate limited; every request waits as Retry-After asks.");
+                    tracing::info!(%path, wait_ms = wait.as_millis() as u64, "Rate limited; every request waits.");
                     self.pause(wait);
                     continue;
                 }
@@ -450,6 +478,24 @@ impl GenesysClient {
         }
     }
 
+    /// The wait after a 429 without `Retry-After`: `initial_backoff × 2^n` (n = such 429s in a row
+    /// on this client), at most `max_backoff`, with equal jitter (half fixed, half random), so it is
+    /// never close to zero.
+    fn throttle_backoff(&self) -> Duration {
+        let cfg = &self.inner.cfg;
+        let n = self
+            .inner
+            .throttle_streak
+            .fetch_add(1, Ordering::Relaxed)
+            .min(20);
+        let full = cfg
+            .initial_backoff
+            .max(Duration::from_millis(100))
+            .saturating_mul(1u32 << n)
+            .min(cfg.max_backoff);
+        full / 2 + (full / 2).mul_f64(fastrand::f64())
+    }
+
     async fn get<T: DeserializeOwned>(
         &self,
         path: &str,
@@ -468,31 +514,36 @@ impl GenesysClient {
         self.bearer(true).await.map(|_| ())
     }
 
+    /// Every entity of a paged listing (`pageSize`/`pageNumber`, `nextUri` on every page but the
+    /// last), reading every page: `total` and `pageCount` are documented as possibly inaccurate.
+    async fn all_pages<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        page_size: u32,
+    ) -> Result<Vec<T>, GenesysError> {
+        let mut out = Vec::new();
+        for page in 1u32.. {
+            let mut q: Vec<(&str, String)> = query.to_vec();
+            q.push(("pageSize", page_size.to_string()));
+            q.push(("pageNumber", page.to_string()));
+            let listing: EntityListing<T> = self.get(path, &q).await?;
+            let n = listing.entities.len();
+            out.extend(listing.entities);
+            if listing.next_uri.is_none() || n == 0 {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
     /// Every user in `state` (`active`, `inactive`, `deleted`, `any`), following the pages.
     ///
     /// # Errors
     /// Any [`GenesysError`].
     pub async fn list_users(&self, state: &str) -> Result<Vec<User>, GenesysError> {
-        let mut out = Vec::new();
-        let mut page = 1;
-        loop {
-            let listing: EntityListing<User> = self
-                .get(
-                    "/api/v2/users",
-                    &[
-                        ("pageSize", "100".into()),
-                        ("pageNumber", page.to_string()),
-                        ("state", state.into()),
-                    ],
-                )
-                .await?;
-            let n = listing.entities.len();
-            out.extend(listing.entities);
-            if listing.next_uri.is_none() || n == 0 {
-                return Ok(out);
-            }
-            page += 1;
-        }
+        self.all_pages("/api/v2/users", &[("state", state.into())], 100)
+            .await
     }
 
     /// Analytics details of up to 100 conversations; ids Genesys does not know are absent.
@@ -566,10 +617,8 @@ impl GenesysClient {
     /// # Errors
     /// Any [`GenesysError`].
     pub async fn list_integrations(&self) -> Result<Vec<serde_json::Value>, GenesysError> {
-        let got: serde_json::Value = self
-            .get("/api/v2/integrations", &[("pageSize", "100".to_owned())])
-            .await?;
-        Ok(got["entities"].as_array().cloned().unwrap_or_default())
+        // Every page: a missed page would register a second client app.
+        self.all_pages("/api/v2/integrations", &[], 100).await
     }
 
     /// Registers an embedded client app (`integrationType` `embedded-client-app`) showing `url`,
@@ -647,13 +696,13 @@ impl GenesysClient {
     pub async fn list_metric_definitions(
         &self,
     ) -> Result<Vec<crate::models::ExternalMetricDefinition>, GenesysError> {
-        let got: crate::models::ExternalMetricDefinitionList = self
-            .get(
-                "/api/v2/employeeperformance/externalmetrics/definitions",
-                &[],
-            )
-            .await?;
-        Ok(got.entities)
+        // Every page: a missed page would create a second metric of the same name.
+        self.all_pages(
+            "/api/v2/employeeperformance/externalmetrics/definitions",
+            &[],
+            100,
+        )
+        .await
     }
 
     /// Creates an external metric definition (never re-sent blindly: list first).
@@ -717,7 +766,9 @@ impl GenesysClient {
                 &[],
                 Some(&body),
                 None,
-                Resend::Safe,
+                // Not a safe retry: a second publish makes a second version. A publish that may
+                // have happened is resolved by reading the published versions (provision).
+                Resend::Never,
             )
             .await?;
         Ok(resp.and_then(|v| {
@@ -771,8 +822,11 @@ impl GenesysClient {
 
     /// Creates an evaluation on a conversation. Never re-sent after it may have reached Genesys.
     ///
+    /// A success whose body does not decode is [`GenesysError::Undecodable`], with the evaluation id
+    /// when the body still shows one: the evaluation exists, it must never be taken for not sent.
+    ///
     /// # Errors
-    /// Any [`GenesysError`]; check [`GenesysError::possibly_sent`].
+    /// Any [`GenesysError`]; see [`GenesysError::create_failure`].
     pub async fn create_evaluation(
         &self,
         conversation_id: &str,
@@ -780,16 +834,41 @@ impl GenesysClient {
         idempotency_key: Option<Uuid>,
     ) -> Result<Evaluation, GenesysError> {
         let path = format!("/api/v2/quality/conversations/{conversation_id}/evaluations");
-        self.call(
-            Method::POST,
-            &path,
-            &[],
-            Some(body),
-            idempotency_key,
-            Resend::Never,
-        )
-        .await?
-        .ok_or_else(|| empty_body(&path))
+        let answer = self
+            .send(
+                Method::POST,
+                &path,
+                &[],
+                Some(body),
+                idempotency_key,
+                Resend::Never,
+            )
+            .await?;
+        let Some((status, bytes)) = answer else {
+            return Err(GenesysError::Undecodable {
+                url: path,
+                status: 200,
+                id: None,
+                path: ".".into(),
+                message: "empty response body".into(),
+            });
+        };
+        decode::<Evaluation>(&path, &bytes).map_err(|e| {
+            let (at, message) = match e {
+                GenesysError::Decode { path, message, .. } => (path, message),
+                other => (".".into(), other.to_string()),
+            };
+            GenesysError::Undecodable {
+                id: serde_json::from_slice::<serde_json::Value>(&bytes)
+                    .ok()
+                    .and_then(|v| v["id"].as_str().map(str::to_owned))
+                    .filter(|id| !id.trim().is_empty()),
+                url: path.clone(),
+                status,
+                path: at,
+                message,
+            }
+        })
     }
 
     /// Deletes an evaluation.
@@ -926,27 +1005,18 @@ impl GenesysClient {
         &self,
         conversation_id: &str,
     ) -> Result<Vec<Evaluation>, GenesysError> {
-        let mut out = Vec::new();
-        let mut page = 1;
-        loop {
-            let listing: EntityListing<Evaluation> = self
-                .get(
-                    "/api/v2/quality/evaluations/query",
-                    &[
-                        ("conversationId", conversation_id.into()),
-                        ("expandAnswerTotalScores", "true".into()),
-                        ("pageSize", "25".into()),
-                        ("pageNumber", page.to_string()),
-                    ],
-                )
-                .await?;
-            let n = listing.entities.len();
-            out.extend(listing.entities);
-            if listing.next_uri.is_none() || n == 0 {
-                return Ok(out);
-            }
-            page += 1;
-        }
+        self.all_pages(
+            "/api/v2/quality/evaluations/query",
+            &[
+                ("conversationId", conversation_id.into()),
+                ("expandAnswerTotalScores", "true".into()),
+                // Without it, an evaluation whose agent or evaluator was deleted is not shown,
+                // and a reconcile would take it for absent (reference/genesys-api.md §6.1).
+                ("includeDeletedUsers", "true".into()),
+            ],
+            25,
+        )
+        .await
     }
 }
 

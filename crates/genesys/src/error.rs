@@ -57,9 +57,141 @@ pub enum GenesysError {
         /// serde's message.
         message: String,
     },
+    /// A success status whose body did not decode: the request was executed (a create exists), but
+    /// what it answered cannot be read in full. `id` is the entity id when it could still be read.
+    #[error("{url} answered {status} with a body that did not decode at {path}: {message}")]
+    Undecodable {
+        /// Path of the request.
+        url: String,
+        /// The success status.
+        status: u16,
+        /// The `id` of the answer, when the body still carried a readable one.
+        id: Option<String>,
+        /// JSON path of the bad field.
+        path: String,
+        /// serde's message.
+        message: String,
+    },
     /// Bad client configuration.
     #[error("Genesys client configuration: {0}")]
     Config(String),
+}
+
+/// The per-agent cap's code (reference/genesys-api.md §6.1): a 400, not a rejection of the item.
+pub const AGENT_CAP_CODE: &str = "quality.evaluation.create.limit.exceeded.for.agent";
+
+/// What a failed evaluation create means for the migration (reference/genesys-api.md §6.1: every
+/// code the create operation can answer is handled on purpose).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreateFailure {
+    /// The agent is at its cap for now (400 `…limit.exceeded.for.agent`, or a 429 whose
+    /// `Retry-After` is longer than we wait): park this agent, never reject the item.
+    AgentCapped,
+    /// A transient conflict on this conversation (409 `quality.evaluation.already.in.progress`,
+    /// `request.conflict`): nothing was created; retry this item later.
+    RetryLater,
+    /// Rate-limited (a 429 that was waited out in-line until the attempts ran out): nothing was
+    /// created; send it again, everyone slowed down.
+    Throttled,
+    /// The request may have been executed (5xx, 408, timeout, dropped connection, an undecodable
+    /// success): `unknown` until Genesys is searched for it.
+    PossiblySent,
+    /// Nothing was sent (connection refused, retry budget spent before sending).
+    NotSent,
+    /// Genesys refuses this item (its agent, evaluator, conversation, answers or size): `rejected`
+    /// with the code; a re-plan may change it.
+    ItemRejected,
+    /// `quality.evaluation.already.exists`: the conversation holds an evaluation already (maybe
+    /// ours, from an attempt whose answer was lost): look for our marker before rejecting.
+    AlreadyExists,
+    /// Every further create would fail the same way (credentials, permissions, the form or the
+    /// form's ids, the configured status, a malformed request of ours): stop the run.
+    StopRun,
+}
+
+impl GenesysError {
+    /// What this error means for an evaluation create (see [`CreateFailure`]).
+    pub fn create_failure(&self) -> CreateFailure {
+        match self {
+            GenesysError::Throttled { .. } => CreateFailure::AgentCapped,
+            GenesysError::Transport { possibly_sent, .. } => {
+                if *possibly_sent {
+                    CreateFailure::PossiblySent
+                } else {
+                    CreateFailure::NotSent
+                }
+            }
+            GenesysError::Undecodable { .. } | GenesysError::Decode { .. } => {
+                CreateFailure::PossiblySent
+            }
+            GenesysError::Auth(_) | GenesysError::Config(_) => CreateFailure::StopRun,
+            GenesysError::Api { status, body, .. } => {
+                classify_create(*status, body.code.as_deref().unwrap_or(""))
+            }
+        }
+    }
+
+    /// The org limit an error names (`ErrorBody.limit`).
+    pub fn limit(&self) -> Option<&crate::models::ErrorLimit> {
+        match self {
+            GenesysError::Api { body, .. } | GenesysError::Throttled { body, .. } => {
+                body.limit.as_ref()
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The class of a create's error status and code (reference/genesys-api.md §6.1 and §8).
+pub fn classify_create(status: u16, code: &str) -> CreateFailure {
+    use CreateFailure::*;
+    match (status, code) {
+        (400, AGENT_CAP_CODE) => AgentCapped,
+        (400, "quality.evaluation.already.exists") => AlreadyExists,
+        // The person or the conversation of this item.
+        (
+            400,
+            "qm.evaluation.create.error.no.agent"
+            | "quality.evaluation.agent.doesnt.exist"
+            | "quality.evaluation.agent.doesnt.have.participate.permission"
+            | "qm.evaluation.create.error.no.evaluator"
+            | "quality.evaluation.evaluator.doesnt.exist"
+            | "quality.evaluation.evaluator.not.quality.evaluator"
+            | "quality.conversation.doesnt.exist"
+            | "quality.scoring.unanswered.required.questions"
+            | "quality.scoring.unanswered.required.comments"
+            | "invalid.date"
+            | "invalid.value"
+            | "invalid.property"
+            | "bad.request"
+            | "client.failed.request"
+            | "response.entity.too.large",
+        ) => ItemRejected,
+        // The form, its ids or the configured status: every create would fail alike.
+        (
+            400,
+            "quality.evaluation.form.doesnt.exist"
+            | "quality.evaluation.form.not.published"
+            | "evaluation.form.invalid"
+            | "quality.scoring.question.group.not.in.evaluation.form"
+            | "quality.scoring.question.not.in.evaluation.form"
+            | "quality.scoring.answer.not.in.evaluation.form"
+            | "quality.evaluation.no.answers.for.finished.state"
+            | "quality.evaluation.answers.for.pending.state"
+            | "quality.evaluation.for.pending.state"
+            | "constraint.validation"
+            | "invalid.query.param.value",
+        ) => StopRun,
+        (400, _) => ItemRejected,
+        (401 | 403 | 415, _) => StopRun,
+        (404 | 413, _) => ItemRejected,
+        (408, _) => PossiblySent,
+        (409, "quality.evaluation.already.in.progress" | "request.conflict") => RetryLater,
+        (409, _) => RetryLater,
+        (429, _) => Throttled,
+        (500..=599, _) => PossiblySent,
+        _ => ItemRejected,
+    }
 }
 
 impl GenesysError {
@@ -86,7 +218,8 @@ impl GenesysError {
     pub fn possibly_sent(&self) -> bool {
         match self {
             GenesysError::Transport { possibly_sent, .. } => *possibly_sent,
-            GenesysError::Api { status, .. } => *status >= 500,
+            GenesysError::Api { status, .. } => *status >= 500 || *status == 408,
+            GenesysError::Undecodable { .. } => true,
             _ => false,
         }
     }

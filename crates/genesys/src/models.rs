@@ -33,6 +33,24 @@ pub struct ErrorBody {
     /// Nested errors.
     #[serde(default)]
     pub errors: Vec<ErrorBody>,
+    /// The limit that was hit (`quality` / `evaluations.per.agent.per.day` for the per-agent cap).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<ErrorLimit>,
+}
+
+/// `ErrorBody.limit`: which org limit an error is about.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorLimit {
+    /// Limit key, e.g. `evaluations.per.agent.per.day`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Namespace, e.g. `quality`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The limit's value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<i64>,
 }
 
 /// One entry of `ErrorBody.details`.
@@ -608,14 +626,6 @@ pub struct ExternalMetricDefinition {
     pub default_objective_type: String,
     /// Enabled.
     pub enabled: bool,
-}
-
-/// A list of definitions.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ExternalMetricDefinitionList {
-    /// The definitions.
-    #[serde(default)]
-    pub entities: Vec<ExternalMetricDefinition>,
 }
 
 /// One external metric data point: one per user, metric and day.

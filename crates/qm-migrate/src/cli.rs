@@ -215,6 +215,38 @@ pub struct GenesysFlags {
     /// Fault: share of API requests answered 429 (a storm), with a 1 s Retry-After.
     #[arg(long, default_value_t = 0.0)]
     pub storm_rate: f64,
+    /// Answer the per-agent cap with a 429 and a Retry-After (the older reading) instead of the
+    /// documented 400 `quality.evaluation.create.limit.exceeded.for.agent`.
+    #[arg(long)]
+    pub cap_as_429: bool,
+    /// Live QA: evaluations every agent already received in the day before the start.
+    #[arg(long, default_value_t = 0)]
+    pub live_evaluations_per_agent: u32,
+    /// How long before the start those live evaluations were made, seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub live_evaluations_age_s: u64,
+    /// Do not replay `Idempotency-Key` (a repeated key makes a second evaluation; unverified #12).
+    #[arg(long)]
+    pub no_idempotency_replay: bool,
+    /// Replay a key only this many seconds after its first use (0: for ever).
+    #[arg(long, default_value_t = 0)]
+    pub idempotency_window_s: u64,
+    /// `evaluations/query` shows a new evaluation only this many milliseconds after it is made.
+    #[arg(long, default_value_t = 0)]
+    pub query_lag_ms: u64,
+    /// Fault: share of creates stored and answered with a body that does not decode.
+    #[arg(long, default_value_t = 0.0)]
+    pub undecodable_create_rate: f64,
+    /// Fault: share of creates answered 409 `quality.evaluation.already.in.progress`.
+    #[arg(long, default_value_t = 0.0)]
+    pub in_progress_rate: f64,
+    /// Fault: the first N publishes are committed and their connection dropped.
+    #[arg(long, default_value_t = 0)]
+    pub drop_publishes: u32,
+    /// Fault: answer every API request 429 `too.many.requests` without Retry-After for this many
+    /// seconds after the start.
+    #[arg(long, default_value_t = 0)]
+    pub throttle_without_retry_after_s: u64,
     /// Run the emulator's clock this many times faster than real time.
     #[arg(long, default_value_t = 1.0)]
     pub time_scale: f64,
@@ -241,6 +273,17 @@ impl GenesysFlags {
             storm_rate: self.storm_rate,
             storm_retry_after_s: 1,
             seed: self.seed,
+            cap_as_429: self.cap_as_429,
+            live_evaluations_per_agent: self.live_evaluations_per_agent,
+            live_evaluations_age_s: self.live_evaluations_age_s,
+            idempotency_replay: !self.no_idempotency_replay,
+            idempotency_window_s: self.idempotency_window_s,
+            query_lag_ms: self.query_lag_ms,
+            undecodable_create_rate: self.undecodable_create_rate,
+            undecodable_without_id: false,
+            in_progress_rate: self.in_progress_rate,
+            drop_publishes: self.drop_publishes,
+            throttle_without_retry_after_s: self.throttle_without_retry_after_s,
         }
     }
 }

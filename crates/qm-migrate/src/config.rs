@@ -286,6 +286,36 @@ pub struct GenesysConfig {
     /// `create` (send anyway; a Genesys `quality.evaluation.already.exists` is recorded as rejected),
     /// `skip` (query first, record as rejected without sending), `fail` (query first, stop the load).
     pub on_existing_evaluation: String,
+    /// An `unknown` create (its answer was lost) is declared absent, and sent again, only once its
+    /// attempt is this old, seconds: the evaluation query may show a new evaluation late (no source
+    /// says how late), and a request may reach Genesys up to `timeout_s` after it left. Unset: twice
+    /// the measured `query_lag_s` after `timeout_s`, when `probe` measured it, else 300.
+    pub reconcile_after_s: Option<u64>,
+    /// How late `evaluations/query` showed a new evaluation on this org, seconds, as `probe`
+    /// measured it (`probe --write-config` sets it).
+    pub query_lag_s: Option<f64>,
+    /// After the org answered an agent with its cap, when no send of ours in the window explains it
+    /// (live QA counts too, and we cannot see when those were made), try that agent again after
+    /// this many seconds (one request, refused again if it is still full).
+    pub cap_recheck_s: u64,
+}
+
+/// The default `[genesys] reconcile_after_s`: five minutes. A lost answer costs a five-minute wait;
+/// declaring a create absent while the query has not caught up costs a duplicate evaluation.
+pub const DEFAULT_RECONCILE_AFTER_S: u64 = 300;
+
+impl GenesysConfig {
+    /// How old an `unknown` attempt must be before a lookup that does not find it counts as absent:
+    /// `reconcile_after_s` when set, else `timeout_s` + 2 × the measured `query_lag_s` (at least
+    /// `timeout_s` + 5), else [`DEFAULT_RECONCILE_AFTER_S`].
+    pub fn reconcile_after(&self) -> std::time::Duration {
+        let s = match (self.reconcile_after_s, self.query_lag_s) {
+            (Some(s), _) => s as f64,
+            (None, Some(lag)) => self.timeout_s as f64 + (2.0 * lag.max(0.0)).max(5.0),
+            (None, None) => DEFAULT_RECONCILE_AFTER_S as f64,
+        };
+        std::time::Duration::from_secs_f64(s)
+    }
 }
 
 impl Default for GenesysConfig {
@@ -302,6 +332,9 @@ impl Default for GenesysConfig {
             max_attempts: 5,
             use_idempotency_key: true,
             on_existing_evaluation: "create".into(),
+            reconcile_after_s: None,
+            query_lag_s: None,
+            cap_recheck_s: 3600,
         }
     }
 }
@@ -571,6 +604,24 @@ impl Config {
                 self.genesys.on_existing_evaluation
             );
         }
+        if let Some(r) = self.genesys.reconcile_after_s
+            && r < self.genesys.timeout_s
+        {
+            bail!(
+                "[genesys] reconcile_after_s = {r} is shorter than timeout_s = {}: a create may reach Genesys until its timeout, so an unknown one could be declared absent and sent twice",
+                self.genesys.timeout_s
+            );
+        }
+        if self
+            .genesys
+            .query_lag_s
+            .is_some_and(|l| !(l.is_finite() && l >= 0.0))
+        {
+            bail!("[genesys] query_lag_s must be a number of seconds (0 or more)");
+        }
+        if self.genesys.cap_recheck_s == 0 {
+            bail!("[genesys] cap_recheck_s must be above 0");
+        }
         if self.genesys.requests_per_minute == 0 || self.genesys.per_agent_daily_cap == 0 {
             bail!("[genesys] requests_per_minute and per_agent_daily_cap must be above 0");
         }
@@ -736,6 +787,9 @@ timeout_s = 30
 max_attempts = 5
 use_idempotency_key = true        # unverified #12
 on_existing_evaluation = "create" # create | skip | fail: a conversation already evaluated by someone else (unverified #2)
+# reconcile_after_s = 300         # an unknown create is declared absent (and sent again) only this long after it left (unverified: query lag)
+# query_lag_s = 2.0               # measured by `qm-migrate probe`; sets reconcile_after_s when that is unset
+cap_recheck_s = 3600              # after a per-agent cap answer we cannot explain, try that agent again this much later
 
 [history]
 dir = "history"

@@ -75,6 +75,8 @@ pub async fn run(
     progress: &indicatif::ProgressBar,
 ) -> Result<Outcome> {
     let started = std::time::Instant::now();
+    // The demo writes its folder (sample, ledger, emulator state): one demo per folder at a time.
+    let _lease = crate::lease::acquire(&out.join("ledger.db"), "demo")?;
     let sample_dir = out.join("sample");
     let sample = crate::sample::generate(evaluations, 42, &sample_dir)?;
     // The API path keeps its own ledger and Genesys "org" beside the file path's.

@@ -113,6 +113,7 @@ pub async fn run_with(
     progress: &indicatif::ProgressBar,
     api: Option<calabrio::api::ApiOptions>,
 ) -> Result<ExtractSummary> {
+    let _lease = crate::lease::acquire(&cfg.ledger.path, "extract")?;
     if cfg.source.kind == "calabrio-api" {
         let opts = match api {
             Some(o) => o,

@@ -67,6 +67,22 @@ fn section_key(name: &str) -> String {
     format!("sec:{name}")
 }
 
+/// The reconciliation marker carried in `answers.privateComments`: the record's identity in Calabrio
+/// and the idempotency key of the attempt, so the evaluation can be found again in Genesys.
+pub fn marker(system: &str, evaluation_id: &str, key: &str) -> String {
+    format!(
+        "qm-migrate marker: source={system}; calabrio_evaluation_id={evaluation_id}; idempotency_key={key}"
+    )
+}
+
+/// `marker` with its idempotency key replaced by `key` (a new key generation).
+pub fn marker_with_key(marker: &str, key: &str) -> String {
+    match marker.find("idempotency_key=") {
+        Some(i) => format!("{}idempotency_key={key}", &marker[..i]),
+        None => format!("{marker}; idempotency_key={key}"),
+    }
+}
+
 /// The KPI (auto-fail) group: a fatal question answered Failed on a Calabrio KPI failure (Genesys
 /// then scores 0 %, as Calabrio did), else marked N/A (0 of 0). Mirrored forms without a KPI
 /// question of their own carry it too.

@@ -174,6 +174,7 @@ pub(crate) const AGENT_KEY: &str = "coalesce('calabrio:' || coalesce(
 /// # Errors
 /// Ledger and I/O errors.
 pub fn write(cfg: &Config, ledger: &Ledger) -> Result<HistorySummary> {
+    let _lease = crate::lease::acquire(&cfg.ledger.path, "history")?;
     let dir = &cfg.history.dir;
     let Some(run) = ledger.latest_extract()? else {
         return Ok(HistorySummary::default());

@@ -205,6 +205,21 @@ CREATE TABLE form_versions (
 INSERT INTO form_versions (name, published_id, definition_hash, recorded_at)
 SELECT name, published_id, definition_hash, datetime('now') FROM forms WHERE published_id IS NOT NULL;
 "#,
+    // Idempotency key generations: an attempt whose outcome is known to have created nothing (a cap
+    // answer, a 409, a 429, a rejection) takes a new key for the next attempt, so a Genesys that
+    // replays the first answer of a key cannot replay an old error for ever. And the per-agent cap
+    // as the org answered it: no create for that agent before `until_ms`.
+    r#"
+ALTER TABLE loads ADD COLUMN key_generation INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE agent_caps (
+    agent_user_id TEXT PRIMARY KEY,
+    until_ms INTEGER NOT NULL,
+    code TEXT,
+    limit_value INTEGER,
+    message TEXT,
+    observed_at TEXT NOT NULL
+);
+"#,
 ];
 
 /// The load states of an `evaluation` item.
@@ -318,6 +333,21 @@ pub struct LoadRow {
     pub evaluation_id: Option<String>,
     /// Parked until.
     pub deferred_until: Option<String>,
+    /// When its latest create left (ms on the migration's clock).
+    pub sent_at: Option<i64>,
+}
+
+/// An agent the org answered with its per-agent cap.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AgentCap {
+    /// Genesys user id.
+    pub agent_user_id: String,
+    /// No create for this agent before this time (ms on the migration's clock).
+    pub until_ms: i64,
+    /// The code Genesys answered with.
+    pub code: Option<String>,
+    /// The cap Genesys named (`ErrorBody.limit.value`), when it did.
+    pub limit_value: Option<i64>,
 }
 
 /// A non-`evaluation` record: (locator, evaluation id, disposition, reason).
@@ -1047,7 +1077,8 @@ impl Ledger {
     pub fn loads_in(&self, states: &[&str]) -> Result<Vec<LoadRow>> {
         let placeholders = vec!["?"; states.len()].join(",");
         let sql = format!(
-            "SELECT record_id, state, idempotency_key, conversation_id, agent_user_id, evaluation_id, deferred_until
+            "SELECT record_id, state, idempotency_key, conversation_id, agent_user_id, evaluation_id, deferred_until,
+                    sent_at
              FROM loads WHERE state IN ({placeholders}) ORDER BY agent_user_id, record_id"
         );
         let mut stmt = self.conn.prepare(&sql)?;
@@ -1061,6 +1092,7 @@ impl Ledger {
                     agent_user_id: r.get(4)?,
                     evaluation_id: r.get(5)?,
                     deferred_until: r.get(6)?,
+                    sent_at: r.get(7)?,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -1138,6 +1170,70 @@ impl Ledger {
         )?;
         anyhow::ensure!(n == 1, "no load item for record {record_id}");
         Ok(())
+    }
+
+    /// Gives a load item a new idempotency key (the next generation, derived from the current key)
+    /// and forgets its release date, after an attempt known to have created nothing. Returns the new
+    /// key.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn next_key_generation(&self, record_id: i64) -> Result<String> {
+        let (key, generation): (String, i64) = self.conn.query_row(
+            "SELECT idempotency_key, key_generation FROM loads WHERE record_id = ?1",
+            [record_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let base = uuid::Uuid::parse_str(&key).unwrap_or(uuid::Uuid::NAMESPACE_OID);
+        let next = uuid::Uuid::new_v5(&base, format!("generation {}", generation + 1).as_bytes())
+            .to_string();
+        self.conn.execute(
+            "UPDATE loads SET idempotency_key = ?2, key_generation = key_generation + 1,
+             release_date = NULL, updated_at = ?3 WHERE record_id = ?1",
+            params![record_id, next, now()],
+        )?;
+        Ok(next)
+    }
+
+    /// Records that the org answered `agent` with its cap: no create before `until_ms`.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn put_agent_cap(
+        &self,
+        agent: &str,
+        until_ms: i64,
+        code: Option<&str>,
+        limit_value: Option<i64>,
+        message: Option<&str>,
+    ) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO agent_caps (agent_user_id, until_ms, code, limit_value, message, observed_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![agent, until_ms, code, limit_value, message, now()],
+        )?;
+        Ok(())
+    }
+
+    /// Every agent the org answered with its cap, newest answer each.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn agent_caps(&self) -> Result<Vec<AgentCap>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT agent_user_id, until_ms, code, limit_value FROM agent_caps ORDER BY agent_user_id",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(AgentCap {
+                    agent_user_id: r.get(0)?,
+                    until_ms: r.get(1)?,
+                    code: r.get(2)?,
+                    limit_value: r.get(3)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
     }
 
     /// Send times (ms) per agent of the items that count against the per-agent cap (created,

@@ -15,6 +15,7 @@ pub mod extract;
 pub mod form;
 pub mod fsutil;
 pub mod history;
+pub mod lease;
 pub mod ledger;
 pub mod load;
 pub mod mirror;
@@ -580,10 +581,29 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
             let eta = load::status_eta(&cfg, &ledger, jiff::Timestamp::now().as_millisecond())?;
             let runs = ledger.recent_runs(10)?;
             let last = runs.first();
+            let now_ms = jiff::Timestamp::now().as_millisecond();
+            let capped: Vec<ledger::AgentCap> = ledger
+                .agent_caps()?
+                .into_iter()
+                .filter(|c| c.until_ms > now_ms)
+                .collect();
+            let writer = lease::holder(&cfg.ledger.path);
             Ok(Outcome {
                 human: format!(
-                    "{}\nstale records (no longer in the source) {}\nform: {}\nlast run: {}\nestimated time to finish the load: {}\nload:\n{}recent runs (rollback --since takes the id):\n{}",
+                    "{}{}{}\nstale records (no longer in the source) {}\nform: {}\nlast run: {}\nestimated time to finish the load: {}\nload:\n{}recent runs (rollback --since takes the id):\n{}",
+                    writer
+                        .as_ref()
+                        .map(|w| format!("being written by {w}\n"))
+                        .unwrap_or_default(),
                     invariant_line_with(records, &dispositions, unplanned),
+                    match capped.iter().map(|c| c.until_ms).min() {
+                        Some(next) => format!(
+                            "\nagents Genesys answered with their cap: {} (the first is tried again {})",
+                            capped.len(),
+                            jiff::Timestamp::from_millisecond(next).unwrap_or(jiff::Timestamp::MAX)
+                        ),
+                        None => String::new(),
+                    },
                     ledger.stale_records()?,
                     form.and_then(|f| f.published_id)
                         .map(|p| format!("published version {p}"))
@@ -618,7 +638,8 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
                         .collect::<String>()
                 ),
                 code: exit_code(&dispositions, Some(&load)),
-                json: json!({"command": "status", "records": records, "dispositions": dispositions, "unplanned": unplanned, "load": load, "eta_seconds": eta, "last_run": last, "runs": runs}),
+                json: json!({"command": "status", "records": records, "dispositions": dispositions, "unplanned": unplanned, "load": load, "eta_seconds": eta, "last_run": last, "runs": runs,
+                    "capped_agents": capped, "writer": writer}),
             })
         }
         Command::Emulator {
@@ -800,6 +821,7 @@ pub async fn run_all_with(
     progress: &indicatif::ProgressBar,
     api: Option<calabrio::api::ApiOptions>,
 ) -> Result<Outcome> {
+    let _lease = lease::acquire(&cfg.ledger.path, "run")?;
     let mut ledger = Ledger::open(&cfg.ledger.path)?;
     let ex = extract::run_with(cfg, &mut ledger, progress, api).await?;
     let pl = plan::run(

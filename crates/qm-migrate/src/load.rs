@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use anyhow::{Context, Result, bail};
+use genesys::error::CreateFailure;
 use genesys::models::{EntityRef, EvaluationCreateBody, ScoringSet};
 use genesys::{GenesysClient, GenesysError};
 use serde::Serialize;
@@ -49,6 +50,8 @@ pub struct LoadSummary {
     pub deferred_now: u64,
     /// Items whose outcome is unknown after this run.
     pub unknown_now: u64,
+    /// Creates refused with a 429 after the client's in-line waits ran out (sent again later).
+    pub throttled_now: u64,
     /// Creates that a dry run would send.
     pub would_send: u64,
     /// Estimated time to finish at the start, seconds of the migration's clock.
@@ -75,6 +78,7 @@ fn ts_from_ms(ms: i64) -> jiff::Timestamp {
 pub fn eta_ms(
     backlog: &BTreeMap<String, usize>,
     recent: &BTreeMap<String, Vec<i64>>,
+    blocked: &BTreeMap<String, i64>,
     cap: u32,
     requests_per_minute: u32,
     now_ms: i64,
@@ -98,10 +102,12 @@ pub fn eta_ms(
         for _ in used.len()..cap {
             slots.push(std::cmp::Reverse(now_ms));
         }
+        // The org answered this agent with its cap: nothing before it said.
+        let earliest = blocked.get(agent).copied().unwrap_or(now_ms).max(now_ms);
         let mut last = now_ms;
         for _ in 0..*n {
             let std::cmp::Reverse(free) = slots.pop().unwrap_or(std::cmp::Reverse(now_ms));
-            let send = free.max(now_ms);
+            let send = free.max(earliest);
             last = last.max(send);
             slots.push(std::cmp::Reverse(send + DAY_MS + CAP_MARGIN_MS));
         }
@@ -121,6 +127,18 @@ struct Ctx<'a> {
     mirrors: MirrorForms,
 }
 
+/// A 409 `quality.evaluation.already.in.progress` (an automated evaluation is running on the
+/// conversation): the item is tried again this much later.
+const RETRY_LATER_MS: i64 = 120_000;
+
+/// What one create's answer does to its item.
+enum Settled {
+    /// Recorded; the pass goes on.
+    Done,
+    /// Recorded; the whole run must stop (credentials, permissions, the form): the message.
+    Stop(String),
+}
+
 impl Ctx<'_> {
     fn now_ms(&self) -> i64 {
         self.client.clock().now_unix_ms()
@@ -130,8 +148,12 @@ impl Ctx<'_> {
         self.opts.stop.as_ref().is_some_and(|s| *s.borrow())
     }
 
-    /// `sending` left by a crash is `unknown`; every `unknown` is looked up before anything is sent.
-    async fn reconcile(&self, summary: &mut LoadSummary) -> Result<()> {
+    fn reconcile_after_ms(&self) -> i64 {
+        i64::try_from(self.cfg.genesys.reconcile_after().as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// `sending` left by a crash is `unknown` (its request may have reached Genesys).
+    fn recover_sending(&self) -> Result<()> {
         for item in self.ledger.loads_in(&[state::SENDING])? {
             self.ledger.set_load(
                 item.record_id,
@@ -143,7 +165,24 @@ impl Ctx<'_> {
                 None,
             )?;
         }
+        Ok(())
+    }
+
+    /// Looks for every `unknown` item old enough to be looked up (its attempt at least
+    /// `reconcile_after` old, so a lagging query has caught up): found ⇒ `created`, not found ⇒
+    /// `planned`, sent again with the same key and body. Younger ones wait; returns when the next
+    /// one matures.
+    async fn reconcile_due(&self, summary: &mut LoadSummary) -> Result<Option<i64>> {
+        let after = self.reconcile_after_ms();
+        let now = self.now_ms();
+        let mut next: Option<i64> = None;
         for item in self.ledger.loads_in(&[state::UNKNOWN])? {
+            // An attempt of unknown time (an old ledger) counts as old.
+            let due = item.sent_at.unwrap_or(i64::MIN).saturating_add(after);
+            if due > now {
+                next = Some(next.map_or(due, |n: i64| n.min(due)));
+                continue;
+            }
             match find_existing(self.client, &item).await? {
                 Some((id, total)) => {
                     self.ledger.set_load(
@@ -164,14 +203,17 @@ impl Ctx<'_> {
                         None,
                         None,
                         None,
-                        Some("was unknown; not in Genesys: sent again with the same key"),
+                        Some(&format!(
+                            "was unknown; not in Genesys {} s after the attempt: sent again with the same key",
+                            after / 1000
+                        )),
                         None,
                     )?;
                     summary.resent_after_unknown += 1;
                 }
             }
         }
-        Ok(())
+        Ok(next)
     }
 
     fn release_due(&self) -> Result<Option<i64>> {
@@ -211,15 +253,35 @@ impl Ctx<'_> {
         )
     }
 
-    /// Sends every item that may be sent now. Returns the number of creates sent.
+    /// The cap the scheduler counts against: the configured (or org-read) one, lowered by any cap
+    /// Genesys named in a cap answer.
+    fn effective_cap(&self, caps: &[crate::ledger::AgentCap]) -> usize {
+        let named = caps
+            .iter()
+            .filter_map(|c| c.limit_value)
+            .filter(|v| *v > 0)
+            .min()
+            .and_then(|v| usize::try_from(v).ok());
+        let cfg = self.cfg.genesys.per_agent_daily_cap as usize;
+        named.map_or(cfg, |n| n.min(cfg)).max(1)
+    }
+
+    /// Sends every item that may be sent now. Returns the number of creates sent. A failure lets
+    /// the requests in flight settle, and records them, before it is returned.
     async fn pass(
         &self,
         summary: &mut LoadSummary,
         budget: &mut Option<usize>,
         progress: &indicatif::ProgressBar,
     ) -> Result<usize> {
-        let cap = self.cfg.genesys.per_agent_daily_cap as usize;
         let now = self.now_ms();
+        let caps = self.ledger.agent_caps()?;
+        let cap = self.effective_cap(&caps);
+        let mut blocked: HashMap<String, crate::ledger::AgentCap> = caps
+            .into_iter()
+            .filter(|c| c.until_ms > now)
+            .map(|c| (c.agent_user_id.clone(), c))
+            .collect();
         let mut windows: BTreeMap<String, VecDeque<i64>> = BTreeMap::new();
         for (agent, t) in self.ledger.recent_sends(now - DAY_MS)? {
             windows.entry(agent).or_default().push_back(t);
@@ -231,9 +293,6 @@ impl Ctx<'_> {
                 .or_default()
                 .push_back(item);
         }
-        let now_text = ts_from_ms(now)
-            .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
-            .to_string();
         let concurrency = if self.opts.concurrency == 0 {
             self.cfg.genesys.concurrency
         } else {
@@ -247,93 +306,216 @@ impl Ctx<'_> {
         )> = tokio::task::JoinSet::new();
         let mut sent = 0usize;
         let mut order: VecDeque<String> = queues.keys().cloned().collect();
+        let mut failure: Option<anyhow::Error> = None;
         loop {
             // Fill the pipe, agents in turn.
-            while inflight.len() < concurrency && !self.stopped() && budget.is_none_or(|b| b > 0) {
+            while failure.is_none()
+                && inflight.len() < concurrency
+                && !self.stopped()
+                && budget.is_none_or(|b| b > 0)
+            {
                 let Some(agent) = order.pop_front() else {
                     break;
                 };
-                let Some(item) = queues.get_mut(&agent).and_then(VecDeque::pop_front) else {
-                    continue;
-                };
-                let window = windows.entry(agent.clone()).or_default();
-                let now = self.now_ms();
-                while window.front().is_some_and(|t| *t <= now - DAY_MS) {
-                    window.pop_front();
-                }
-                if window.len() >= cap {
-                    // At its cap: this agent waits, the others go on.
-                    let until = window.front().copied().unwrap_or(now) + DAY_MS + CAP_MARGIN_MS;
-                    let why = format!("per-agent cap of {cap} evaluations per 24 h reached");
-                    self.defer(item.record_id, until, Some("per.agent.cap"), &why)?;
-                    summary.deferred_now += 1;
-                    for other in queues
-                        .get_mut(&agent)
-                        .map(std::mem::take)
-                        .unwrap_or_default()
-                    {
-                        self.defer(other.record_id, until, Some("per.agent.cap"), &why)?;
-                        summary.deferred_now += 1;
-                    }
-                    continue;
-                }
-                let release = if self.cfg.form.release_policy == "immediate" {
-                    Some(if self.opts.dry_run {
-                        now_text.clone()
-                    } else {
-                        self.ledger.release_date(item.record_id, &now_text)?
-                    })
-                } else {
-                    None
-                };
-                let (form_id, map) = match self.ledger.plan_form_name(item.record_id)? {
-                    None => (&self.form_id, &self.map),
-                    Some(name) => self.mirrors.get(&name).map(|(f, m)| (f, m)).with_context(|| {
-                        format!("the mirrored form '{name}' is not provisioned: run `qm-migrate provision`")
-                    })?,
-                };
-                let body = create_body(self.cfg, self.ledger, &item, form_id, map, release)?;
-                if queues.get(&agent).is_some_and(|q| !q.is_empty()) {
-                    order.push_back(agent.clone());
-                }
-                sent += 1;
-                if let Some(b) = budget.as_mut() {
-                    *b -= 1;
-                }
-                progress.inc(1);
-                if self.opts.dry_run {
-                    summary.would_send += 1;
-                    window.push_back(now);
-                    continue;
-                }
-                if self.cfg.genesys.on_existing_evaluation != "create"
-                    && self.other_evaluation(&item, summary).await?
+                match self
+                    .next_request(
+                        &agent,
+                        cap,
+                        &mut blocked,
+                        &mut windows,
+                        &mut queues,
+                        summary,
+                    )
+                    .await
                 {
-                    continue;
+                    Ok(next) => {
+                        if queues.get(&agent).is_some_and(|q| !q.is_empty()) {
+                            order.push_back(agent.clone());
+                        }
+                        let Some((item, body)) = next else {
+                            continue;
+                        };
+                        sent += 1;
+                        if let Some(b) = budget.as_mut() {
+                            *b -= 1;
+                        }
+                        progress.inc(1);
+                        if self.opts.dry_run {
+                            summary.would_send += 1;
+                            continue;
+                        }
+                        let key: uuid::Uuid = match item.idempotency_key.parse() {
+                            Ok(k) => k,
+                            Err(e) => {
+                                failure =
+                                    Some(anyhow::Error::new(e).context("ledger idempotency key"));
+                                break;
+                            }
+                        };
+                        let now = self.now_ms();
+                        if let Err(e) = self.ledger.mark_sending(item.record_id, now) {
+                            failure = Some(e);
+                            break;
+                        }
+                        windows.entry(agent.clone()).or_default().push_back(now);
+                        let client = self.client.clone();
+                        let key_header = self.cfg.genesys.use_idempotency_key.then_some(key);
+                        let started = ts_from_ms(now).to_string();
+                        inflight.spawn(async move {
+                            let r = client
+                                .create_evaluation(&item.conversation_id, &body, key_header)
+                                .await;
+                            (item, started, r)
+                        });
+                    }
+                    Err(e) => failure = Some(e),
                 }
-                let key: uuid::Uuid = item
-                    .idempotency_key
-                    .parse()
-                    .context("ledger idempotency key")?;
-                self.ledger.mark_sending(item.record_id, now)?;
-                window.push_back(now);
-                let client = self.client.clone();
-                let key_header = self.cfg.genesys.use_idempotency_key.then_some(key);
-                let started = ts_from_ms(now).to_string();
-                inflight.spawn(async move {
-                    let r = client
-                        .create_evaluation(&item.conversation_id, &body, key_header)
-                        .await;
-                    (item, started, r)
-                });
             }
             let Some(joined) = inflight.join_next().await else {
                 break;
             };
-            let (item, started, result) = joined.context("a request task failed")?;
-            self.settle(item, &started, result, summary, &mut queues)?;
+            match joined {
+                Ok((item, started, result)) => {
+                    match self
+                        .settle(item, &started, result, summary, &mut queues, &mut blocked)
+                        .await
+                    {
+                        Ok(Settled::Done) => {}
+                        Ok(Settled::Stop(why)) => {
+                            failure.get_or_insert_with(|| anyhow::anyhow!(why));
+                        }
+                        Err(e) => {
+                            failure.get_or_insert(e);
+                        }
+                    }
+                }
+                Err(e) => {
+                    failure.get_or_insert_with(|| {
+                        anyhow::Error::new(e).context("a request task failed")
+                    });
+                }
+            }
         }
-        Ok(sent)
+        match failure {
+            Some(e) => {
+                Err(e).context("load stopped (the requests in flight were settled and recorded)")
+            }
+            None => Ok(sent),
+        }
+    }
+
+    /// The next create of `agent`'s queue that may leave now, with its body; `None` when the agent
+    /// has nothing to send now (its queue is empty, or it is at its cap and its items were deferred).
+    async fn next_request(
+        &self,
+        agent: &str,
+        cap: usize,
+        blocked: &mut HashMap<String, crate::ledger::AgentCap>,
+        windows: &mut BTreeMap<String, VecDeque<i64>>,
+        queues: &mut BTreeMap<String, VecDeque<LoadRow>>,
+        summary: &mut LoadSummary,
+    ) -> Result<Option<(LoadRow, EvaluationCreateBody)>> {
+        let Some(item) = queues.get_mut(agent).and_then(VecDeque::pop_front) else {
+            return Ok(None);
+        };
+        let now = self.now_ms();
+        // The org said this agent is full: nothing for it before then.
+        if let Some(c) = blocked.get(agent) {
+            let why = format!(
+                "Genesys answered this agent with its cap ({}); next try {}",
+                c.code.as_deref().unwrap_or("per-agent cap"),
+                ts_from_ms(c.until_ms)
+            );
+            self.defer_agent(
+                agent,
+                item,
+                c.until_ms,
+                c.code.as_deref(),
+                &why,
+                queues,
+                summary,
+            )?;
+            return Ok(None);
+        }
+        let window = windows.entry(agent.to_owned()).or_default();
+        while window.front().is_some_and(|t| *t <= now - DAY_MS) {
+            window.pop_front();
+        }
+        if window.len() >= cap {
+            // At its cap by our own count: this agent waits, the others go on.
+            let until = window.front().copied().unwrap_or(now) + DAY_MS + CAP_MARGIN_MS;
+            let why = format!("per-agent cap of {cap} evaluations per 24 h reached");
+            self.defer_agent(
+                agent,
+                item,
+                until,
+                Some("per.agent.cap"),
+                &why,
+                queues,
+                summary,
+            )?;
+            return Ok(None);
+        }
+        if !self.opts.dry_run
+            && self.cfg.genesys.on_existing_evaluation != "create"
+            && self.other_evaluation(&item, summary).await?
+        {
+            return Ok(None);
+        }
+        // The release date belongs to the key generation: fixed at its first send, so every
+        // re-send with the same key is byte-identical; a new generation gets a fresh one.
+        let release = if self.cfg.form.release_policy == "immediate" {
+            let now_text = ts_from_ms(now)
+                .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+                .to_string();
+            Some(if self.opts.dry_run {
+                now_text
+            } else {
+                self.ledger.release_date(item.record_id, &now_text)?
+            })
+        } else {
+            None
+        };
+        let (form_id, map) = match self.ledger.plan_form_name(item.record_id)? {
+            None => (&self.form_id, &self.map),
+            Some(name) => self
+                .mirrors
+                .get(&name)
+                .map(|(f, m)| (f, m))
+                .with_context(|| {
+                    format!(
+                        "the mirrored form '{name}' is not provisioned: run `qm-migrate provision`"
+                    )
+                })?,
+        };
+        let body = create_body(self.cfg, self.ledger, &item, form_id, map, release)?;
+        if self.opts.dry_run {
+            window.push_back(now);
+        }
+        Ok(Some((item, body)))
+    }
+
+    /// Defers `item` and the rest of its agent's queue until `until`.
+    #[allow(clippy::too_many_arguments)]
+    fn defer_agent(
+        &self,
+        agent: &str,
+        item: LoadRow,
+        until: i64,
+        code: Option<&str>,
+        why: &str,
+        queues: &mut BTreeMap<String, VecDeque<LoadRow>>,
+        summary: &mut LoadSummary,
+    ) -> Result<()> {
+        let rest = queues
+            .get_mut(agent)
+            .map(std::mem::take)
+            .unwrap_or_default();
+        for other in std::iter::once(item).chain(rest) {
+            self.defer(other.record_id, until, code, why)?;
+            summary.deferred_now += 1;
+        }
+        Ok(())
     }
 
     /// `skip` / `fail` for a conversation someone else already evaluated (unverified #2).
@@ -370,17 +552,48 @@ impl Ctx<'_> {
         Ok(true)
     }
 
-    fn settle(
+    /// When the agent of a cap answer may be tried again: the `Retry-After` when Genesys gave one;
+    /// else, when our own sends fill the cap Genesys named, 24 h after the oldest of them; else
+    /// (live QA, which we cannot see, filled it) after `[genesys] cap_recheck_s`.
+    fn cap_until(&self, agent: &str, e: &GenesysError) -> Result<i64> {
+        let now = self.now_ms();
+        if let GenesysError::Throttled { retry_after, .. } = e {
+            return Ok(
+                now.saturating_add(i64::try_from(retry_after.as_millis()).unwrap_or(i64::MAX))
+            );
+        }
+        let own: Vec<i64> = self
+            .ledger
+            .recent_sends(now - DAY_MS)?
+            .into_iter()
+            .filter(|(a, _)| a == agent)
+            .map(|(_, t)| t)
+            .collect();
+        let named = e
+            .limit()
+            .and_then(|l| l.value)
+            .and_then(|v| usize::try_from(v).ok())
+            .unwrap_or(self.cfg.genesys.per_agent_daily_cap as usize);
+        let recheck = now.saturating_add(
+            i64::try_from(self.cfg.genesys.cap_recheck_s).unwrap_or(i64::MAX / 1000) * 1000,
+        );
+        Ok(match own.first() {
+            Some(oldest) if own.len() >= named => oldest + DAY_MS + CAP_MARGIN_MS,
+            _ => recheck,
+        })
+    }
+
+    async fn settle(
         &self,
         item: LoadRow,
         started: &str,
         result: Result<genesys::models::Evaluation, GenesysError>,
         summary: &mut LoadSummary,
         queues: &mut BTreeMap<String, VecDeque<LoadRow>>,
-    ) -> Result<()> {
+        blocked: &mut HashMap<String, crate::ledger::AgentCap>,
+    ) -> Result<Settled> {
         let ledger = self.ledger;
-        let failed = |to: &str, outcome: &str, msg: &str, e: &GenesysError| -> Result<()> {
-            ledger.set_load(item.record_id, to, None, None, e.code(), Some(msg), None)?;
+        let attempt = |outcome: &str, e: &GenesysError, msg: &str| {
             ledger.record_attempt(
                 item.record_id,
                 started,
@@ -391,79 +604,197 @@ impl Ctx<'_> {
                 None,
             )
         };
-        match result {
+        let created = |id: &str, total: Option<f64>, note: Option<&str>| -> Result<()> {
+            ledger.set_load(
+                item.record_id,
+                state::CREATED,
+                Some(id),
+                None,
+                None,
+                note,
+                total,
+            )?;
+            ledger.record_attempt(
+                item.record_id,
+                started,
+                "created",
+                Some(200),
+                None,
+                note,
+                Some(id),
+            )
+        };
+        let e = match result {
             Ok(ev) => {
-                let total = ev.answers.as_ref().and_then(|a| a.total_score);
-                ledger.set_load(
-                    item.record_id,
-                    state::CREATED,
-                    Some(&ev.id),
+                created(
+                    &ev.id,
+                    ev.answers.as_ref().and_then(|a| a.total_score),
                     None,
-                    None,
-                    None,
-                    total,
-                )?;
-                ledger.record_attempt(
-                    item.record_id,
-                    started,
-                    "created",
-                    Some(200),
-                    None,
-                    None,
-                    Some(&ev.id),
                 )?;
                 summary.created_now += 1;
+                return Ok(Settled::Done);
             }
-            Err(GenesysError::Throttled { retry_after, body }) => {
-                // The daily-cap signal: this agent waits as long as Genesys asks, the others go on.
-                let wait_ms = i64::try_from(retry_after.as_millis()).unwrap_or(i64::MAX);
-                let until = self.now_ms().saturating_add(wait_ms);
-                let msg = body.message.clone().unwrap_or_default();
-                self.defer(item.record_id, until, body.code.as_deref(), &msg)?;
-                ledger.record_attempt(
+            Err(e) => e,
+        };
+        match e.create_failure() {
+            CreateFailure::AgentCapped => {
+                // Nothing was created: the next attempt takes a new key (a Genesys that replays a
+                // key's first answer would otherwise answer this cap for ever).
+                let until = self.cap_until(&item.agent_user_id, &e)?;
+                let code = e
+                    .code()
+                    .unwrap_or(genesys::error::AGENT_CAP_CODE)
+                    .to_owned();
+                let limit = e.limit().and_then(|l| l.value);
+                let msg = format!(
+                    "{} (Genesys {}); this agent is tried again {}",
+                    e.message(),
+                    code,
+                    ts_from_ms(until)
+                );
+                ledger.put_agent_cap(&item.agent_user_id, until, Some(&code), limit, Some(&msg))?;
+                blocked.insert(
+                    item.agent_user_id.clone(),
+                    crate::ledger::AgentCap {
+                        agent_user_id: item.agent_user_id.clone(),
+                        until_ms: until,
+                        code: Some(code.clone()),
+                        limit_value: limit,
+                    },
+                );
+                attempt("deferred", &e, &msg)?;
+                ledger.next_key_generation(item.record_id)?;
+                tracing::warn!(agent = %item.agent_user_id, %code, until = %ts_from_ms(until), "Agent reached its Genesys cap; its evaluations are deferred.");
+                let agent = item.agent_user_id.clone();
+                self.defer_agent(&agent, item, until, Some(&code), &msg, queues, summary)?;
+            }
+            CreateFailure::RetryLater => {
+                let until = self.now_ms() + RETRY_LATER_MS;
+                let msg = format!("{}: tried again {}", e.message(), ts_from_ms(until));
+                attempt("deferred", &e, &msg)?;
+                ledger.next_key_generation(item.record_id)?;
+                self.defer(item.record_id, until, e.code(), &msg)?;
+                summary.deferred_now += 1;
+            }
+            CreateFailure::Throttled => {
+                // Refused, nothing created: back in the queue with a new key; the client slows
+                // every request down before the next one leaves.
+                let msg = format!("{e}: sent again after the client's back-off");
+                attempt("throttled", &e, &msg)?;
+                ledger.next_key_generation(item.record_id)?;
+                ledger.set_load(
                     item.record_id,
-                    started,
-                    "deferred",
-                    Some(429),
-                    body.code.as_deref(),
+                    state::PLANNED,
+                    None,
+                    None,
+                    e.code(),
                     Some(&msg),
                     None,
                 )?;
-                summary.deferred_now += 1;
-                tracing::warn!(agent = %item.agent_user_id, wait_s = retry_after.as_secs(), "Agent reached a Genesys limit; its evaluations are deferred.");
-                for other in queues
-                    .get_mut(&item.agent_user_id)
-                    .map(std::mem::take)
-                    .unwrap_or_default()
-                {
-                    self.defer(
-                        other.record_id,
-                        until,
-                        body.code.as_deref(),
-                        "agent parked by an earlier 429",
+                summary.throttled_now += 1;
+            }
+            CreateFailure::PossiblySent => {
+                if let GenesysError::Undecodable { id: Some(id), .. } = &e {
+                    // A success whose body we cannot read: it exists, and its id is known.
+                    created(
+                        id,
+                        None,
+                        Some(&format!("created; the answer did not decode: {e}")),
                     )?;
-                    summary.deferred_now += 1;
+                    summary.created_now += 1;
+                } else {
+                    let msg = e.to_string();
+                    ledger.set_load(
+                        item.record_id,
+                        state::UNKNOWN,
+                        None,
+                        None,
+                        e.code(),
+                        Some(&msg),
+                        None,
+                    )?;
+                    attempt("unknown", &e, &msg)?;
+                    summary.unknown_now += 1;
                 }
             }
-            Err(e) if e.possibly_sent() => {
-                failed(state::UNKNOWN, "unknown", &e.to_string(), &e)?;
-                summary.unknown_now += 1;
+            CreateFailure::NotSent => {
+                let msg = e.to_string();
+                ledger.set_load(
+                    item.record_id,
+                    state::PLANNED,
+                    None,
+                    None,
+                    e.code(),
+                    Some(&msg),
+                    None,
+                )?;
+                attempt("not sent", &e, &msg)?;
+                return Ok(Settled::Stop(format!("Genesys cannot be reached: {e}")));
             }
-            Err(e) if e.is_permanent() => {
-                failed(state::REJECTED, "rejected", &e.message(), &e)?;
-                summary.rejected_now += 1;
-                if matches!(e.status(), Some(401 | 403)) {
-                    bail!(
-                        "Genesys refused the request ({e}); check the OAuth client's roles (reference: quality:evaluation:add)"
-                    );
+            CreateFailure::AlreadyExists => {
+                // Maybe ours, from an attempt whose answer was lost: look before rejecting.
+                if let Some((id, total)) = find_existing(self.client, &item).await? {
+                    created(
+                        &id,
+                        total,
+                        Some("adopted: Genesys said it already exists, and it carries our key"),
+                    )?;
+                    summary.adopted += 1;
+                } else {
+                    self.reject(&item, &e, started, summary)?;
                 }
             }
-            Err(e) => {
-                // Not sent (connection refused, retry budget spent before sending): back to planned.
-                failed(state::PLANNED, "not sent", &e.to_string(), &e)?;
-                return Err(e).context("load stopped");
+            CreateFailure::ItemRejected => self.reject(&item, &e, started, summary)?,
+            CreateFailure::StopRun => {
+                // Not this item's fault: it goes back to planned, with a new key (nothing was
+                // created), and the run stops with what to fix.
+                let msg = e.to_string();
+                attempt("refused", &e, &msg)?;
+                ledger.next_key_generation(item.record_id)?;
+                ledger.set_load(
+                    item.record_id,
+                    state::PLANNED,
+                    None,
+                    None,
+                    e.code(),
+                    Some(&msg),
+                    None,
+                )?;
+                return Ok(Settled::Stop(stop_hint(&e)));
             }
         }
+        Ok(Settled::Done)
+    }
+
+    fn reject(
+        &self,
+        item: &LoadRow,
+        e: &GenesysError,
+        started: &str,
+        summary: &mut LoadSummary,
+    ) -> Result<()> {
+        let msg = e.message();
+        self.ledger.set_load(
+            item.record_id,
+            state::REJECTED,
+            None,
+            None,
+            e.code(),
+            Some(&msg),
+            None,
+        )?;
+        self.ledger.record_attempt(
+            item.record_id,
+            started,
+            "rejected",
+            e.status(),
+            e.code(),
+            Some(&msg),
+            None,
+        )?;
+        // A re-plan may send it again: with a new key, as nothing was created.
+        self.ledger.next_key_generation(item.record_id)?;
+        summary.rejected_now += 1;
         Ok(())
     }
 
@@ -472,11 +803,29 @@ impl Ctx<'_> {
     }
 }
 
+/// What to do about an answer that stops the run.
+fn stop_hint(e: &GenesysError) -> String {
+    let fix = match (e.status(), e.code().unwrap_or("")) {
+        (Some(401), _) => {
+            "check GENESYS_CLIENT_ID and GENESYS_CLIENT_SECRET (a new token was already tried)"
+        }
+        (Some(403), _) => {
+            "check the OAuth client's roles (quality:evaluation:add; `qm-migrate preflight` lists them)"
+        }
+        (_, c) if c.starts_with("quality.scoring.") || c.contains(".form.") => {
+            "the form's ids are not those of its published version: run `qm-migrate provision`"
+        }
+        (_, c) if c.contains("state") => "check [form] status",
+        _ => "this is a request qm-migrate should not have sent; please report it",
+    };
+    format!("Genesys refused a create in a way every create would meet ({e}): {fix}")
+}
+
 /// Runs the evaluations channel.
 ///
 /// # Errors
-/// A missing form (run `provision`), ledger errors, and Genesys errors that stop the run
-/// (authentication, permissions).
+/// A missing form (run `provision`), another writer holding the ledger, ledger errors, and Genesys
+/// errors that stop the run (authentication, permissions, the form).
 pub async fn run(
     cfg: &Config,
     ledger: &Ledger,
@@ -484,6 +833,7 @@ pub async fn run(
     opts: &LoadOptions,
     progress: &indicatif::ProgressBar,
 ) -> Result<LoadSummary> {
+    let _lease = crate::lease::acquire(&cfg.ledger.path, "load")?;
     let run_id = ledger.begin_run(if opts.dry_run {
         "load --dry-run"
     } else {
@@ -515,7 +865,8 @@ pub async fn run(
     };
     let started = ctx.now_ms();
     if !opts.dry_run {
-        ctx.reconcile(&mut summary).await?;
+        ctx.recover_sending()?;
+        ctx.reconcile_due(&mut summary).await?;
     }
     ctx.release_due()?;
     summary.eta_seconds = ctx.eta()?;
@@ -534,52 +885,65 @@ pub async fn run(
         "Loading evaluations."
     );
     let mut budget = opts.max;
-    let mut rounds_without_progress = 0;
+    let mut idle_rounds = 0;
     loop {
-        let sent = ctx.pass(&mut summary, &mut budget, progress).await?;
+        let created_before = summary.created_now + summary.adopted;
+        ctx.pass(&mut summary, &mut budget, progress).await?;
         if opts.dry_run || ctx.stopped() || budget == Some(0) {
             break;
         }
-        // Outcomes that may have been sent are resolved, and re-sent if absent, in the same run.
-        let unknown = ledger.loads_in(&[state::UNKNOWN])?.len();
-        if unknown > 0 {
-            rounds_without_progress = if sent == 0 {
-                rounds_without_progress + 1
-            } else {
+        // Outcomes that may have been sent are resolved once the query can be trusted to show
+        // them, and re-sent if absent, in the same run.
+        let next_unknown = ctx.reconcile_due(&mut summary).await?;
+        let next_release = ctx.release_due()?;
+        if !ledger.loads_in(&[state::PLANNED])?.is_empty() {
+            idle_rounds = if summary.created_now + summary.adopted > created_before {
                 0
+            } else {
+                idle_rounds + 1
             };
-            if rounds_without_progress > 3 {
+            // A run that keeps failing the same creates (each attempt unknown, absent, sent
+            // again) stops after a few rounds, unless it is to follow through.
+            if idle_rounds > 5 && !opts.follow {
                 break;
             }
-            ctx.reconcile(&mut summary).await?;
             continue;
         }
-        let next_due = ctx.release_due()?;
-        if !ledger.loads_in(&[state::PLANNED])?.is_empty() {
-            continue;
-        }
-        match (opts.follow, next_due) {
-            (true, Some(due)) => {
-                let wait = std::time::Duration::from_millis(
-                    u64::try_from(due - ctx.now_ms()).unwrap_or(0),
-                );
-                progress.set_message(format!(
-                    "waiting {} for the per-agent cap",
-                    human_duration(wait.as_secs_f64())
-                ));
-                let sleep = client.clock().sleep(wait);
-                match opts.stop.clone() {
-                    Some(mut stop) => {
-                        tokio::select! {
-                            () = sleep => {}
-                            _ = stop.changed() => {}
-                        }
-                    }
-                    None => sleep.await,
+        // Nothing can leave now. Unknown items are always waited for (their wait is bounded by
+        // reconcile_after); cap windows only with --follow.
+        let wake = match (next_unknown, next_release.filter(|_| opts.follow)) {
+            (Some(u), Some(r)) => Some(u.min(r)),
+            (Some(u), None) => Some(u),
+            (None, r) => r,
+        };
+        let Some(wake) = wake else {
+            break;
+        };
+        let wait =
+            std::time::Duration::from_millis(u64::try_from(wake - ctx.now_ms()).unwrap_or(0));
+        progress.set_message(if next_unknown == Some(wake) {
+            format!(
+                "waiting {} before looking for a create whose answer was lost",
+                human_duration(wait.as_secs_f64())
+            )
+        } else {
+            format!(
+                "waiting {} for the per-agent cap",
+                human_duration(wait.as_secs_f64())
+            )
+        });
+        let sleep = client.clock().sleep(wait);
+        match opts.stop.clone() {
+            Some(mut stop) => {
+                tokio::select! {
+                    () = sleep => {}
+                    _ = stop.changed() => {}
                 }
-                ctx.release_due()?;
             }
-            _ => break,
+            None => sleep.await,
+        }
+        if ctx.stopped() {
+            break;
         }
     }
     summary.interrupted = ctx.stopped();
@@ -625,10 +989,23 @@ pub fn status_eta(cfg: &Config, ledger: &Ledger, now_ms: i64) -> Result<f64> {
     for (agent, t) in ledger.recent_sends(now_ms - DAY_MS)? {
         recent.entry(agent).or_default().push(t);
     }
+    let caps = ledger.agent_caps()?;
+    let cap = caps
+        .iter()
+        .filter_map(|c| c.limit_value)
+        .filter_map(|v| u32::try_from(v).ok())
+        .filter(|v| *v > 0)
+        .fold(cfg.genesys.per_agent_daily_cap, u32::min);
+    let blocked: BTreeMap<String, i64> = caps
+        .into_iter()
+        .filter(|c| c.until_ms > now_ms)
+        .map(|c| (c.agent_user_id, c.until_ms))
+        .collect();
     Ok(eta_ms(
         &backlog,
         &recent,
-        cfg.genesys.per_agent_daily_cap,
+        &blocked,
+        cap,
         cfg.genesys.requests_per_minute,
         now_ms,
     ) as f64
@@ -651,8 +1028,14 @@ pub fn create_body(
     let plan = ledger
         .plan(item.record_id)?
         .with_context(|| format!("load item {} has no plan", item.record_id))?;
-    let logical: ScoringSet = serde_json::from_str(plan.answers.as_deref().unwrap_or("null"))
-        .with_context(|| format!("plan of record {} has no answers", item.record_id))?;
+    let mut logical: ScoringSet =
+        serde_json::from_str(plan.answers.as_deref().unwrap_or("null"))
+            .with_context(|| format!("plan of record {} has no answers", item.record_id))?;
+    // The marker names the key this attempt is sent with (a new generation after a known refusal).
+    logical.private_comments = logical
+        .private_comments
+        .as_deref()
+        .map(|m| form::marker_with_key(m, &item.idempotency_key));
     Ok(EvaluationCreateBody {
         evaluation_form: EntityRef::id(form_id),
         evaluator: EntityRef::id(plan.evaluator_user_id.clone().unwrap_or_default()),
@@ -759,7 +1142,8 @@ mod tests {
         backlog.insert("b".to_owned(), 1);
         let recent = BTreeMap::new();
         // Cap 2: a sends 2 now, 2 a day (plus margin) later, 1 two days later.
-        let eta = eta_ms(&backlog, &recent, 2, 300, now);
+        let none = BTreeMap::new();
+        let eta = eta_ms(&backlog, &recent, &none, 2, 300, now);
         assert_eq!(eta, 2 * (DAY_MS + CAP_MARGIN_MS));
         // Sends already in the window take slots.
         let mut recent = BTreeMap::new();
@@ -767,7 +1151,7 @@ mod tests {
         let mut only_b = BTreeMap::new();
         only_b.insert("b".to_owned(), 1);
         assert_eq!(
-            eta_ms(&only_b, &recent, 2, 300, now),
+            eta_ms(&only_b, &recent, &none, 2, 300, now),
             DAY_MS + CAP_MARGIN_MS - 1000
         );
         // Without a cap problem, the request rate sets the time: 600 at 300/min = 2 min.
@@ -775,7 +1159,17 @@ mod tests {
         for i in 0..600 {
             many.insert(format!("agent{i}"), 1);
         }
-        assert_eq!(eta_ms(&many, &BTreeMap::new(), 50, 300, now), 120_000);
+        assert_eq!(
+            eta_ms(&many, &BTreeMap::new(), &none, 50, 300, now),
+            120_000
+        );
+        // An agent the org answered with its cap waits for the time it gave.
+        let mut blocked = BTreeMap::new();
+        blocked.insert("b".to_owned(), now + 3_600_000);
+        assert_eq!(
+            eta_ms(&only_b, &BTreeMap::new(), &blocked, 2, 300, now),
+            3_600_000
+        );
     }
 
     #[test]

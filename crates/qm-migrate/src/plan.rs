@@ -478,6 +478,7 @@ pub async fn run(
     client: &GenesysClient,
     opts: &PlanOptions,
 ) -> Result<PlanSummary> {
+    let _lease = crate::lease::acquire(&cfg.ledger.path, "plan")?;
     let run_id = ledger.begin_run("plan")?;
     let mut summary = PlanSummary::default();
     for d in Disposition::ALL {
@@ -1486,10 +1487,7 @@ fn prepare_one(
         comments.push_str(&c);
     }
     let key = qm_model::idempotency_key(&cfg.source.system, &ev.evaluation_id, &cfg.form.name);
-    let private = format!(
-        "qm-migrate marker: source={}; calabrio_evaluation_id={}; idempotency_key={key}",
-        cfg.source.system, ev.evaluation_id
-    );
+    let private = form::marker(&cfg.source.system, &ev.evaluation_id, &key.to_string());
     let enc = form::Encoded {
         shown_percent: shown,
         kpi_failed,

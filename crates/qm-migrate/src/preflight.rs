@@ -327,15 +327,22 @@ pub async fn run(cfg: &Config, client: &GenesysClient, client_id: &str) -> Resul
                         };
                         p.push(&n.any.join(" or "), verdict, permission_detail(n, false));
                     }
-                    // 200, or a 4xx other than 403 (the zero id does not exist): the permission
+                    // 200, or a 400/404 about the zero id (it does not exist): the permission
                     // let the request through.
-                    Ok(_) | Err(GenesysError::Api { .. }) => {
+                    Ok(_)
+                    | Err(GenesysError::Api {
+                        status: 400 | 404, ..
+                    }) => {
                         p.push(&n.any.join(" or "), Verdict::Ok, permission_detail(n, true));
                     }
+                    // A 5xx, a 401, a throttle or no answer says nothing about the permission.
                     Err(e) => p.push(
                         &n.any.join(" or "),
-                        Verdict::Failed,
-                        format!("GET {path} failed: {e}"),
+                        Verdict::Unknown,
+                        format!(
+                            "needed to {}: GET {path} did not tell ({e}); run preflight again",
+                            n.why
+                        ),
                     ),
                 }
             }

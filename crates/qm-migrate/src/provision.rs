@@ -64,6 +64,7 @@ pub async fn run(
     ledger: &Ledger,
     client: &GenesysClient,
 ) -> Result<ProvisionSummary> {
+    let _lease = crate::lease::acquire(&cfg.ledger.path, "provision")?;
     let mut summary = provision_form(cfg, ledger, client).await?;
     if cfg.form.mode == "mirror" {
         summary.mirrored_forms = provision_mirrors(ledger, client).await?;
@@ -143,10 +144,13 @@ async fn new_version(
         .update_form(&row.draft_id, &form::for_create(def))
         .await
         .with_context(|| format!("cannot update the draft of form '{}'", def.name))?;
-    let next = client
-        .publish_form(&row.draft_id)
-        .await
-        .with_context(|| format!("cannot publish the new version of form '{}'", def.name))?;
+    let next = publish(
+        client,
+        &def.name,
+        &row.draft_id,
+        row.published_id.as_deref(),
+    )
+    .await?;
     let published = client
         .get_published_form(&row.draft_id)
         .await
@@ -282,10 +286,7 @@ pub async fn provision_definition(
             id
         }
     };
-    let next = client
-        .publish_form(&draft_id)
-        .await
-        .with_context(|| format!("cannot publish the form '{}'", def.name))?;
+    let next = publish(client, &def.name, &draft_id, None).await?;
     let published = client
         .get_published_form(&draft_id)
         .await
@@ -301,6 +302,44 @@ pub async fn provision_definition(
         } else {
             Outcome::UpToDate
         },
+    })
+}
+
+/// Publishes the draft `draft_id` of form `name`, whose latest published version was `before`.
+/// A publish is not a safe retry (a second one makes a second version), so one that may have
+/// happened (its answer was lost) is resolved by reading the form's latest published version: a
+/// version other than `before` means it happened. Only when several reads show none is it sent
+/// again. Returns the draft that follows the publish, when the answer said.
+async fn publish(
+    client: &GenesysClient,
+    name: &str,
+    draft_id: &str,
+    before: Option<&str>,
+) -> Result<Option<String>> {
+    let e = match client.publish_form(draft_id).await {
+        Ok(next) => return Ok(next),
+        Err(e) if e.possibly_sent() => e,
+        Err(e) => return Err(e).with_context(|| format!("cannot publish the form '{name}'")),
+    };
+    tracing::warn!(form = %name, error = %e, "The publish's answer was lost; reading the published versions before anything else.");
+    for wait_s in [1u64, 2, 4, 8] {
+        match client.get_published_form(draft_id).await {
+            Ok(p) if p.id.is_some() && p.id.as_deref() != before => return Ok(None),
+            Ok(_) | Err(GenesysError::Api { status: 404, .. }) => {}
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!("cannot tell whether the form '{name}' was published")
+                });
+            }
+        }
+        client
+            .clock()
+            .sleep(std::time::Duration::from_secs(wait_s))
+            .await;
+    }
+    // Four reads over 15 s show no new version: the publish did not happen; send it again.
+    client.publish_form(draft_id).await.with_context(|| {
+        format!("cannot publish the form '{name}' (second attempt, the first did not happen)")
     })
 }
 

@@ -123,6 +123,7 @@ pub async fn run(
     client: &GenesysClient,
     today: jiff::civil::Date,
 ) -> Result<ScorecardSummary> {
+    let _lease = crate::lease::acquire(&cfg.ledger.path, "scorecard")?;
     let mut summary = ScorecardSummary {
         enabled: cfg.scorecard.enabled,
         ..ScorecardSummary::default()

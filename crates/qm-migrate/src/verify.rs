@@ -310,6 +310,7 @@ pub async fn rollback(
     since: Option<i64>,
     forms: bool,
 ) -> Result<RollbackSummary> {
+    let _lease = crate::lease::acquire(&cfg.ledger.path, "rollback")?;
     let mut summary = RollbackSummary::default();
     let conn = ledger.conn();
     let since_ms = match since {

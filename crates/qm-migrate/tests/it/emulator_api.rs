@@ -173,7 +173,11 @@ async fn creates_score_by_the_formula_and_bad_creates_get_the_documented_codes()
         .create_evaluation(CONV, &draft_body, None)
         .await
         .unwrap_err();
-    assert_eq!(code(&e), (Some(400), "evaluation.form.invalid".into()));
+    // reference/genesys-api.md §6.1 lists this code for a form version that is not published.
+    assert_eq!(
+        code(&e),
+        (Some(400), "quality.evaluation.form.not.published".into())
+    );
 
     let e = client
         .create_evaluation(CONV, &body(&form, "agent-b", None), None)
@@ -309,8 +313,10 @@ async fn short_retry_after_is_waited_out_and_the_request_succeeds() {
 
 #[tokio::test]
 async fn long_retry_after_is_returned_as_throttled_for_the_caller_to_park() {
+    // The older reading of the cap: a 429 with a long Retry-After.
     let settings = Settings {
         per_agent_daily_cap: 1,
+        cap_as_429: true,
         ..Settings::default()
     };
     let (_h, client) = start(settings).await;

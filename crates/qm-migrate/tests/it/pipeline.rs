@@ -184,7 +184,7 @@ async fn rerunning_sends_no_duplicate_and_unknown_outcomes_are_reconciled() {
     ledger
         .conn()
         .execute(
-            "UPDATE loads SET state = 'sending' WHERE record_id = ?1",
+            "UPDATE loads SET state = 'sending', sent_at = 0 WHERE record_id = ?1",
             [a.record_id],
         )
         .unwrap();
@@ -197,7 +197,7 @@ async fn rerunning_sends_no_duplicate_and_unknown_outcomes_are_reconciled() {
     ledger
         .conn()
         .execute(
-            "UPDATE loads SET state = 'unknown' WHERE record_id = ?1",
+            "UPDATE loads SET state = 'unknown', sent_at = 0 WHERE record_id = ?1",
             [b.record_id],
         )
         .unwrap();
@@ -244,7 +244,9 @@ async fn per_agent_daily_cap_defers_then_resumes_without_duplicates() {
         per_agent_daily_cap: 2,
         ..fast_settings()
     };
-    let env = setup(120, "csv", settings).await;
+    // The client and the emulator share a clock, so a day passes for both.
+    let clock = genesys::Clock::system();
+    let env = crate::support::setup_with(120, "csv", settings, clock.clone(), clock.clone()).await;
     let out = env.run().await;
     let evaluations = out.json["dispositions"]["evaluation"].as_u64().unwrap();
     let deferred = out.json["load"]["deferred"].as_u64().unwrap();
@@ -270,17 +272,7 @@ async fn per_agent_daily_cap_defers_then_resumes_without_duplicates() {
             let until: jiff::Timestamp = item.deferred_until.as_deref().unwrap().parse().unwrap();
             assert!(until > jiff::Timestamp::now() + jiff::SignedDuration::from_hours(23));
         }
-        env.emu
-            .state
-            .clock()
-            .advance(std::time::Duration::from_secs(25 * 3600));
-        ledger
-            .conn()
-            .execute(
-                "UPDATE loads SET deferred_until = '2000-01-01T00:00:00Z' WHERE state = 'deferred'",
-                [],
-            )
-            .unwrap();
+        clock.advance(std::time::Duration::from_secs(25 * 3600));
         let round = qm_migrate::load::run(
             &env.cfg,
             &ledger,

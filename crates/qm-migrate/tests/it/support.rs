@@ -58,6 +58,10 @@ pub(crate) async fn setup_with(
     cfg.genesys.api_url = Some(emu.url());
     cfg.genesys.login_url = Some(emu.url());
     cfg.genesys.requests_per_minute = 100_000;
+    // The emulator is on loopback: a short timeout, and an unknown create is looked up 5 s after
+    // its attempt (production waits 300 s for a query that may lag).
+    cfg.genesys.timeout_s = 5;
+    cfg.genesys.reconcile_after_s = Some(5);
     if kind == "json" {
         cfg.source.kind = "json".into();
         cfg.source.path = dir.path().join("calabrio-export.jsonl");
@@ -148,7 +152,14 @@ impl Env {
         let text = std::fs::read_to_string(self.path("qm-migrate.toml"))
             .unwrap()
             .replace("http://127.0.0.1:8080", &self.emu.url())
-            .replace("requests_per_minute = 300", "requests_per_minute = 100000");
+            .replace(
+                "requests_per_minute = 300",
+                &format!(
+                    "requests_per_minute = 100000\ntimeout_s = {}\nreconcile_after_s = {}",
+                    self.cfg.genesys.timeout_s,
+                    self.cfg.genesys.reconcile_after().as_secs()
+                ),
+            );
         std::fs::write(&path, text).unwrap();
         let fixture: Fixture = serde_json::from_str(
             &std::fs::read_to_string(self.path("genesys-fixture.json")).unwrap(),
