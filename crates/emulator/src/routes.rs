@@ -1868,14 +1868,8 @@ pub(crate) async fn faults(
             .await;
     }
     if req.uri().path().starts_with("/api/v2/") {
-        let throttled_until = st
-            .inner
-            .started
-            .checked_add(SignedDuration::from_secs(
-                i64::try_from(st.inner.settings.throttle_without_retry_after_s).unwrap_or(0),
-            ))
-            .unwrap_or(Timestamp::MAX);
-        if st.inner.clock.now() < throttled_until {
+        let throttled_until = st.store().throttled_until;
+        if throttled_until.is_some_and(|t| st.inner.clock.now() < t) {
             st.inner
                 .stats
                 .requests

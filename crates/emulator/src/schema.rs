@@ -307,12 +307,18 @@ mod tests {
 
     /// The vendored definitions are the reference's, unchanged (regenerate with
     /// `python3 scripts/vendor-genesys-schema.py` when the reference changes). The reference sits in
-    /// `shared/` beside the repository, as in CI; without it there is nothing to compare.
+    /// `shared/` beside the repository; CI sets `QM_MIGRATE_REQUIRE_REFERENCE`, and then a missing
+    /// reference fails the test instead of skipping it.
     #[test]
     fn vendored_definitions_equal_the_reference() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../../shared/reference/genesys-openapi-subset.json");
         let Ok(text) = std::fs::read_to_string(&path) else {
+            assert!(
+                std::env::var_os("QM_MIGRATE_REQUIRE_REFERENCE").is_none(),
+                "{} is missing: the vendored schema cannot be compared with the reference",
+                path.display()
+            );
             eprintln!("{} not found: comparison skipped", path.display());
             return;
         };

@@ -254,6 +254,8 @@ pub(crate) struct Store {
     pub(crate) idempotency_at: HashMap<String, Timestamp>,
     /// Publishes still to drop (`drop_publishes`).
     pub(crate) publishes_to_drop: u32,
+    /// Every API request is answered 429 `too.many.requests` without `Retry-After` until then.
+    pub(crate) throttled_until: Option<Timestamp>,
     pub(crate) agent_creates: HashMap<String, VecDeque<Timestamp>>,
     pub(crate) metric_definitions: Vec<genesys::models::ExternalMetricDefinition>,
     /// Integrations (client apps): the integration object with its `config`.
@@ -331,8 +333,6 @@ pub(crate) struct Inner {
     by_participant: std::collections::HashMap<String, Vec<usize>>,
     pub(crate) settings: Settings,
     pub(crate) clock: Clock,
-    /// When the emulator started, on its clock.
-    pub(crate) started: Timestamp,
     pub(crate) store: Mutex<Store>,
     pub(crate) stats: Stats,
     pub(crate) dice: Mutex<rand_chacha::ChaCha8Rng>,
@@ -382,6 +382,16 @@ impl EmulatorState {
         let started = clock.now();
         let mut store = Store {
             publishes_to_drop: settings.drop_publishes,
+            throttled_until: (settings.throttle_without_retry_after_s > 0)
+                .then(|| {
+                    started
+                        .checked_add(SignedDuration::from_secs(
+                            i64::try_from(settings.throttle_without_retry_after_s)
+                                .unwrap_or(i64::MAX),
+                        ))
+                        .ok()
+                })
+                .flatten(),
             ..Store::default()
         };
         if settings.live_evaluations_per_agent > 0 {
@@ -407,7 +417,6 @@ impl EmulatorState {
                 fixture,
                 settings,
                 clock,
-                started,
                 store: Mutex::new(store),
                 stats: Stats::default(),
                 dice: Mutex::new(
@@ -516,6 +525,37 @@ impl EmulatorState {
             }
             None => false,
         }
+    }
+
+    /// From now on, for `d` of the emulator's clock, every API request is answered 429
+    /// `too.many.requests` without `Retry-After` (tests).
+    pub fn throttle_without_retry_after(&self, d: std::time::Duration) {
+        let until = self
+            .inner
+            .clock
+            .now()
+            .checked_add(SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX))
+            .unwrap_or(Timestamp::MAX);
+        self.store().throttled_until = Some(until);
+    }
+
+    /// The published versions of the forms named `name`, oldest first: (version id, context id).
+    pub fn published_versions(&self, name: &str) -> Vec<(String, String)> {
+        let store = self.store();
+        let mut v: Vec<&FormVersion> = store
+            .forms
+            .values()
+            .filter(|v| v.published && v.form.name == name)
+            .collect();
+        v.sort_by_key(|v| v.seq);
+        v.into_iter()
+            .map(|v| {
+                (
+                    v.form.id.clone().unwrap_or_default(),
+                    v.form.context_id.clone().unwrap_or_default(),
+                )
+            })
+            .collect()
     }
 
     /// Every integration registered (client apps), with its configuration.

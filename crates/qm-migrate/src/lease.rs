@@ -143,8 +143,16 @@ pub fn acquire(ledger: &Path, command: &str) -> Result<Lease> {
     match file.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
-            let who = read_holder(&mut file)
-                .map_or_else(|| "another process".to_owned(), |h| h.to_string());
+            // The holder writes its name just after it locks: give it a moment.
+            let mut who = read_holder(&mut file);
+            for _ in 0..20 {
+                if who.is_some() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(25));
+                who = read_holder(&mut file);
+            }
+            let who = who.map_or_else(|| "another process".to_owned(), |h| h.to_string());
             bail!(
                 "the ledger {} is in use by {who}: one command writes to a ledger at a time; wait for it to finish, or stop it (a killed process releases it at once)",
                 ledger.display()

@@ -4,6 +4,7 @@
 mod cli;
 mod corpus;
 mod emulator_api;
+mod exactly_once;
 mod faults;
 mod history;
 mod linking;
