@@ -922,3 +922,38 @@ async fn unknown_request_fields_are_refused_or_only_reported() {
             .any(|v| v.contains("favouriteColour"))
     );
 }
+
+#[tokio::test]
+async fn metric_definition_and_integration_lists_are_read_to_the_last_page() {
+    let (_h, client) = start(Settings {
+        requests_per_minute: 100_000,
+        ..Settings::default()
+    })
+    .await;
+    for i in 0..130 {
+        client
+            .create_metric_definition(&genesys::models::ExternalMetricDefinition {
+                name: format!("metric {i}"),
+                unit: "Percent".into(),
+                precision: 1,
+                default_objective_type: "HigherIsBetter".into(),
+                enabled: true,
+                id: None,
+            })
+            .await
+            .unwrap();
+    }
+    // Pages of 100: a client reading only the first would miss 30 and create a second metric.
+    let all = client.list_metric_definitions().await.unwrap();
+    assert_eq!(all.len(), 130);
+    assert!(all.iter().any(|d| d.name == "metric 129"));
+    for i in 0..105 {
+        client
+            .register_client_app(None, &format!("app {i}"), "https://example.com/h/index.html")
+            .await
+            .unwrap();
+    }
+    let apps = client.list_integrations().await.unwrap();
+    assert_eq!(apps.len(), 105);
+    assert!(apps.iter().any(|a| a["name"] == "app 104"));
+}
