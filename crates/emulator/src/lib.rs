@@ -11,6 +11,7 @@ pub mod calabrio;
 pub mod permissions;
 mod routes;
 pub mod schema;
+pub mod scoring;
 mod state;
 
 use std::net::SocketAddr;

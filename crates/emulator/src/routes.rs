@@ -1134,9 +1134,9 @@ pub(crate) async fn create_evaluation(
         );
     }
     let finished = req.status.as_deref() == Some("FINISHED");
-    let answers = match genesys::scoring::score(&form, &req.answers, finished) {
+    let answers = match crate::scoring::judge_with(st.rules(), &form, &req.answers, finished) {
         Ok(a) => a,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.code, e.message),
+        Err((code, message)) => return error(StatusCode::BAD_REQUEST, code, message),
     };
     if st.roll(st.inner.settings.in_progress_rate) {
         st.inner
@@ -1385,9 +1385,9 @@ pub(crate) async fn scoring(
         Ok(r) => r,
         Err(r) => return r,
     };
-    match genesys::scoring::score(&req.evaluation_form, &req.answers, false) {
+    match crate::scoring::judge_with(st.rules(), &req.evaluation_form, &req.answers, false) {
         Ok(s) => Json(s).into_response(),
-        Err(e) => error(StatusCode::BAD_REQUEST, e.code, e.message),
+        Err((code, message)) => error(StatusCode::BAD_REQUEST, code, message),
     }
 }
 

@@ -160,6 +160,10 @@ pub struct Settings {
     /// Fault: for this many seconds of the emulator's clock after it starts, every API request is
     /// answered 429 `too.many.requests` without `Retry-After`.
     pub throttle_without_retry_after_s: u64,
+    /// An org that reads weights otherwise: a group of weight 0 counts as weight 1 (unverified #15).
+    pub zero_weight_counts: bool,
+    /// An org where a failed fatal question does not zero the total (unverified #10).
+    pub fatal_keeps_total: bool,
 }
 
 impl Default for Settings {
@@ -190,6 +194,8 @@ impl Default for Settings {
             in_progress_rate: 0.0,
             drop_publishes: 0,
             throttle_without_retry_after_s: 0,
+            zero_weight_counts: false,
+            fatal_keeps_total: false,
         }
     }
 }
@@ -558,6 +564,11 @@ impl EmulatorState {
             .collect()
     }
 
+    /// Every bearer token issued so far (tests that look for them where they must not be).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.store().tokens.keys().cloned().collect()
+    }
+
     /// Every integration registered (client apps), with its configuration.
     pub fn integrations(&self) -> Vec<serde_json::Value> {
         self.store().integrations.clone()
@@ -622,6 +633,14 @@ impl EmulatorState {
                 .checked_add(window)
                 .is_ok_and(|end| self.inner.clock.now() <= end)
         })
+    }
+
+    /// The scoring rules this org follows.
+    pub(crate) fn rules(&self) -> crate::scoring::Rules {
+        crate::scoring::Rules {
+            zero_weight_counts: self.inner.settings.zero_weight_counts,
+            fatal_keeps_total: self.inner.settings.fatal_keeps_total,
+        }
     }
 
     /// Rolls a fault with probability `p`.

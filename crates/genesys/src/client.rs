@@ -871,6 +871,42 @@ impl GenesysClient {
         })
     }
 
+    /// The scoring dry run (`POST /api/v2/quality/evaluations/scoring`): how Genesys scores
+    /// `answers` on `form` (a published version, as read), saving nothing. Response-only fields of
+    /// the form (`weightMode`) are left out, as the request model has none.
+    ///
+    /// # Errors
+    /// Any [`GenesysError`].
+    pub async fn score_dry_run(
+        &self,
+        form: &EvaluationForm,
+        answers: &crate::models::ScoringSet,
+    ) -> Result<crate::models::ScoringSet, GenesysError> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct DryRun<'a> {
+            evaluation_form: EvaluationForm,
+            answers: &'a crate::models::ScoringSet,
+        }
+        let mut form = form.clone();
+        form.weight_mode = None;
+        let path = "/api/v2/quality/evaluations/scoring";
+        self.call(
+            Method::POST,
+            path,
+            &[],
+            Some(&DryRun {
+                evaluation_form: form,
+                answers,
+            }),
+            None,
+            // Saves nothing: safe to send again.
+            Resend::Safe,
+        )
+        .await?
+        .ok_or_else(|| empty_body(path))
+    }
+
     /// Deletes an evaluation.
     ///
     /// # Errors

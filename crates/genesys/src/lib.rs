@@ -2,8 +2,8 @@
 //! documented server-side scoring formula ([`scoring`]) and a typed async client ([`client`]) that
 //! respects the platform's rate limits and never blindly re-sends a create.
 //!
-//! The emulator crate shares the wire types and the scoring formula; it does *not* share the client,
-//! so a client misunderstanding still has to get past the emulator's own validation.
+//! The emulator crate shares the wire types only: it has its own scoring and validation, and does not
+//! share the client, so a client misunderstanding still has to get past the emulator's own judgement.
 
 pub mod client;
 pub mod clock;

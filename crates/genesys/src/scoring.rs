@@ -5,8 +5,9 @@
 //! points the highest option's; a fatal (`isKill`) question answered with anything but its highest
 //! option fails the evaluation, which then scores 0 % (unverified #10: the emulator's choice).
 //!
-//! The emulator scores every create with this function and the planner predicts with it, so the
-//! prediction can be checked against the source before anything is sent.
+//! The planner predicts with this function, so the prediction can be checked against the source
+//! before anything is sent. The emulator does *not* use it: it judges with its own implementation
+//! (`emulator::scoring`), and a differential test holds the two to the same totals.
 
 use crate::models::{EvaluationForm, GroupScore, QuestionScore, ScoringSet};
 
@@ -61,8 +62,11 @@ pub fn score(
         }
     }
 
+    // `weightMode` `OFF`: the form is not weighted, every group counts alike (an assumption).
+    let unweighted = form.weight_mode.as_deref() == Some("OFF");
     let mut groups_out = Vec::with_capacity(form.question_groups.len());
     for group in &form.question_groups {
+        let weight = if unweighted { 1.0 } else { group.weight };
         let gid = group.id.clone().unwrap_or_default();
         let submitted = answers
             .question_group_scores
@@ -176,18 +180,18 @@ pub fn score(
             }
             q_out.push(entry);
         }
-        numerator += g_score * group.weight;
-        denominator += g_max * group.weight;
-        crit_num += g_crit * group.weight;
-        crit_den += g_crit_max * group.weight;
+        numerator += g_score * weight;
+        denominator += g_max * weight;
+        crit_num += g_crit * weight;
+        crit_den += g_crit_max * weight;
         max_raw += g_max;
         max_raw_crit += g_crit_max;
         groups_out.push(GroupScore {
             question_group_id: gid,
             marked_na,
             system_marked_na: Some(marked_na),
-            total_score: Some(g_score * group.weight),
-            max_total_score: Some(g_max * group.weight),
+            total_score: Some(g_score * weight),
+            max_total_score: Some(g_max * weight),
             total_score_unweighted: Some(g_score),
             max_total_score_unweighted: Some(g_max),
             question_scores: q_out,

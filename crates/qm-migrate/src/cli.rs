@@ -247,6 +247,12 @@ pub struct GenesysFlags {
     /// seconds after the start.
     #[arg(long, default_value_t = 0)]
     pub throttle_without_retry_after_s: u64,
+    /// Score as an org that counts weight-0 groups as weight 1 (unverified #15).
+    #[arg(long)]
+    pub zero_weight_counts: bool,
+    /// Score as an org where a failed fatal question does not zero the total (unverified #10).
+    #[arg(long)]
+    pub fatal_keeps_total: bool,
     /// Run the emulator's clock this many times faster than real time.
     #[arg(long, default_value_t = 1.0)]
     pub time_scale: f64,
@@ -284,6 +290,8 @@ impl GenesysFlags {
             in_progress_rate: self.in_progress_rate,
             drop_publishes: self.drop_publishes,
             throttle_without_retry_after_s: self.throttle_without_retry_after_s,
+            zero_weight_counts: self.zero_weight_counts,
+            fatal_keeps_total: self.fatal_keeps_total,
         }
     }
 }

@@ -13,7 +13,8 @@
 //!   which counts 0 of 0;
 //! * one group per configured Calabrio section (weight 0, N/A enabled): the section's score as an
 //!   option, visible per section in Genesys without moving the total (weight semantics: unverified
-//!   #15, checked by a scoring dry run at provision time).
+//!   #15; `provision` has the org score planted answers with the scoring dry run on each new
+//!   published version and stops before the first create when the org's total is not ours).
 //!
 //! The definition carries *logical* ids (`g:total`, `q:total`, `o:total:80`, …). The planner predicts
 //! the Genesys total by scoring answers against this definition with the same formula the server uses;

@@ -220,6 +220,11 @@ CREATE TABLE agent_caps (
     observed_at TEXT NOT NULL
 );
 "#,
+    // The published version whose scoring the org's dry run confirmed (provision checks each new
+    // version once, before the first create).
+    r#"
+ALTER TABLE forms ADD COLUMN scoring_checked TEXT;
+"#,
 ];
 
 /// The load states of an `evaluation` item.
@@ -1355,6 +1360,34 @@ impl Ledger {
                 f.id_map,
                 now()
             ],
+        )?;
+        Ok(())
+    }
+
+    /// The published version of form `name` whose scoring the org's dry run confirmed, if any.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn scoring_checked(&self, name: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT scoring_checked FROM forms WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    /// Records that the org's dry run confirmed the scoring of `published_id` of form `name`.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn set_scoring_checked(&self, name: &str, published_id: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE forms SET scoring_checked = ?2 WHERE name = ?1",
+            params![name, published_id],
         )?;
         Ok(())
     }

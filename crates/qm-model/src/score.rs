@@ -97,10 +97,35 @@ pub fn normalise_with(
     method: ScoringMethod,
     applicable_points: Option<f64>,
 ) -> Result<Normalised, ScoreError> {
+    let percent = raw_percent(score, method, applicable_points)?;
+    const HAIR: f64 = 1e-9;
+    if !(-HAIR..=100.0 + HAIR).contains(&percent) {
+        return Err(ScoreError::OutOfRange {
+            score,
+            method: method.describe(),
+            percent,
+        });
+    }
+    Ok(Normalised {
+        // Only float noise (within 1e-9) is clamped; anything more is the error above.
+        percent: percent.clamp(0.0, 100.0),
+        method: method.describe(),
+    })
+}
+
+/// The method's formula alone, before any range check or clamp: the percent a score maps to.
+///
+/// # Errors
+/// A score that is not a number, a bad scale, or `points` without applicable points.
+pub fn raw_percent(
+    score: f64,
+    method: ScoringMethod,
+    applicable_points: Option<f64>,
+) -> Result<f64, ScoreError> {
     if !score.is_finite() {
         return Err(ScoreError::NotFinite(score));
     }
-    let percent = match method {
+    Ok(match method {
         ScoringMethod::Points => {
             let applicable = applicable_points
                 .filter(|p| p.is_finite() && *p > 0.0)
@@ -120,18 +145,6 @@ pub fn normalise_with(
             }
             (score - min) / (max - min) * 100.0
         }
-    };
-    const HAIR: f64 = 1e-9;
-    if !(-HAIR..=100.0 + HAIR).contains(&percent) {
-        return Err(ScoreError::OutOfRange {
-            score,
-            method: method.describe(),
-            percent,
-        });
-    }
-    Ok(Normalised {
-        percent: percent.clamp(0.0, 100.0),
-        method: method.describe(),
     })
 }
 
@@ -220,12 +233,19 @@ mod tests {
                 b in 0.0f64..=1.0,
             ) {
                 let (x, y) = (lo + a * (hi - lo), lo + b * (hi - lo));
-                let nx = normalise_with(x, method, ap).unwrap().percent;
-                let ny = normalise_with(y, method, ap).unwrap().percent;
-                prop_assert!((0.0..=100.0).contains(&nx) && (0.0..=100.0).contains(&ny));
+                // The formula itself, before any range check or clamp, maps the scale onto 0–100.
+                let rx = raw_percent(x, method, ap).unwrap();
+                let ry = raw_percent(y, method, ap).unwrap();
+                let within = |p: f64| (-1e-9..=100.0 + 1e-9).contains(&p);
+                prop_assert!(within(rx) && within(ry), "{x} -> {rx}, {y} -> {ry}");
                 if x < y {
-                    prop_assert!(nx <= ny, "{x} -> {nx}, {y} -> {ny}");
+                    prop_assert!(rx <= ry, "{x} -> {rx}, {y} -> {ry}");
                 }
+                // The ends of the scale are 0 and 100.
+                prop_assert!(raw_percent(lo, method, ap).unwrap().abs() < 1e-9);
+                prop_assert!((raw_percent(hi, method, ap).unwrap() - 100.0).abs() < 1e-9);
+                let nx = normalise_with(x, method, ap).unwrap().percent;
+                prop_assert!((nx - rx).abs() <= 1e-9, "normalised {nx}, formula {rx}");
             }
 
             #[test]

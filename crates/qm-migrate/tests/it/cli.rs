@@ -2,6 +2,7 @@
 
 use std::process::{Command, Output};
 
+use base64::Engine;
 use emulator::EmulatorState;
 
 fn bin() -> Command {
@@ -142,13 +143,38 @@ async fn no_secret_reaches_a_log_line_an_error_or_the_ledger() {
         "the sample has quarantined records: {text}"
     );
     assert!(json(&ok)["load"]["created"].as_u64().unwrap() > 0);
-    assert!(!text.contains(secret), "the secret was printed");
+    // The secret, the Basic credentials as sent (base64 of id:secret, in either padding), and every
+    // bearer token the run was given: in no output, no log line and nowhere in the ledger.
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("qm-migrate-demo:{secret}"));
+    let tokens = h.state.issued_tokens();
+    assert!(!tokens.is_empty());
+    let ledger = std::fs::read(dir.path().join("qm-migrate.db")).unwrap();
+    let history: Vec<u8> = walk(&dir.path().join("history"));
+    let report = std::fs::read(dir.path().join("report.html")).unwrap_or_default();
+    let mut needles = vec![
+        secret.to_owned(),
+        basic.clone(),
+        basic.trim_end_matches('=').to_owned(),
+    ];
+    needles.extend(tokens);
+    for needle in &needles {
+        assert!(!text.contains(needle.as_str()), "printed: {needle}");
+        for (what, bytes) in [
+            ("ledger", &ledger),
+            ("history", &history),
+            ("report", &report),
+        ] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "{what} holds {needle}"
+            );
+        }
+    }
     assert!(
         !text.to_lowercase().contains("authorization: basic"),
         "an auth header was logged"
     );
-    let ledger = std::fs::read(dir.path().join("qm-migrate.db")).unwrap();
-    assert!(!ledger.windows(secret.len()).any(|w| w == secret.as_bytes()));
 
     // A wrong secret: exit 2, an error that says what failed, and not the secret itself.
     let wrong = "WRONG-secret-value-9d2b";
@@ -303,4 +329,18 @@ async fn api_extract_takes_credentials_from_the_environment_and_never_shows_the_
         "{stderr}"
     );
     assert!(!stderr.contains("not-the-password"), "{stderr}");
+}
+
+/// Every file's bytes under `dir`, concatenated.
+fn walk(dir: &std::path::Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.extend(std::fs::read(&p).unwrap_or_default());
+        }
+    }
+    out
 }

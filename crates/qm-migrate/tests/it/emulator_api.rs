@@ -949,7 +949,11 @@ async fn metric_definition_and_integration_lists_are_read_to_the_last_page() {
     assert!(all.iter().any(|d| d.name == "metric 129"));
     for i in 0..105 {
         client
-            .register_client_app(None, &format!("app {i}"), "https://example.com/h/index.html")
+            .register_client_app(
+                None,
+                &format!("app {i}"),
+                "https://example.com/h/index.html",
+            )
             .await
             .unwrap();
     }

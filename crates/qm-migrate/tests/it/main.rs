@@ -13,6 +13,7 @@ mod pipeline;
 mod preflight;
 mod report;
 mod scorecard;
+mod scoring;
 mod sources;
 mod support;
 mod verify;

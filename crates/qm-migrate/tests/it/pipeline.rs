@@ -216,6 +216,15 @@ async fn rerunning_sends_no_duplicate_and_unknown_outcomes_are_reconciled() {
     );
     assert_eq!(out.resent_after_unknown, 1);
     assert_eq!(out.created_now, 1);
+    // Reconcile did the work, not the key replay: the emulator replayed nothing.
+    assert_eq!(
+        env.emu
+            .state
+            .stats()
+            .idempotent_replays
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
     assert_eq!(
         env.emu.state.evaluations().len(),
         first,
