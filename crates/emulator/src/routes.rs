@@ -1314,6 +1314,17 @@ pub(crate) async fn query_evaluations(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     admit!(st, headers);
+    let max = st.inner.settings.max_query_page_size.max(1);
+    if let Some(n) = q.get("pageSize").and_then(|s| s.parse::<usize>().ok())
+        && n > max
+    {
+        // No documented maximum; Genesys answers a page too big to send with this.
+        return error(
+            StatusCode::BAD_REQUEST,
+            "response.entity.too.large",
+            format!("The response is too large (pageSize {n}). Reduce pageSize."),
+        );
+    }
     let (size, number) = match page_params(&q, 25) {
         Ok(p) => p,
         Err(r) => return r,
@@ -1337,10 +1348,27 @@ pub(crate) async fn query_evaluations(
             i64::try_from(st.inner.settings.query_lag_ms).unwrap_or(i64::MAX),
         ))
         .unwrap_or(Timestamp::MIN);
+    let context = q.get("formContextId");
+    let deleted_users = q.get("includeDeletedUsers").map(String::as_str) == Some("true");
+    let deleted = |id: &str| st.user(id).is_some_and(|u| u.state == "deleted");
+    let paged = conversation.is_none();
     let store = st.store();
     let found: Vec<Evaluation> = store
         .evaluations
         .iter()
+        .filter(|e| {
+            context.is_none_or(|c| {
+                e.evaluation
+                    .evaluation_form
+                    .as_ref()
+                    .and_then(|f| f.context_id.as_ref())
+                    == Some(c)
+            })
+        })
+        // Without includeDeletedUsers, an evaluation of a deleted agent or evaluator is not shown.
+        .filter(|e| deleted_users || !(deleted(&e.agent_id) || deleted(&e.evaluator_id)))
+        // A stale index (tests): hidden from queries by agent or evaluator, not by conversation.
+        .filter(|e| !(paged && store.hidden_from_pages.contains(&e.evaluation.id)))
         // The query is not fresh: a new evaluation shows only after the lag.
         .filter(|e| {
             st.inner.settings.query_lag_ms == 0 || e.stored_at.is_none_or(|t| t <= visible_before)

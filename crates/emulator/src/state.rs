@@ -164,6 +164,9 @@ pub struct Settings {
     pub zero_weight_counts: bool,
     /// An org where a failed fatal question does not zero the total (unverified #10).
     pub fatal_keeps_total: bool,
+    /// The largest `pageSize` `evaluations/query` answers; above it, 400
+    /// `response.entity.too.large` (Genesys documents no maximum).
+    pub max_query_page_size: usize,
 }
 
 impl Default for Settings {
@@ -196,6 +199,7 @@ impl Default for Settings {
             throttle_without_retry_after_s: 0,
             zero_weight_counts: false,
             fatal_keeps_total: false,
+            max_query_page_size: 200,
         }
     }
 }
@@ -262,6 +266,8 @@ pub(crate) struct Store {
     pub(crate) publishes_to_drop: u32,
     /// Every API request is answered 429 `too.many.requests` without `Retry-After` until then.
     pub(crate) throttled_until: Option<Timestamp>,
+    /// Evaluations a stale index leaves out of queries by agent or evaluator (tests).
+    pub(crate) hidden_from_pages: std::collections::HashSet<String>,
     pub(crate) agent_creates: HashMap<String, VecDeque<Timestamp>>,
     pub(crate) metric_definitions: Vec<genesys::models::ExternalMetricDefinition>,
     /// Integrations (client apps): the integration object with its `config`.
@@ -562,6 +568,12 @@ impl EmulatorState {
                 )
             })
             .collect()
+    }
+
+    /// A stale index: evaluation `id` is left out of queries by agent or evaluator (still found by
+    /// conversation), as a page read while the index catches up could miss it (tests).
+    pub fn hide_from_paged_queries(&self, id: &str) {
+        self.store().hidden_from_pages.insert(id.to_owned());
     }
 
     /// Every bearer token issued so far (tests that look for them where they must not be).

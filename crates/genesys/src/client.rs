@@ -139,6 +139,15 @@ struct Inner {
     paused_until: std::sync::Mutex<Option<SystemTime>>,
 }
 
+/// Whose evaluations a paged query reads.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EvaluationsOf {
+    /// By evaluator: complete (never-released ones included), sorted by assigned date.
+    Evaluator(String),
+    /// By agent: sorted by release date, never-released ones left out.
+    Agent(String),
+}
+
 /// Whether a request may be sent again after it possibly reached the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Resend {
@@ -1031,6 +1040,61 @@ impl GenesysClient {
             }
         }
         Ok((r["name"].as_str().unwrap_or(role_id).to_owned(), out))
+    }
+
+    /// Every evaluation of `who` (an evaluator or an agent) on the form whose context is
+    /// `form_context_id`, with answers, in pages of `page_size` (no documented maximum: a
+    /// `response.entity.too.large` halves it and the reading goes on from the same place). By
+    /// evaluator the query is complete; by agent it leaves out `neverRelease` evaluations
+    /// (reference/genesys-api.md §6.1). Returns the evaluations and the page size that worked.
+    ///
+    /// # Errors
+    /// Any [`GenesysError`].
+    pub async fn evaluations_of(
+        &self,
+        who: &EvaluationsOf,
+        form_context_id: &str,
+        page_size: u32,
+    ) -> Result<(Vec<Evaluation>, u32), GenesysError> {
+        let (key, id) = match who {
+            EvaluationsOf::Evaluator(id) => ("evaluatorUserId", id),
+            EvaluationsOf::Agent(id) => ("agentUserId", id),
+        };
+        let mut size = page_size.max(1);
+        let mut out: Vec<Evaluation> = Vec::new();
+        loop {
+            // Pages are read by offset, so a smaller page size goes on where the last one stopped.
+            let page = out.len() as u32 / size + 1;
+            let skip = out.len() - (page as usize - 1) * size as usize;
+            let q: Vec<(&str, String)> = vec![
+                (key, id.clone()),
+                ("formContextId", form_context_id.to_owned()),
+                ("expandAnswerTotalScores", "true".into()),
+                ("includeDeletedUsers", "true".into()),
+                ("pageSize", size.to_string()),
+                ("pageNumber", page.to_string()),
+            ];
+            let listing: EntityListing<Evaluation> =
+                match self.get("/api/v2/quality/evaluations/query", &q).await {
+                    Ok(l) => l,
+                    Err(GenesysError::Api {
+                        status: 400, body, ..
+                    }) if body.code.as_deref() == Some("response.entity.too.large") && size > 1 => {
+                        size /= 2;
+                        tracing::info!(
+                            page_size = size,
+                            "Evaluation page too large; halving the page size."
+                        );
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+            let n = listing.entities.len();
+            out.extend(listing.entities.into_iter().skip(skip));
+            if listing.next_uri.is_none() || n == 0 {
+                return Ok((out, size));
+            }
+        }
     }
 
     /// Evaluations on a conversation, with answers, following the pages.

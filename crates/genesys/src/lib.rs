@@ -12,6 +12,6 @@ pub mod models;
 pub mod permissions;
 pub mod scoring;
 
-pub use client::{ClientConfig, GenesysClient, login_url_for, region_api_url};
+pub use client::{ClientConfig, EvaluationsOf, GenesysClient, login_url_for, region_api_url};
 pub use clock::Clock;
 pub use error::GenesysError;

@@ -253,6 +253,9 @@ pub struct GenesysFlags {
     /// Score as an org where a failed fatal question does not zero the total (unverified #10).
     #[arg(long)]
     pub fatal_keeps_total: bool,
+    /// The largest `pageSize` the evaluation query answers (above: 400 `response.entity.too.large`).
+    #[arg(long, default_value_t = 200)]
+    pub max_query_page_size: usize,
     /// Run the emulator's clock this many times faster than real time.
     #[arg(long, default_value_t = 1.0)]
     pub time_scale: f64,
@@ -292,6 +295,7 @@ impl GenesysFlags {
             throttle_without_retry_after_s: self.throttle_without_retry_after_s,
             zero_weight_counts: self.zero_weight_counts,
             fatal_keeps_total: self.fatal_keeps_total,
+            max_query_page_size: self.max_query_page_size,
         }
     }
 }

@@ -298,6 +298,9 @@ pub struct GenesysConfig {
     /// (live QA counts too, and we cannot see when those were made), try that agent again after
     /// this many seconds (one request, refused again if it is still full).
     pub cap_recheck_s: u64,
+    /// Evaluations per page when reading our evaluations back (`verify`, adoption, reconcile): no
+    /// documented maximum; a `response.entity.too.large` halves it.
+    pub query_page_size: u32,
 }
 
 /// The default `[genesys] reconcile_after_s`: five minutes. A lost answer costs a five-minute wait;
@@ -335,6 +338,7 @@ impl Default for GenesysConfig {
             reconcile_after_s: None,
             query_lag_s: None,
             cap_recheck_s: 3600,
+            query_page_size: 100,
         }
     }
 }
@@ -619,6 +623,9 @@ impl Config {
         {
             bail!("[genesys] query_lag_s must be a number of seconds (0 or more)");
         }
+        if self.genesys.query_page_size == 0 {
+            bail!("[genesys] query_page_size must be above 0");
+        }
         if self.genesys.cap_recheck_s == 0 {
             bail!("[genesys] cap_recheck_s must be above 0");
         }
@@ -790,6 +797,7 @@ on_existing_evaluation = "create" # create | skip | fail: a conversation already
 # reconcile_after_s = 300         # an unknown create is declared absent (and sent again) only this long after it left (unverified: query lag)
 # query_lag_s = 2.0               # measured by `qm-migrate probe`; sets reconcile_after_s when that is unset
 cap_recheck_s = 3600              # after a per-agent cap answer we cannot explain, try that agent again this much later
+query_page_size = 100             # evaluations per page when reading ours back (verify, adoption); halved on response.entity.too.large
 
 [history]
 dir = "history"

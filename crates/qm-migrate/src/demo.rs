@@ -149,6 +149,7 @@ pub async fn run(
         &report_path,
         progress,
         api_opts,
+        preflight.requests,
     )
     .await;
     let calabrio_stats = calabrio.as_ref().map(|(h, _)| h.state.stats());
@@ -310,6 +311,7 @@ pub async fn run(
         "invariant_holds": invariant,
         "load": load,
         "requests": run.json["requests"],
+        "requests_by_purpose": run.json["requests_by_purpose"],
         "preflight": preflight,
         "verify": run.json["verify"],
         "report": report_path,

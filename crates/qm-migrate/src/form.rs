@@ -76,6 +76,17 @@ pub fn marker(system: &str, evaluation_id: &str, key: &str) -> String {
     )
 }
 
+/// The source system and Calabrio evaluation id a marker names.
+pub fn parse_marker(text: &str) -> Option<(String, String)> {
+    let rest = &text[text.find("qm-migrate marker:")?..];
+    let field = |name: &str| -> Option<String> {
+        let start = rest.find(&format!("{name}="))? + name.len() + 1;
+        let value = rest[start..].split(';').next()?.trim();
+        (!value.is_empty()).then(|| value.to_owned())
+    };
+    Some((field("source")?, field("calabrio_evaluation_id")?))
+}
+
 /// `marker` with its idempotency key replaced by `key` (a new key generation).
 pub fn marker_with_key(marker: &str, key: &str) -> String {
     match marker.find("idempotency_key=") {

@@ -225,6 +225,12 @@ CREATE TABLE agent_caps (
     r#"
 ALTER TABLE forms ADD COLUMN scoring_checked TEXT;
 "#,
+    // A form this ledger found in Genesys rather than created (a lost ledger, a second ledger): its
+    // evaluations are read in pages and ours adopted before anything is sent.
+    r#"
+ALTER TABLE forms ADD COLUMN found_in_genesys INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE forms ADD COLUMN adoption_done INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 /// The load states of an `evaluation` item.
@@ -341,6 +347,9 @@ pub struct LoadRow {
     /// When its latest create left (ms on the migration's clock).
     pub sent_at: Option<i64>,
 }
+
+/// The people of a load item: (evaluator, agent, form name; `None` is the container form).
+pub type ItemPeople = (Option<String>, String, Option<String>);
 
 /// An agent the org answered with its per-agent cap.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -1348,9 +1357,14 @@ impl Ledger {
                 params![f.name, pid, f.definition_hash, now()],
             )?;
         }
+        // An upsert, not a replace: the row's other columns (checks, adoption) stay.
         self.conn.execute(
-            "INSERT OR REPLACE INTO forms (name, definition_hash, draft_id, published_id, context_id, id_map, provisioned_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO forms (name, definition_hash, draft_id, published_id, context_id, id_map, provisioned_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (name) DO UPDATE SET definition_hash = excluded.definition_hash,
+               draft_id = excluded.draft_id, published_id = excluded.published_id,
+               context_id = excluded.context_id, id_map = excluded.id_map,
+               provisioned_at = excluded.provisioned_at",
             params![
                 f.name,
                 f.definition_hash,
@@ -1390,6 +1404,89 @@ impl Ledger {
             params![name, published_id],
         )?;
         Ok(())
+    }
+
+    /// Marks form `name` as found in Genesys (not created by this ledger): `load` adopts our
+    /// evaluations on it before sending anything.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn mark_form_found(&self, name: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE forms SET found_in_genesys = 1, adoption_done = 0 WHERE name = ?1",
+            [name],
+        )?;
+        Ok(())
+    }
+
+    /// Forms found in Genesys whose evaluations were not yet read for adoption: (name, context id).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn forms_to_adopt_from(&self) -> Result<Vec<(String, String)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT name, context_id FROM forms
+             WHERE found_in_genesys = 1 AND adoption_done = 0 AND context_id IS NOT NULL",
+        )?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Records that the evaluations on form `name` were read and ours adopted.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn mark_adoption_done(&self, name: &str) -> Result<()> {
+        self.conn
+            .execute("UPDATE forms SET adoption_done = 1 WHERE name = ?1", [name])?;
+        Ok(())
+    }
+
+    /// The people of the load items not yet created: (evaluator, agent, form name; `None` is the
+    /// container form).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn unsent_people(&self) -> Result<Vec<ItemPeople>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT p.evaluator_user_id, l.agent_user_id, p.form_name
+             FROM loads l LEFT JOIN plans p ON p.record_id = l.record_id WHERE l.state <> 'created'",
+        )?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// The load item of Calabrio evaluation `evaluation_id` (its identity), if it has one.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn load_item_of_evaluation(&self, evaluation_id: &str) -> Result<Option<LoadRow>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT l.record_id, l.state, l.idempotency_key, l.conversation_id, l.agent_user_id,
+                        l.evaluation_id, l.deferred_until, l.sent_at
+                 FROM loads l JOIN records r ON r.id = l.record_id
+                 WHERE r.evaluation_id = ?1 ORDER BY r.last_seen_run DESC LIMIT 1",
+                [evaluation_id],
+                |r| {
+                    Ok(LoadRow {
+                        record_id: r.get(0)?,
+                        state: r.get(1)?,
+                        idempotency_key: r.get(2)?,
+                        conversation_id: r.get(3)?,
+                        agent_user_id: r.get(4)?,
+                        evaluation_id: r.get(5)?,
+                        deferred_until: r.get(6)?,
+                        sent_at: r.get(7)?,
+                    })
+                },
+            )
+            .optional()?)
     }
 
     /// Non-`evaluation` plan rows with their locators, for `plan --exceptions`.

@@ -52,6 +52,12 @@ pub struct LoadSummary {
     pub unknown_now: u64,
     /// Creates refused with a 429 after the client's in-line waits ran out (sent again later).
     pub throttled_now: u64,
+    /// Of `adopted`: evaluations found on a form this ledger did not create (a lost ledger).
+    pub adopted_from_form: u64,
+    /// Requests spent reading those forms' evaluations.
+    pub adoption_page_requests: u64,
+    /// Requests spent reading pages for many `unknown` items at once.
+    pub reconcile_page_requests: u64,
     /// Creates that a dry run would send.
     pub would_send: u64,
     /// Estimated time to finish at the start, seconds of the migration's clock.
@@ -127,6 +133,9 @@ struct Ctx<'a> {
     mirrors: MirrorForms,
 }
 
+/// From this many `unknown` items due at once, they are first looked for in pages.
+const PAGED_RECONCILE_FROM: usize = 8;
+
 /// A 409 `quality.evaluation.already.in.progress` (an automated evaluation is running on the
 /// conversation): the item is tried again this much later.
 const RETRY_LATER_MS: i64 = 120_000;
@@ -176,14 +185,29 @@ impl Ctx<'_> {
         let after = self.reconcile_after_ms();
         let now = self.now_ms();
         let mut next: Option<i64> = None;
+        let mut due_items = Vec::new();
         for item in self.ledger.loads_in(&[state::UNKNOWN])? {
             // An attempt of unknown time (an old ledger) counts as old.
             let due = item.sent_at.unwrap_or(i64::MIN).saturating_add(after);
             if due > now {
                 next = Some(next.map_or(due, |n: i64| n.min(due)));
-                continue;
+            } else {
+                due_items.push(item);
             }
-            match find_existing(self.client, &item).await? {
+        }
+        // Many at once (an outage): read them in pages first; a page may be stale, so whatever it
+        // did not show is still looked up per conversation before it counts as absent.
+        let paged = if due_items.len() >= PAGED_RECONCILE_FROM {
+            self.unknowns_in_pages(&due_items, summary).await?
+        } else {
+            HashMap::new()
+        };
+        for item in due_items {
+            let found = match paged.get(&item.record_id) {
+                Some(hit) => Some(hit.clone()),
+                None => find_existing(self.client, &item).await?,
+            };
+            match found {
                 Some((id, total)) => {
                     self.ledger.set_load(
                         item.record_id,
@@ -214,6 +238,146 @@ impl Ctx<'_> {
             }
         }
         Ok(next)
+    }
+
+    /// The `unknown` items found in pages of their evaluators' (or agents') evaluations on our
+    /// forms, by record: (Genesys id, total).
+    async fn unknowns_in_pages(
+        &self,
+        items: &[LoadRow],
+        summary: &mut LoadSummary,
+    ) -> Result<HashMap<i64, (String, Option<f64>)>> {
+        let contexts: HashMap<String, String> = self
+            .ledger
+            .conn()
+            .prepare("SELECT name, context_id FROM forms WHERE context_id IS NOT NULL")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut wanted = Vec::new();
+        for item in items {
+            let plan = self.ledger.plan(item.record_id)?;
+            let form = plan
+                .as_ref()
+                .and_then(|p| p.form_name.clone())
+                .unwrap_or_else(|| self.cfg.form.name.clone());
+            if let Some(c) = contexts.get(&form) {
+                wanted.push((
+                    plan.and_then(|p| p.evaluator_user_id),
+                    item.agent_user_id.clone(),
+                    c.clone(),
+                ));
+            }
+        }
+        let pages = crate::readback::read(
+            self.client,
+            &crate::readback::grouping(
+                &wanted,
+                self.cfg.genesys.query_page_size,
+                self.cfg.form.release_policy == "never",
+            ),
+            self.cfg.genesys.query_page_size,
+        )
+        .await?;
+        summary.reconcile_page_requests += pages.requests;
+        let mut out = HashMap::new();
+        for item in items {
+            if let Some(e) = pages.by_id.values().find(|e| is_ours(e, item)) {
+                out.insert(
+                    item.record_id,
+                    (e.id.clone(), e.answers.as_ref().and_then(|a| a.total_score)),
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// A form this ledger found in Genesys (a lost ledger, a second ledger) may already hold our
+    /// evaluations: they are read in pages and every one carrying our marker is adopted (`created`,
+    /// with its Genesys id) before anything is sent, so a new ledger is not a second migration.
+    async fn adopt_from_forms(&self, summary: &mut LoadSummary) -> Result<()> {
+        let forms = self.ledger.forms_to_adopt_from()?;
+        if forms.is_empty() {
+            return Ok(());
+        }
+        let people = self.ledger.unsent_people()?;
+        for (name, context) in forms {
+            let wanted: Vec<(Option<String>, String, String)> = people
+                .iter()
+                .filter(|(_, _, f)| f.as_deref().unwrap_or(&self.cfg.form.name) == name)
+                .map(|(e, a, _)| (e.clone(), a.clone(), context.clone()))
+                .collect();
+            let mut grouping = crate::readback::grouping(
+                &wanted,
+                self.cfg.genesys.query_page_size,
+                self.cfg.form.release_policy == "never",
+            );
+            // Items whose evaluator the plan does not know are read by agent as well.
+            for (e, a, c) in &wanted {
+                if e.is_none() {
+                    grouping
+                        .entry((genesys::EvaluationsOf::Agent(a.clone()), c.clone()))
+                        .or_insert(0);
+                }
+            }
+            let pages =
+                crate::readback::read(self.client, &grouping, self.cfg.genesys.query_page_size)
+                    .await
+                    .with_context(|| {
+                        format!("cannot read the evaluations already on form '{name}'")
+                    })?;
+            summary.adoption_page_requests += pages.requests;
+            let mut evaluations: Vec<&genesys::models::Evaluation> = pages.by_id.values().collect();
+            // The oldest first: of duplicates left by an earlier incident, the first made is kept.
+            evaluations.sort_by(|a, b| a.created_date.cmp(&b.created_date).then(a.id.cmp(&b.id)));
+            for e in evaluations {
+                let Some((source, evaluation_id)) = e
+                    .answers
+                    .as_ref()
+                    .and_then(|a| a.private_comments.as_deref())
+                    .and_then(form::parse_marker)
+                else {
+                    continue;
+                };
+                if source != self.cfg.source.system {
+                    continue;
+                }
+                let Some(item) = self.ledger.load_item_of_evaluation(&evaluation_id)? else {
+                    continue;
+                };
+                if item.state == state::CREATED {
+                    continue;
+                }
+                let agent_ok = e.agent.as_ref().is_none_or(|a| a.id == item.agent_user_id);
+                if !agent_ok {
+                    continue;
+                }
+                self.ledger.set_load(
+                    item.record_id,
+                    state::CREATED,
+                    Some(&e.id),
+                    None,
+                    None,
+                    Some(&format!(
+                        "adopted: already on form '{name}' in Genesys (marker of Calabrio evaluation {evaluation_id}); not sent again"
+                    )),
+                    e.answers.as_ref().and_then(|a| a.total_score),
+                )?;
+                let now = ts_from_ms(self.now_ms()).to_string();
+                self.ledger.record_attempt(
+                    item.record_id,
+                    &now,
+                    "adopted",
+                    None,
+                    None,
+                    Some("found on the form by its marker"),
+                    Some(&e.id),
+                )?;
+                summary.adopted += 1;
+                summary.adopted_from_form += 1;
+            }
+            self.ledger.mark_adoption_done(&name)?;
+        }
+        Ok(())
     }
 
     fn release_due(&self) -> Result<Option<i64>> {
@@ -866,6 +1030,7 @@ pub async fn run(
     let started = ctx.now_ms();
     if !opts.dry_run {
         ctx.recover_sending()?;
+        ctx.adopt_from_forms(&mut summary).await?;
         ctx.reconcile_due(&mut summary).await?;
     }
     ctx.release_due()?;

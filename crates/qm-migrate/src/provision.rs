@@ -395,6 +395,9 @@ pub async fn provision_definition(
                         )
                     })?;
                     store(ledger, &def.name, &hash, &id, &published, &map)?;
+                    // Found, not made by this ledger: its evaluations may be ours (a lost ledger);
+                    // `load` adopts them before it sends anything.
+                    ledger.mark_form_found(&def.name)?;
                     return Ok(Provisioned {
                         published_id: map["form"].clone(),
                         outcome: Outcome::UpToDate,

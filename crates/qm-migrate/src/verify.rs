@@ -1,10 +1,11 @@
 //! `verify` and `rollback`: what Genesys holds against what the ledger says was created, and the
 //! undo a rehearsal needs.
 //!
-//! `verify` reads every conversation with a `created` item once (`evaluations/query` by
-//! conversation with `expandAnswerTotalScores`, one request however many of our evaluations it
-//! holds) and compares agent, evaluator, form, conversation and total score with the plan. Our
-//! form's evaluations on those conversations that the ledger does not know are reported too.
+//! `verify` reads our evaluations back in pages (`crate::readback`: by evaluator or by agent on
+//! each of our forms, with `expandAnswerTotalScores`; many evaluations a request), looks up per
+//! conversation whatever the pages did not show, and compares agent, evaluator, form, conversation
+//! and total score with the plan. Our forms' evaluations that the ledger does not know are reported
+//! too.
 //! `rollback` deletes every evaluation the ledger created and puts the items back to `planned` with
 //! a fresh idempotency key (a replayed key would answer with the deleted evaluation), recording each
 //! deletion in the item's attempts so the history keeps it.
@@ -68,6 +69,12 @@ pub struct VerifySummary {
     pub agents_differing: Vec<AgentCheck>,
     /// Requests sent.
     pub requests: u64,
+    /// Of which pages of our evaluations (by evaluator or agent).
+    #[serde(default)]
+    pub page_requests: u64,
+    /// Conversations looked up one by one, for what the pages did not show.
+    #[serde(default)]
+    pub conversation_lookups: u64,
 }
 
 impl VerifySummary {
@@ -99,6 +106,7 @@ struct Item {
     record_id: i64,
     locator: String,
     evaluation_id: String,
+    conversation: String,
     agent: String,
     evaluator: Option<String>,
     predicted: Option<f64>,
@@ -115,28 +123,138 @@ fn created_items(ledger: &Ledger) -> Result<BTreeMap<String, Vec<Item>>> {
     )?;
     let mut by_conversation: BTreeMap<String, Vec<Item>> = BTreeMap::new();
     let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(3)?,
-            Item {
-                record_id: r.get(0)?,
-                locator: r.get(1)?,
-                evaluation_id: r.get(2)?,
-                agent: r.get(4)?,
-                evaluator: r.get(5)?,
-                predicted: r.get(6)?,
-                sent_at: r.get(7)?,
-                form_name: r.get(8)?,
-            },
-        ))
+        Ok(Item {
+            record_id: r.get(0)?,
+            locator: r.get(1)?,
+            evaluation_id: r.get(2)?,
+            conversation: r.get(3)?,
+            agent: r.get(4)?,
+            evaluator: r.get(5)?,
+            predicted: r.get(6)?,
+            sent_at: r.get(7)?,
+            form_name: r.get(8)?,
+        })
     })?;
     for row in rows {
-        let (conversation, item) = row?;
-        by_conversation.entry(conversation).or_default().push(item);
+        let item = row?;
+        by_conversation
+            .entry(item.conversation.clone())
+            .or_default()
+            .push(item);
     }
     Ok(by_conversation)
 }
 
-/// Compares Genesys with the ledger.
+/// Our forms: every published version id by form name, and each form's context id.
+struct Ours {
+    versions: BTreeMap<String, Vec<String>>,
+    contexts: BTreeMap<String, String>,
+    container: String,
+    container_published: String,
+}
+
+impl Ours {
+    fn read(cfg: &Config, ledger: &Ledger) -> Result<Ours> {
+        let container_published = ledger
+            .form(&cfg.form.name)?
+            .and_then(|f| f.published_id)
+            .context("the form is not provisioned: nothing can have been created with it")?;
+        // Every version counts: an evaluation made before a new version of its form was published
+        // stays on the version it was made on.
+        let mut versions: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for row in ledger
+            .conn()
+            .prepare("SELECT name, published_id FROM form_versions")?
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+        {
+            let (name, id) = row?;
+            versions.entry(name).or_default().push(id);
+        }
+        let contexts = ledger
+            .conn()
+            .prepare("SELECT name, context_id FROM forms WHERE context_id IS NOT NULL")?
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(Ours {
+            versions,
+            contexts,
+            container: cfg.form.name.clone(),
+            container_published,
+        })
+    }
+
+    fn is_ours(&self, e: &genesys::models::Evaluation) -> bool {
+        e.evaluation_form.as_ref().is_some_and(|f| {
+            f.id == self.container_published || self.versions.values().flatten().any(|o| *o == f.id)
+        })
+    }
+
+    fn context_of(&self, item: &Item) -> Option<&String> {
+        self.contexts
+            .get(item.form_name.as_deref().unwrap_or(&self.container))
+    }
+}
+
+/// The differences between what the ledger planned for `item` and evaluation `e`.
+fn compare(ours: &Ours, item: &Item, e: &genesys::models::Evaluation) -> Vec<Mismatch> {
+    let id = |r: &Option<genesys::models::EntityRef>| {
+        r.as_ref().map(|x| x.id.clone()).unwrap_or_default()
+    };
+    let mut diffs = Vec::new();
+    let mut check = |field: &str, ledger_value: String, genesys_value: String| {
+        if ledger_value != genesys_value {
+            diffs.push(Mismatch {
+                record: item.locator.clone(),
+                evaluation_id: item.evaluation_id.clone(),
+                field: field.into(),
+                ledger: ledger_value,
+                genesys: genesys_value,
+            });
+        }
+    };
+    check("agent", item.agent.clone(), id(&e.agent));
+    if let Some(ev) = &item.evaluator {
+        check("evaluator", ev.clone(), id(&e.evaluator));
+    }
+    let held_form = id(&e.evaluation_form);
+    let name = item.form_name.as_deref().unwrap_or(&ours.container);
+    let versions = ours
+        .versions
+        .get(name)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let right_form = versions.contains(&held_form)
+        || (item.form_name.is_none() && held_form == ours.container_published);
+    if !right_form {
+        check(
+            "form",
+            versions
+                .last()
+                .cloned()
+                .unwrap_or_else(|| ours.container_published.clone()),
+            held_form,
+        );
+    }
+    check(
+        "conversation",
+        item.conversation.clone(),
+        id(&e.conversation),
+    );
+    let total = e.answers.as_ref().and_then(|a| a.total_score);
+    match (item.predicted, total) {
+        (Some(p), Some(t)) if (p - t).abs() <= 0.01 => {}
+        (p, t) => check(
+            "total_score",
+            p.map_or_else(|| "none".into(), |v| format!("{v:.2}")),
+            t.map_or_else(|| "none".into(), |v| format!("{v:.2}")),
+        ),
+    }
+    diffs
+}
+
+/// Compares Genesys with the ledger: our evaluations are read in pages (by evaluator or by agent on
+/// each of our forms, whichever needs fewer requests), and whatever the pages did not show is looked
+/// up per conversation, so a stale page hides nothing.
 ///
 /// # Errors
 /// Ledger and Genesys errors.
@@ -145,26 +263,58 @@ pub async fn verify(
     ledger: &Ledger,
     client: &GenesysClient,
 ) -> Result<VerifySummary> {
-    let form = ledger
-        .form(&cfg.form.name)?
-        .and_then(|f| f.published_id)
-        .context("the form is not provisioned: nothing can have been created with it")?;
-    // Every form of ours by name (the container form, and mirrored forms in mirror mode).
-    // Every version counts: an evaluation made before a new version of its form was published
-    // stays on the version it was made on.
-    let mut ours: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for row in ledger
-        .conn()
-        .prepare("SELECT name, published_id FROM form_versions")?
-        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
-    {
-        let (name, id) = row?;
-        ours.entry(name).or_default().push(id);
-    }
+    let ours = Ours::read(cfg, ledger)?;
     let before = client.requests_sent();
     let run = ledger.begin_run("verify")?;
     let mut summary = VerifySummary::default();
-    // Per agent: (count, sum of totals) on each side.
+    let by_conversation = created_items(ledger)?;
+    let items: Vec<&Item> = by_conversation.values().flatten().collect();
+    let wanted: Vec<(Option<String>, String, String)> = items
+        .iter()
+        .filter_map(|i| {
+            Some((
+                i.evaluator.clone(),
+                i.agent.clone(),
+                ours.context_of(i)?.clone(),
+            ))
+        })
+        .collect();
+    let pages = crate::readback::read(
+        client,
+        &crate::readback::grouping(
+            &wanted,
+            cfg.genesys.query_page_size,
+            cfg.form.release_policy == "never",
+        ),
+        cfg.genesys.query_page_size,
+    )
+    .await?;
+    summary.page_requests = pages.requests;
+    // Everything Genesys holds on our forms that we saw, by id.
+    let mut seen: std::collections::HashMap<String, genesys::models::Evaluation> = pages
+        .by_id
+        .into_iter()
+        .filter(|(_, e)| ours.is_ours(e))
+        .collect();
+    // What the pages did not show: per conversation.
+    let missing_conversations: Vec<&String> = by_conversation
+        .iter()
+        .filter(|(_, items)| items.iter().any(|i| !seen.contains_key(&i.evaluation_id)))
+        .map(|(c, _)| c)
+        .collect();
+    for conversation in missing_conversations {
+        let held = client
+            .evaluations_for_conversation(conversation)
+            .await
+            .with_context(|| {
+                format!("cannot read the evaluations of conversation {conversation}")
+            })?;
+        summary.conversation_lookups += 1;
+        for e in held.into_iter().filter(|e| ours.is_ours(e)) {
+            seen.entry(e.id.clone()).or_insert(e);
+        }
+    }
+    // Per agent: (count, sum of totals, totals counted) on each side.
     let mut ledger_side: BTreeMap<String, (u64, f64, u64)> = BTreeMap::new();
     let mut genesys_side: BTreeMap<String, (u64, f64, u64)> = BTreeMap::new();
     let add = |m: &mut BTreeMap<String, (u64, f64, u64)>, agent: &str, total: Option<f64>| {
@@ -175,88 +325,43 @@ pub async fn verify(
             e.2 += 1;
         }
     };
-    for (conversation, items) in created_items(ledger)? {
-        let held = client
-            .evaluations_for_conversation(&conversation)
-            .await
-            .with_context(|| {
-                format!("cannot read the evaluations of conversation {conversation}")
-            })?;
-        for item in &items {
-            summary.checked += 1;
-            add(&mut ledger_side, &item.agent, item.predicted);
-            let Some(e) = held.iter().find(|e| e.id == item.evaluation_id) else {
-                summary
-                    .missing
-                    .push((item.locator.clone(), item.evaluation_id.clone()));
-                continue;
-            };
-            let id = |r: &Option<genesys::models::EntityRef>| {
-                r.as_ref().map(|x| x.id.clone()).unwrap_or_default()
-            };
-            let mut diffs = Vec::new();
-            let mut check = |field: &str, ledger_value: String, genesys_value: String| {
-                if ledger_value != genesys_value {
-                    diffs.push(Mismatch {
-                        record: item.locator.clone(),
-                        evaluation_id: item.evaluation_id.clone(),
-                        field: field.into(),
-                        ledger: ledger_value,
-                        genesys: genesys_value,
-                    });
-                }
-            };
-            check("agent", item.agent.clone(), id(&e.agent));
-            if let Some(ev) = &item.evaluator {
-                check("evaluator", ev.clone(), id(&e.evaluator));
-            }
-            let held_form = id(&e.evaluation_form);
-            let name = item.form_name.as_deref().unwrap_or(&cfg.form.name);
-            let versions = ours.get(name).map(Vec::as_slice).unwrap_or_default();
-            let right_form =
-                versions.contains(&held_form) || (item.form_name.is_none() && held_form == form);
-            if !right_form {
-                check(
-                    "form",
-                    versions.last().cloned().unwrap_or_else(|| form.clone()),
-                    held_form,
-                );
-            }
-            check("conversation", conversation.clone(), id(&e.conversation));
-            let total = e.answers.as_ref().and_then(|a| a.total_score);
-            match (item.predicted, total) {
-                (Some(p), Some(t)) if (p - t).abs() <= 0.01 => {}
-                (p, t) => check(
-                    "total_score",
-                    p.map_or_else(|| "none".into(), |v| format!("{v:.2}")),
-                    t.map_or_else(|| "none".into(), |v| format!("{v:.2}")),
-                ),
-            }
-            if diffs.is_empty() {
-                summary.matched += 1;
-            } else {
-                summary.mismatched.extend(diffs);
-            }
+    let known: std::collections::HashSet<&str> =
+        items.iter().map(|i| i.evaluation_id.as_str()).collect();
+    let ledger_agents: std::collections::HashSet<&str> =
+        items.iter().map(|i| i.agent.as_str()).collect();
+    for item in &items {
+        summary.checked += 1;
+        add(&mut ledger_side, &item.agent, item.predicted);
+        let Some(e) = seen.get(&item.evaluation_id) else {
+            summary
+                .missing
+                .push((item.locator.clone(), item.evaluation_id.clone()));
+            continue;
+        };
+        let diffs = compare(&ours, item, e);
+        if diffs.is_empty() {
+            summary.matched += 1;
+        } else {
+            summary.mismatched.extend(diffs);
         }
-        for e in &held {
-            let is_ours = e
-                .evaluation_form
-                .as_ref()
-                .is_some_and(|f| f.id == form || ours.values().flatten().any(|o| *o == f.id));
-            if !is_ours {
-                continue;
-            }
-            let agent = e.agent.as_ref().map(|a| a.id.clone()).unwrap_or_default();
+    }
+    let mut unknown: Vec<String> = Vec::new();
+    for e in seen.values() {
+        let agent = e.agent.as_ref().map(|a| a.id.clone()).unwrap_or_default();
+        // Per agent, what Genesys holds of ours for the agents the ledger created for.
+        if ledger_agents.contains(agent.as_str()) {
             add(
                 &mut genesys_side,
                 &agent,
                 e.answers.as_ref().and_then(|a| a.total_score),
             );
-            if !items.iter().any(|i| i.evaluation_id == e.id) {
-                summary.unknown.push(e.id.clone());
-            }
+        }
+        if !known.contains(e.id.as_str()) {
+            unknown.push(e.id.clone());
         }
     }
+    unknown.sort();
+    summary.unknown = unknown;
     let mean = |(_, sum, n): (u64, f64, u64)| (n > 0).then(|| sum / n as f64);
     let agents: std::collections::BTreeSet<&String> =
         ledger_side.keys().chain(genesys_side.keys()).collect();

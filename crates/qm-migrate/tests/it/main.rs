@@ -12,6 +12,7 @@ mod mirror;
 mod pipeline;
 mod preflight;
 mod report;
+mod requests;
 mod scorecard;
 mod scoring;
 mod sources;

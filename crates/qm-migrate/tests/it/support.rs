@@ -110,6 +110,15 @@ impl Drop for Env {
 }
 
 impl Env {
+    /// The fixture's OAuth client credentials.
+    pub(crate) fn credentials(&self) -> Credentials {
+        let (client_id, secret) = fixture_secret(self.emu.state.fixture());
+        Credentials {
+            client_id,
+            client_secret: secrecy::SecretString::from(secret),
+        }
+    }
+
     pub(crate) fn ledger(&self) -> Ledger {
         Ledger::open(&self.cfg.ledger.path).unwrap()
     }
