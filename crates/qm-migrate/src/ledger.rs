@@ -408,6 +408,12 @@ impl Ledger {
         crate::fsutil::touch_private(path)?;
         let conn = Connection::open(path)
             .with_context(|| format!("cannot open ledger {}", path.display()))?;
+        // A new ledger gets 16 KiB pages: a staged record (raw text and canonical JSON, about 2 KB)
+        // fills half a 4 KiB page and leaves the rest empty; on 16 KiB pages seven fit, so the file
+        // and every byte extract and plan write are about 40 % smaller. (An existing ledger keeps its
+        // page size: it cannot change in WAL mode.)
+        conn.pragma_update(None, "page_size", 16_384)
+            .with_context(|| format!("{} is not a usable ledger", path.display()))?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .and_then(|()| conn.pragma_update(None, "synchronous", "NORMAL"))
             // 32 MB of page cache: plan and extract stream the records table twice.
