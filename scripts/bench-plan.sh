@@ -4,6 +4,10 @@
 # Genesys' 300 requests/min), then times `extract` and `plan` under /usr/bin/time -v and prints wall
 # time, records/s and peak RSS of each.
 #
+# Then runs scripts/plan_pandas.py (the same job in pandas, installed into target/bench-venv when
+# missing) on the same input and prints its figures beside ours. Set QM_MIGRATE_BENCH_NO_MATCH=1 to
+# plan without the `match` strategy (which pandas cannot do: it needs Genesys analytics).
+#
 # Usage: scripts/bench-plan.sh [EVALUATIONS=1000000] [WORKDIR=a temporary folder]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +24,9 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 EMU=$!
 trap 'kill $EMU 2>/dev/null || true' EXIT
 sed -i "s#^api_url = .*#api_url = \"http://127.0.0.1:$PORT\"#; s#^requests_per_minute = .*#requests_per_minute = 100000000#" "$WORK/qm-migrate.toml"
+if [ -n "${QM_MIGRATE_BENCH_NO_MATCH:-}" ]; then
+  sed -i 's#^strategies = .*#strategies = ["field", "mapping"]#' "$WORK/qm-migrate.toml"
+fi
 rm -f "$WORK/qm-migrate.db"*
 export GENESYS_CLIENT_ID=qm-migrate-demo GENESYS_CLIENT_SECRET_FILE="$WORK/demo-client-secret"
 for _ in $(seq 50); do (echo > "/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
@@ -49,3 +56,13 @@ import json
 p = json.load(open("plan.json"))
 print("dispositions:", p.get("dispositions"), "invariant:", p.get("invariant_holds"))
 PY
+# The same job as a short pandas script (scripts/plan_pandas.py), on the same input and machine. Its
+# virtual environment is made on first use (pandas from PyPI).
+VENV=${QM_MIGRATE_BENCH_VENV:-$OLDPWD/target/bench-venv}
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import pandas' 2>/dev/null; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet pandas
+fi
+/usr/bin/time -v "$VENV/bin/python" "$OLDPWD/scripts/plan_pandas.py" "$WORK" > pandas.out 2> pandas.time || { cat pandas.time; exit 1; }
+report "pandas (same job)" pandas.time "$RECORDS"
+cat pandas.out
