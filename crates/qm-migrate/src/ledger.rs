@@ -391,6 +391,21 @@ pub struct FormRow {
     pub id_map: Option<String>,
 }
 
+/// A load item from a row of `record_id, state, idempotency_key, conversation_id, agent_user_id,
+/// evaluation_id, deferred_until, sent_at`.
+fn load_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LoadRow> {
+    Ok(LoadRow {
+        record_id: r.get(0)?,
+        state: r.get(1)?,
+        idempotency_key: r.get(2)?,
+        conversation_id: r.get(3)?,
+        agent_user_id: r.get(4)?,
+        evaluation_id: r.get(5)?,
+        deferred_until: r.get(6)?,
+        sent_at: r.get(7)?,
+    })
+}
+
 fn now() -> String {
     jiff::Timestamp::now().to_string()
 }
@@ -1103,18 +1118,7 @@ impl Ledger {
         );
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt
-            .query_map(rusqlite::params_from_iter(states.iter()), |r| {
-                Ok(LoadRow {
-                    record_id: r.get(0)?,
-                    state: r.get(1)?,
-                    idempotency_key: r.get(2)?,
-                    conversation_id: r.get(3)?,
-                    agent_user_id: r.get(4)?,
-                    evaluation_id: r.get(5)?,
-                    deferred_until: r.get(6)?,
-                    sent_at: r.get(7)?,
-                })
-            })?
+            .query_map(rusqlite::params_from_iter(states.iter()), load_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
@@ -1479,18 +1483,7 @@ impl Ledger {
                  FROM loads l JOIN records r ON r.id = l.record_id
                  WHERE r.evaluation_id = ?1 ORDER BY r.last_seen_run DESC LIMIT 1",
                 [evaluation_id],
-                |r| {
-                    Ok(LoadRow {
-                        record_id: r.get(0)?,
-                        state: r.get(1)?,
-                        idempotency_key: r.get(2)?,
-                        conversation_id: r.get(3)?,
-                        agent_user_id: r.get(4)?,
-                        evaluation_id: r.get(5)?,
-                        deferred_until: r.get(6)?,
-                        sent_at: r.get(7)?,
-                    })
-                },
+                load_row,
             )
             .optional()?)
     }

@@ -788,6 +788,19 @@ impl Ctx<'_> {
                 Some(id),
             )
         };
+        // Refused, nothing created: back to planned, with the next key generation.
+        let requeue = |code: Option<&str>, msg: &str| -> Result<()> {
+            ledger.next_key_generation(item.record_id)?;
+            ledger.set_load(
+                item.record_id,
+                state::PLANNED,
+                None,
+                None,
+                code,
+                Some(msg),
+                None,
+            )
+        };
         let e = match result {
             Ok(ev) => {
                 created(
@@ -845,16 +858,7 @@ impl Ctx<'_> {
                 // every request down before the next one leaves.
                 let msg = format!("{e}: sent again after the client's back-off");
                 attempt("throttled", &e, &msg)?;
-                ledger.next_key_generation(item.record_id)?;
-                ledger.set_load(
-                    item.record_id,
-                    state::PLANNED,
-                    None,
-                    None,
-                    e.code(),
-                    Some(&msg),
-                    None,
-                )?;
+                requeue(e.code(), &msg)?;
                 summary.throttled_now += 1;
             }
             CreateFailure::PossiblySent => {
@@ -914,16 +918,7 @@ impl Ctx<'_> {
                 // created), and the run stops with what to fix.
                 let msg = e.to_string();
                 attempt("refused", &e, &msg)?;
-                ledger.next_key_generation(item.record_id)?;
-                ledger.set_load(
-                    item.record_id,
-                    state::PLANNED,
-                    None,
-                    None,
-                    e.code(),
-                    Some(&msg),
-                    None,
-                )?;
+                requeue(e.code(), &msg)?;
                 return Ok(Settled::Stop(stop_hint(&e)));
             }
         }
