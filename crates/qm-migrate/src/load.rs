@@ -788,18 +788,10 @@ impl Ctx<'_> {
                 Some(id),
             )
         };
-        // Refused, nothing created: back to planned, with the next key generation.
-        let requeue = |code: Option<&str>, msg: &str| -> Result<()> {
-            ledger.next_key_generation(item.record_id)?;
-            ledger.set_load(
-                item.record_id,
-                state::PLANNED,
-                None,
-                None,
-                code,
-                Some(msg),
-                None,
-            )
+        // The item's new state, with Genesys' code, and the attempt's outcome.
+        let mark = |to: &str, outcome: &str, e: &GenesysError, msg: &str| -> Result<()> {
+            ledger.set_load(item.record_id, to, None, None, e.code(), Some(msg), None)?;
+            attempt(outcome, e, msg)
         };
         let e = match result {
             Ok(ev) => {
@@ -857,8 +849,8 @@ impl Ctx<'_> {
                 // Refused, nothing created: back in the queue with a new key; the client slows
                 // every request down before the next one leaves.
                 let msg = format!("{e}: sent again after the client's back-off");
-                attempt("throttled", &e, &msg)?;
-                requeue(e.code(), &msg)?;
+                ledger.next_key_generation(item.record_id)?;
+                mark(state::PLANNED, "throttled", &e, &msg)?;
                 summary.throttled_now += 1;
             }
             CreateFailure::PossiblySent => {
@@ -871,32 +863,12 @@ impl Ctx<'_> {
                     )?;
                     summary.created_now += 1;
                 } else {
-                    let msg = e.to_string();
-                    ledger.set_load(
-                        item.record_id,
-                        state::UNKNOWN,
-                        None,
-                        None,
-                        e.code(),
-                        Some(&msg),
-                        None,
-                    )?;
-                    attempt("unknown", &e, &msg)?;
+                    mark(state::UNKNOWN, "unknown", &e, &e.to_string())?;
                     summary.unknown_now += 1;
                 }
             }
             CreateFailure::NotSent => {
-                let msg = e.to_string();
-                ledger.set_load(
-                    item.record_id,
-                    state::PLANNED,
-                    None,
-                    None,
-                    e.code(),
-                    Some(&msg),
-                    None,
-                )?;
-                attempt("not sent", &e, &msg)?;
+                mark(state::PLANNED, "not sent", &e, &e.to_string())?;
                 return Ok(Settled::Stop(format!("Genesys cannot be reached: {e}")));
             }
             CreateFailure::AlreadyExists => {
@@ -916,9 +888,8 @@ impl Ctx<'_> {
             CreateFailure::StopRun => {
                 // Not this item's fault: it goes back to planned, with a new key (nothing was
                 // created), and the run stops with what to fix.
-                let msg = e.to_string();
-                attempt("refused", &e, &msg)?;
-                requeue(e.code(), &msg)?;
+                ledger.next_key_generation(item.record_id)?;
+                mark(state::PLANNED, "refused", &e, &e.to_string())?;
                 return Ok(Settled::Stop(stop_hint(&e)));
             }
         }
