@@ -1019,7 +1019,7 @@ pub async fn run(
     let mut idle_rounds = 0;
     loop {
         let created_before = summary.created_now + summary.adopted;
-        ctx.pass(&mut summary, &mut budget, progress).await?;
+        let sent = ctx.pass(&mut summary, &mut budget, progress).await?;
         if opts.dry_run || ctx.stopped() || budget == Some(0) {
             break;
         }
@@ -1027,12 +1027,14 @@ pub async fn run(
         // them, and re-sent if absent, in the same run.
         let next_unknown = ctx.reconcile_due(&mut summary).await?;
         let next_release = ctx.release_due()?;
+        // A round is idle when it sent and nothing came of it (neither created nor found); a
+        // round that sent nothing (it only waited) neither counts nor resets.
+        if summary.created_now + summary.adopted > created_before {
+            idle_rounds = 0;
+        } else if sent > 0 {
+            idle_rounds += 1;
+        }
         if !ledger.loads_in(&[state::PLANNED])?.is_empty() {
-            idle_rounds = if summary.created_now + summary.adopted > created_before {
-                0
-            } else {
-                idle_rounds + 1
-            };
             // A run that keeps failing the same creates (each attempt unknown, absent, sent
             // again) stops after a few rounds, unless it is to follow through.
             if idle_rounds > 5 && !opts.follow {
