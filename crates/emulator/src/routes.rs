@@ -1202,7 +1202,11 @@ pub(crate) async fn create_evaluation(
             self_uri: Some(format!("/api/v2/users/{}", req.agent.id)),
             ..EntityRef::default()
         }),
-        status: Some(req.status.clone().unwrap_or_else(|| "PENDING".into())),
+        status: Some(if finished && !st.inner.settings.finished_on_create {
+            "INPROGRESS".into()
+        } else {
+            req.status.clone().unwrap_or_else(|| "PENDING".into())
+        }),
         answers: Some(answers),
         agent_has_read: Some(req.agent_has_read.unwrap_or(false)),
         release_date: req.release_date.clone(),
@@ -1210,7 +1214,7 @@ pub(crate) async fn create_evaluation(
         created_date: Some(stamp.clone()),
         assigned_date: Some(stamp.clone()),
         changed_date: Some(stamp.clone()),
-        submitted_date: finished.then(|| stamp.clone()),
+        submitted_date: (finished && st.inner.settings.finished_on_create).then(|| stamp.clone()),
         conversation_date: Some(iso(conversation.start)),
         self_uri: Some(format!(
             "/api/v2/quality/conversations/{conversation_id}/evaluations/{id}"

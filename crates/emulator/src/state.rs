@@ -167,6 +167,9 @@ pub struct Settings {
     /// The largest `pageSize` `evaluations/query` answers; above it, 400
     /// `response.entity.too.large` (Genesys documents no maximum).
     pub max_query_page_size: usize,
+    /// A create with `status: FINISHED` and full answers is stored submitted (default). Off: an
+    /// org that stores it `INPROGRESS`, unsubmitted, whatever the request said (unverified #3).
+    pub finished_on_create: bool,
 }
 
 impl Default for Settings {
@@ -200,6 +203,7 @@ impl Default for Settings {
             zero_weight_counts: false,
             fatal_keeps_total: false,
             max_query_page_size: 200,
+            finished_on_create: true,
         }
     }
 }

@@ -81,6 +81,41 @@ pub enum Command {
     /// Check, by reading only, that the migration can run: credentials, host, permissions, org
     /// limits and (for the Calabrio API source) login and one contact read. Exit 1 when it cannot.
     Preflight,
+    /// Measure, on one test conversation of the org, the Genesys behaviours no document settles
+    /// (key replay, query lag, FINISHED in one call, past release dates, scoring, inactive users),
+    /// then delete everything it created. Run it on the first day, before the first `load`.
+    Probe {
+        /// The conversation to create the probe evaluations on (a recent test call).
+        #[arg(long, value_name = "ID")]
+        conversation: String,
+        /// The agent (Genesys id, e-mail or user name; default: the conversation's agent).
+        #[arg(long, value_name = "USER")]
+        agent: Option<String>,
+        /// The evaluator (default: [users] default_evaluator).
+        #[arg(long, value_name = "USER")]
+        evaluator: Option<String>,
+        /// Also try an inactive user who was an agent on the conversation.
+        #[arg(long, value_name = "USER")]
+        inactive_agent: Option<String>,
+        /// Also try an inactive user with the evaluator role as evaluator.
+        #[arg(long, value_name = "USER")]
+        inactive_evaluator: Option<String>,
+        /// Required: probe creates (and deletes) a form and evaluations in Genesys.
+        #[arg(long)]
+        yes: bool,
+        /// Go on although the conversation already has evaluations (only the probe's are deleted).
+        #[arg(long)]
+        allow_evaluated: bool,
+        /// Put the recommended settings into the config file (commented, with the probe's date).
+        #[arg(long)]
+        write_config: bool,
+        /// Send the idempotency key once more this many seconds after the first create.
+        #[arg(long, default_value_t = 30.0, value_name = "S")]
+        replay_after_s: f64,
+        /// Wait at most this long for the evaluation query to show a new evaluation.
+        #[arg(long, default_value_t = 120.0, value_name = "S")]
+        lag_bound_s: f64,
+    },
     /// preflight → extract → plan → provision → load (with history and scorecard) → verify → report.
     Run {
         /// Write every non-evaluation record to this CSV.
@@ -256,6 +291,10 @@ pub struct GenesysFlags {
     /// The largest `pageSize` the evaluation query answers (above: 400 `response.entity.too.large`).
     #[arg(long, default_value_t = 200)]
     pub max_query_page_size: usize,
+    /// Store a create asking `FINISHED` as `INPROGRESS` (an org that does not submit in one call;
+    /// unverified #3).
+    #[arg(long)]
+    pub no_finished_on_create: bool,
     /// Run the emulator's clock this many times faster than real time.
     #[arg(long, default_value_t = 1.0)]
     pub time_scale: f64,
@@ -296,6 +335,7 @@ impl GenesysFlags {
             zero_weight_counts: self.zero_weight_counts,
             fatal_keeps_total: self.fatal_keeps_total,
             max_query_page_size: self.max_query_page_size,
+            finished_on_create: !self.no_finished_on_create,
         }
     }
 }

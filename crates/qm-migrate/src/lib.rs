@@ -21,6 +21,7 @@ pub mod load;
 pub mod mirror;
 pub mod plan;
 pub mod preflight;
+pub mod probe;
 pub mod provision;
 pub mod readback;
 pub mod report;
@@ -580,6 +581,67 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
                 code: u8::from(!p.runnable()),
                 human: preflight::human(&p),
                 json: json!({"command": "preflight", "runnable": p.runnable(), "preflight": p}),
+            })
+        }
+        Command::Probe {
+            conversation,
+            agent,
+            evaluator,
+            inactive_agent,
+            inactive_evaluator,
+            yes,
+            allow_evaluated,
+            write_config,
+            replay_after_s,
+            lag_bound_s,
+        } => {
+            let cfg = load_config(&config_path)?;
+            let creds = Credentials::from_env()?;
+            let client_id = creds.client_id.clone();
+            let client = client_for(&cfg, creds)?;
+            let opts = probe::Options {
+                agent,
+                evaluator,
+                inactive_agent,
+                inactive_evaluator,
+                yes,
+                allow_evaluated,
+                replay_after_s,
+                lag_bound_s,
+                ..probe::Options::new(&conversation)
+            };
+            let report = probe::run(&cfg, &client, &client_id, &opts).await?;
+            let mut human = probe::human(&report);
+            let written = if write_config {
+                let lines = probe::write_config(&config_path, &report)?;
+                human.push_str(&format!(
+                    "
+{} setting(s) written to {}:\n{}",
+                    lines.len(),
+                    config_path.display(),
+                    lines.iter().map(|l| format!("  {l}\n")).collect::<String>()
+                ));
+                lines
+            } else {
+                Vec::new()
+            };
+            Ok(Outcome {
+                code: u8::from(!report.cleaned_up),
+                human,
+                json: json!({
+                    "command": "probe",
+                    "facts": report.facts,
+                    "cleaned_up": report.cleaned_up,
+                    "created": report.created,
+                    "deleted": report.deleted,
+                    "form_deleted": report.form_deleted,
+                    "leftovers": report.leftovers,
+                    "notes": report.notes,
+                    "rows": report.rows,
+                    "scoring": report.scoring,
+                    "requests": report.requests,
+                    "config_written": written,
+                }),
             })
         }
         Command::Status => {

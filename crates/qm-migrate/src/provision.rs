@@ -453,7 +453,7 @@ pub async fn provision_definition(
 /// happened (its answer was lost) is resolved by reading the form's latest published version: a
 /// version other than `before` means it happened. Only when several reads show none is it sent
 /// again. Returns the draft that follows the publish, when the answer said.
-async fn publish(
+pub(crate) async fn publish(
     client: &GenesysClient,
     name: &str,
     draft_id: &str,

@@ -11,6 +11,7 @@ mod linking;
 mod mirror;
 mod pipeline;
 mod preflight;
+mod probe;
 mod report;
 mod requests;
 mod scorecard;
