@@ -56,7 +56,9 @@ pub fn app(state: EmulatorState) -> Router {
         )
         .route(
             "/api/v2/quality/conversations/{cid}/evaluations/{eid}",
-            get(get_evaluation).delete(delete_evaluation),
+            get(get_evaluation)
+                .put(update_evaluation)
+                .delete(delete_evaluation),
         )
         .route("/api/v2/quality/evaluations/query", get(query_evaluations))
         .route("/api/v2/quality/evaluations/scoring", post(scoring))

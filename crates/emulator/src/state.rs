@@ -250,6 +250,9 @@ pub(crate) struct StoredEvaluation {
     pub(crate) agent_id: String,
     pub(crate) evaluator_id: String,
     pub(crate) evaluation: Evaluation,
+    /// Earlier versions, oldest first (each update keeps the version it replaced).
+    #[serde(default)]
+    pub(crate) versions: Vec<Evaluation>,
 }
 
 /// An external metric point's key: (user id, metric id, date).
@@ -269,6 +272,8 @@ pub(crate) struct Store {
     /// Publishes still to drop (`drop_publishes`).
     pub(crate) publishes_to_drop: u32,
     /// Every API request is answered 429 `too.many.requests` without `Retry-After` until then.
+    /// Fault: every evaluation update is applied and its connection dropped.
+    pub(crate) drop_update_answers: bool,
     pub(crate) throttled_until: Option<Timestamp>,
     /// Evaluations a stale index leaves out of queries by agent or evaluator (tests).
     pub(crate) hidden_from_pages: std::collections::HashSet<String>,
@@ -308,6 +313,8 @@ pub struct Stats {
     pub tokens_issued: AtomicU64,
     /// Evaluations created.
     pub evaluations_created: AtomicU64,
+    /// Evaluation updates applied.
+    pub evaluations_updated: AtomicU64,
     /// Creates answered from the idempotency store.
     pub idempotent_replays: AtomicU64,
     /// 429s sent.
@@ -555,6 +562,12 @@ impl EmulatorState {
         self.store().throttled_until = Some(until);
     }
 
+    /// Fault, switched at run time: every evaluation update is applied and its connection dropped
+    /// (the client cannot know it was applied).
+    pub fn drop_update_answers(&self, on: bool) {
+        self.store().drop_update_answers = on;
+    }
+
     /// The published versions of the forms named `name`, oldest first: (version id, context id).
     pub fn published_versions(&self, name: &str) -> Vec<(String, String)> {
         let store = self.store();
@@ -711,5 +724,30 @@ impl EmulatorState {
             .conversation_index
             .get(id)
             .map(|&i| &self.inner.fixture.conversations[i])
+    }
+}
+
+impl EmulatorState {
+    /// How many versions evaluation `id` has had (1: never updated); `None` when it does not exist.
+    pub fn evaluation_versions(&self, id: &str) -> Option<usize> {
+        self.store()
+            .evaluations
+            .iter()
+            .find(|e| e.evaluation.id == id)
+            .map(|e| e.versions.len() + 1)
+    }
+
+    /// A supervisor's edit in Genesys: `edit` changes the evaluation, which becomes a new version
+    /// with a new `changedDate`. Returns false when it does not exist.
+    pub fn edit_evaluation(&self, id: &str, edit: impl FnOnce(&mut Evaluation)) -> bool {
+        let now = self.inner.clock.now();
+        let mut store = self.store();
+        let Some(e) = store.evaluations.iter_mut().find(|e| e.evaluation.id == id) else {
+            return false;
+        };
+        e.versions.push(e.evaluation.clone());
+        edit(&mut e.evaluation);
+        e.evaluation.changed_date = Some(now.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
+        true
     }
 }

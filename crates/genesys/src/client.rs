@@ -916,6 +916,49 @@ impl GenesysClient {
         .ok_or_else(|| empty_body(path))
     }
 
+    /// One evaluation (`GET /api/v2/quality/conversations/{conversationId}/evaluations/{evaluationId}`).
+    ///
+    /// # Errors
+    /// Any [`GenesysError`]; 404 when it does not exist.
+    pub async fn get_evaluation(
+        &self,
+        conversation_id: &str,
+        evaluation_id: &str,
+    ) -> Result<Evaluation, GenesysError> {
+        self.get(
+            &format!("/api/v2/quality/conversations/{conversation_id}/evaluations/{evaluation_id}"),
+            &[],
+        )
+        .await
+    }
+
+    /// Updates an evaluation (`PUT …/evaluations/{evaluationId}`, body: the official `Evaluation`
+    /// model). Never re-sent blindly: each applied update is a new version of the evaluation, so a
+    /// lost answer is resolved by reading the evaluation back.
+    ///
+    /// # Errors
+    /// Any [`GenesysError`].
+    pub async fn update_evaluation(
+        &self,
+        conversation_id: &str,
+        evaluation: &Evaluation,
+    ) -> Result<Evaluation, GenesysError> {
+        let path = format!(
+            "/api/v2/quality/conversations/{conversation_id}/evaluations/{}",
+            evaluation.id
+        );
+        self.call(
+            Method::PUT,
+            &path,
+            &[],
+            Some(evaluation),
+            None,
+            Resend::Never,
+        )
+        .await?
+        .ok_or_else(|| empty_body(&path))
+    }
+
     /// Deletes an evaluation.
     ///
     /// # Errors

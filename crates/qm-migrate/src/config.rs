@@ -43,9 +43,33 @@ pub struct Config {
     /// The ledger.
     #[serde(default)]
     pub ledger: LedgerConfig,
+    /// What a run does with source changes after an evaluation was created.
+    #[serde(default)]
+    pub sync: SyncConfig,
     /// SHA-256 of the file this configuration was read from (run metadata in the report).
     #[serde(skip)]
     pub file_sha256: Option<String>,
+}
+
+/// `[sync]`: every run is a sync (the migration lasts weeks while Calabrio is in use).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyncConfig {
+    /// A record whose content changed after its evaluation was created in Genesys: `update` (the
+    /// Genesys evaluation takes the new answers and comments) or `flag` (listed, left as it is).
+    pub on_change: String,
+    /// A record gone from the source (or no longer an evaluation) whose evaluation exists in
+    /// Genesys: `flag` (listed) or `delete` (that evaluation is deleted).
+    pub on_withdraw: String,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            on_change: "update".into(),
+            on_withdraw: "flag".into(),
+        }
+    }
 }
 
 /// `[source]`.
@@ -75,6 +99,9 @@ pub struct SourceConfig {
     pub encoding: String,
     /// Source system name, part of every idempotency key (keep it stable for the whole migration).
     pub system: String,
+    /// Further export files of the same kind, read after `path` as one source (an export taken in
+    /// parts; the same evaluation in two parts is one record and a superseded copy).
+    pub more_paths: Vec<PathBuf>,
 }
 
 impl Default for SourceConfig {
@@ -90,6 +117,7 @@ impl Default for SourceConfig {
             time_zone: None,
             encoding: "utf-8".into(),
             system: "calabrio_one".into(),
+            more_paths: Vec::new(),
         }
     }
 }
@@ -448,6 +476,9 @@ impl Config {
             }
         };
         fix(&mut self.source.path);
+        for p in &mut self.source.more_paths {
+            fix(p);
+        }
         if let Some(c) = self.source.ca_bundle.as_mut() {
             fix(c);
         }
@@ -466,6 +497,18 @@ impl Config {
     /// # Errors
     /// The first problem, naming the key.
     pub fn validate(&self) -> Result<()> {
+        if !["update", "flag"].contains(&self.sync.on_change.as_str()) {
+            bail!(
+                "[sync] on_change = '{}' (update, flag)",
+                self.sync.on_change
+            );
+        }
+        if !["flag", "delete"].contains(&self.sync.on_withdraw.as_str()) {
+            bail!(
+                "[sync] on_withdraw = '{}' (flag, delete)",
+                self.sync.on_withdraw
+            );
+        }
         if !["csv", "csv-long", "json", "tables", "calabrio-api"]
             .contains(&self.source.kind.as_str())
         {
@@ -812,6 +855,10 @@ time_zone = "UTC"                 # the zone in which a day is a day for the sco
 days_back = 7                     # accepted dateOccurred window, relative to today
 days_ahead = 30
 sections = []                     # Calabrio sections with a metric of their own ("<metric_name>: <section>")
+
+[sync]
+on_change = "update"              # a record changed in Calabrio after its evaluation was created: update | flag
+on_withdraw = "flag"              # a record gone from Calabrio whose evaluation exists: flag | delete
 
 [ledger]
 path = "qm-migrate.db"

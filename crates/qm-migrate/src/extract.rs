@@ -124,20 +124,29 @@ pub async fn run_with(
     let opts = read_options(cfg)?;
     let mut summary = ExtractSummary::default();
     let path = &cfg.source.path;
-    let records: Box<dyn Iterator<Item = calabrio::SourceRecord>> = match cfg.source.kind.as_str() {
-        "csv" => {
-            let r = calabrio::csv_wide::WideCsvReader::open(path, opts)?;
-            summary.ignored_columns = r.ignored_headers.clone();
-            Box::new(r)
-        }
-        "csv-long" => {
-            let r = calabrio::csv_long::LongCsvReader::open(path, opts)?;
-            summary.ignored_columns = r.ignored_headers.clone();
-            Box::new(r)
-        }
-        "tables" => Box::new(calabrio::tables::TablesReader::open(path, opts)?),
-        _ => Box::new(calabrio::json::JsonReader::open(path, opts)?),
-    };
+    let mut records: Box<dyn Iterator<Item = calabrio::SourceRecord>> =
+        Box::new(std::iter::empty());
+    for file in std::iter::once(path).chain(&cfg.source.more_paths) {
+        let opts = opts.clone();
+        let part: Box<dyn Iterator<Item = calabrio::SourceRecord>> = match cfg.source.kind.as_str()
+        {
+            "csv" => {
+                let r = calabrio::csv_wide::WideCsvReader::open(file, opts)?;
+                summary.ignored_columns.extend(r.ignored_headers.clone());
+                Box::new(r)
+            }
+            "csv-long" => {
+                let r = calabrio::csv_long::LongCsvReader::open(file, opts)?;
+                summary.ignored_columns.extend(r.ignored_headers.clone());
+                Box::new(r)
+            }
+            "tables" => Box::new(calabrio::tables::TablesReader::open(file, opts)?),
+            _ => Box::new(calabrio::json::JsonReader::open(file, opts)?),
+        };
+        records = Box::new(records.chain(part));
+    }
+    summary.ignored_columns.sort();
+    summary.ignored_columns.dedup();
     for col in &summary.ignored_columns {
         tracing::warn!(column = %col, "Source column maps to no canonical field; it is kept only in the raw text.");
     }

@@ -13,7 +13,7 @@
 //! is `unknown`). The file is created with mode 0600: it holds personal data. Schema changes are
 //! numbered migrations applied through `PRAGMA user_version`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -231,7 +231,78 @@ ALTER TABLE forms ADD COLUMN scoring_checked TEXT;
 ALTER TABLE forms ADD COLUMN found_in_genesys INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE forms ADD COLUMN adoption_done INTEGER NOT NULL DEFAULT 0;
 "#,
+    // A record is the Calabrio evaluation (source system + evaluation id), not its place in a file:
+    // a re-sorted, re-split or shortened export finds the same records. `occurrence` tells apart
+    // the copies one export holds of the same evaluation (duplicates, versions); a record without a
+    // readable id keeps an identity by position. The table is rebuilt to drop UNIQUE (file,
+    // locator): two runs may put two evaluations at one line.
+    //
+    // The sync: the record content (hash) each plan was made from and each Genesys evaluation holds,
+    // the sync state of an evaluation whose source changed or went (`update`, `updating`,
+    // `flagged`, `edited`, `withdraw`), and the `changedDate` Genesys gave our last write (another
+    // one means someone edited it there).
+    r#"
+CREATE TABLE records_v2 (
+    id INTEGER PRIMARY KEY,
+    identity TEXT NOT NULL,
+    occurrence INTEGER NOT NULL,
+    file TEXT NOT NULL,
+    locator TEXT NOT NULL,
+    line INTEGER,
+    json_path TEXT,
+    evaluation_id TEXT,
+    hash TEXT NOT NULL,
+    raw TEXT NOT NULL,
+    canonical TEXT,
+    error_field TEXT,
+    error TEXT,
+    seq INTEGER NOT NULL,
+    first_run INTEGER NOT NULL,
+    last_seen_run INTEGER NOT NULL,
+    sort_at INTEGER
+);
+INSERT INTO records_v2 (id, identity, occurrence, file, locator, line, json_path, evaluation_id, hash, raw,
+    canonical, error_field, error, seq, first_run, last_seen_run, sort_at)
+SELECT id, identity, row_number() OVER (PARTITION BY identity ORDER BY id), file, locator, line, json_path,
+    evaluation_id, hash, raw, canonical, error_field, error, seq, first_run, last_seen_run, sort_at
+FROM (SELECT *, CASE WHEN evaluation_id IS NOT NULL
+        THEN 'evaluation' || char(31) || coalesce(json_extract(canonical, '$.source.system'), 'calabrio_one')
+             || char(31) || evaluation_id
+        ELSE 'position' || char(31) || file || char(31) || locator END AS identity
+      FROM records);
+DROP TABLE records;
+ALTER TABLE records_v2 RENAME TO records;
+CREATE UNIQUE INDEX records_identity ON records (identity, occurrence);
+CREATE INDEX records_evaluation ON records (evaluation_id);
+CREATE INDEX records_run_seq ON records (last_seen_run, seq);
+CREATE INDEX records_newest ON records (last_seen_run, evaluation_id, sort_at, occurrence);
+ALTER TABLE plans ADD COLUMN record_hash TEXT;
+ALTER TABLE loads ADD COLUMN synced_hash TEXT;
+ALTER TABLE loads ADD COLUMN sync_state TEXT;
+ALTER TABLE loads ADD COLUMN sync_note TEXT;
+ALTER TABLE loads ADD COLUMN genesys_changed TEXT;
+UPDATE loads SET synced_hash = (SELECT hash FROM records r WHERE r.id = loads.record_id)
+WHERE state = 'created';
+CREATE TRIGGER loads_created_holds_the_plan AFTER UPDATE OF state ON loads
+WHEN NEW.state = 'created' AND OLD.state != 'created'
+BEGIN
+    UPDATE loads SET synced_hash = (SELECT record_hash FROM plans WHERE record_id = NEW.record_id)
+    WHERE record_id = NEW.record_id;
+END;
+"#,
 ];
+
+/// A record's identity: the Calabrio evaluation (source system and evaluation id), or, for a record
+/// without a readable id, its position.
+fn record_identity(rec: &calabrio::SourceRecord, locator: &str) -> String {
+    match &rec.parsed {
+        Ok(ev) => format!(
+            "evaluation\u{1f}{}\u{1f}{}",
+            ev.source.system, ev.evaluation_id
+        ),
+        Err(_) => format!("position\u{1f}{}\u{1f}{locator}", rec.locator.file),
+    }
+}
 
 /// The load states of an `evaluation` item.
 pub mod state {
@@ -247,8 +318,43 @@ pub mod state {
     pub const DEFERRED: &str = "deferred";
     /// May or may not exist in Genesys: reconciled before anything is re-sent.
     pub const UNKNOWN: &str = "unknown";
+    /// Was created; deleted from Genesys because its record left the source (`[sync] on_withdraw
+    /// = "delete"`).
+    pub const WITHDRAWN: &str = "withdrawn";
     /// Every state, in report order.
-    pub const ALL: [&str; 6] = [PLANNED, SENDING, CREATED, REJECTED, DEFERRED, UNKNOWN];
+    pub const ALL: [&str; 7] = [
+        PLANNED, SENDING, CREATED, REJECTED, DEFERRED, UNKNOWN, WITHDRAWN,
+    ];
+}
+
+/// The sync view of one evaluation in Genesys.
+#[derive(Debug, Clone)]
+pub struct SyncRow {
+    /// The record content (hash) Genesys holds (NULL: unknown, an older ledger).
+    pub synced_hash: Option<String>,
+    /// Its conversation.
+    pub conversation_id: String,
+    /// Its agent.
+    pub agent_user_id: String,
+    /// `update`, `updating`, `flagged`, `edited`, `withdraw`, or none.
+    pub sync_state: Option<String>,
+}
+
+/// An evaluation with a sync action to take or resolve.
+#[derive(Debug, Clone)]
+pub struct SyncDue {
+    /// Its record.
+    pub record_id: i64,
+    /// The Genesys evaluation.
+    pub evaluation_id: String,
+    /// Its conversation.
+    pub conversation_id: String,
+    /// `update`, `updating` (sent, outcome unknown) or `withdraw`.
+    pub sync_state: String,
+    /// The `changedDate` Genesys gave our last write (none: not known).
+    pub genesys_changed: Option<String>,
+    /// The item's key (named in the marker).
+    pub idempotency_key: String,
 }
 
 /// One run of a command, as `status` lists it.
@@ -325,6 +431,8 @@ pub struct PlanRow {
     pub link_detail: Option<String>,
     /// The Genesys form the answers are for (mirror mode); `None`: the container form.
     pub form_name: Option<String>,
+    /// The record content (hash) this plan was made from.
+    pub record_hash: Option<String>,
 }
 
 /// A load item.
@@ -455,6 +563,9 @@ impl Ledger {
             version <= known,
             "the ledger was written by a newer qm-migrate (schema {version}, this one knows {known})"
         );
+        // A migration may rebuild a table others refer to (SQLite's documented procedure): foreign
+        // keys are off while it runs and checked after.
+        self.conn.pragma_update(None, "foreign_keys", "OFF")?;
         for (i, sql) in MIGRATIONS
             .iter()
             .enumerate()
@@ -462,9 +573,19 @@ impl Ledger {
         {
             let tx = self.conn.transaction()?;
             tx.execute_batch(sql)?;
+            let broken: i64 =
+                tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                    r.get(0)
+                })?;
+            anyhow::ensure!(
+                broken == 0,
+                "ledger migration {} left {broken} broken references",
+                i + 1
+            );
             tx.pragma_update(None, "user_version", i64::try_from(i + 1)?)?;
             tx.commit()?;
         }
+        self.conn.pragma_update(None, "foreign_keys", "ON")?;
         Ok(())
     }
 
@@ -611,19 +732,37 @@ impl Ledger {
         run: i64,
     ) -> Result<&'static str> {
         let locator = rec.locator.to_string();
-        let existing: Option<(i64, String)> = tx
-            .prepare_cached("SELECT id, hash FROM records WHERE file = ?1 AND locator = ?2")?
-            .query_row(params![rec.locator.file, locator], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()?;
-        if let Some((id, hash)) = &existing
-            && *hash == rec.hash
-        {
-            tx.prepare_cached("UPDATE records SET last_seen_run = ?1, seq = ?2 WHERE id = ?3")?
-                .execute(params![run, seq, id])?;
+        let identity = record_identity(rec, &locator);
+        // The copies of this evaluation staged before, and not yet met in this run: the same
+        // content first (a re-sorted export), else the first one (its content changed).
+        let mut copies: Vec<(i64, String, i64, i64)> = tx
+            .prepare_cached(
+                "SELECT id, hash, occurrence, last_seen_run FROM records WHERE identity = ?1
+                 ORDER BY occurrence",
+            )?
+            .query_map([&identity], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let next_occurrence = copies.iter().map(|c| c.2).max().unwrap_or(0) + 1;
+        copies.retain(|c| c.3 < run);
+        if let Some((id, ..)) = copies.iter().find(|c| c.1 == rec.hash) {
+            tx.prepare_cached(
+                "UPDATE records SET last_seen_run = ?1, seq = ?2, file = ?3, locator = ?4, line = ?5,
+                 json_path = ?6 WHERE id = ?7",
+            )?
+            .execute(params![
+                run,
+                seq,
+                rec.locator.file,
+                locator,
+                rec.locator.line.map(|l| l as i64),
+                rec.locator.json_path,
+                id
+            ])?;
             return Ok("unchanged");
         }
+        let existing = copies.first().map(|c| c.0);
         let (evaluation_id, canonical, field, error) = match &rec.parsed {
             Ok(ev) => (
                 Some(ev.evaluation_id.clone()),
@@ -641,10 +780,11 @@ impl Ledger {
                 .map(|t| t.as_millisecond())
         });
         match existing {
-            Some((id, _)) => {
+            Some(id) => {
                 tx.execute(
                     "UPDATE records SET hash = ?1, raw = ?2, canonical = ?3, error_field = ?4, error = ?5,
-                     evaluation_id = ?6, seq = ?7, last_seen_run = ?8, line = ?9, json_path = ?10, sort_at = ?12
+                     evaluation_id = ?6, seq = ?7, last_seen_run = ?8, line = ?9, json_path = ?10, sort_at = ?12,
+                     file = ?13, locator = ?14
                      WHERE id = ?11",
                     params![
                         rec.hash,
@@ -658,7 +798,9 @@ impl Ledger {
                         rec.locator.line.map(|l| l as i64),
                         rec.locator.json_path,
                         id,
-                        sort_at
+                        sort_at,
+                        rec.locator.file,
+                        locator
                     ],
                 )?;
                 Ok("changed")
@@ -666,8 +808,8 @@ impl Ledger {
             None => {
                 tx.prepare_cached(
                     "INSERT INTO records (file, locator, line, json_path, evaluation_id, hash, raw, canonical,
-                     error_field, error, seq, first_run, last_seen_run, sort_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13)",
+                     error_field, error, seq, first_run, last_seen_run, sort_at, identity, occurrence)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14, ?15)",
                 )?
                 .execute(params![
                         rec.locator.file,
@@ -682,7 +824,9 @@ impl Ledger {
                         error,
                         seq,
                         run,
-                        sort_at
+                        sort_at,
+                        identity,
+                        next_occurrence
                     ],
                 )?;
                 Ok("new")
@@ -765,7 +909,8 @@ impl Ledger {
     }
 
     /// Records of the latest extract that another record of the same evaluation id supersedes
-    /// (a later evaluation or created date, then a later position in the source): loser → winner.
+    /// (a later evaluation or created date; between equal dates, the copy staged first, so a
+    /// re-sorted or re-split export does not move the disposition to another copy): loser → winner.
     ///
     /// # Errors
     /// SQLite errors.
@@ -776,7 +921,7 @@ impl Ledger {
         let mut stmt = self.conn.prepare(
             "SELECT id, winner FROM (
                 SELECT id, first_value(id) OVER (
-                    PARTITION BY evaluation_id ORDER BY sort_at DESC, seq DESC, id DESC) AS winner
+                    PARTITION BY evaluation_id ORDER BY sort_at DESC, occurrence, id) AS winner
                 FROM records WHERE last_seen_run = ?1 AND evaluation_id IS NOT NULL)
              WHERE id != winner",
         )?;
@@ -878,6 +1023,143 @@ impl Ledger {
         )?;
         let rows = stmt
             .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// The sync view of every evaluation that exists in Genesys: record → (the record content it
+    /// holds, conversation, agent, sync state).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn synced(&self) -> Result<HashMap<i64, SyncRow>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT record_id, synced_hash, conversation_id, agent_user_id, sync_state FROM loads
+             WHERE state = 'created'",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    SyncRow {
+                        synced_hash: r.get(1)?,
+                        conversation_id: r.get(2)?,
+                        agent_user_id: r.get(3)?,
+                        sync_state: r.get(4)?,
+                    },
+                ))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// Sets the sync state of record `id`'s evaluation (`None`: in step with the source).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn set_sync(
+        conn: &Connection,
+        id: i64,
+        state: Option<&str>,
+        note: Option<&str>,
+    ) -> Result<()> {
+        conn.prepare_cached(
+            "UPDATE loads SET sync_state = ?2, sync_note = coalesce(?3, sync_note), updated_at = ?4
+             WHERE record_id = ?1",
+        )?
+        .execute(params![id, state, note, now()])?;
+        Ok(())
+    }
+
+    /// The `changedDate` Genesys gave our last write of record `id`'s evaluation.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn set_genesys_changed(&self, id: i64, changed: Option<&str>) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE loads SET genesys_changed = ?2 WHERE record_id = ?1")?
+            .execute(params![id, changed])?;
+        Ok(())
+    }
+
+    /// The evaluations with a sync action to take or resolve: (record, evaluation id,
+    /// conversation, sync state, the `changedDate` of our last write).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn sync_due(&self) -> Result<Vec<SyncDue>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT record_id, evaluation_id, conversation_id, sync_state, genesys_changed, idempotency_key
+             FROM loads
+             WHERE state = 'created' AND evaluation_id IS NOT NULL
+               AND sync_state IN ('update', 'updating', 'withdraw') ORDER BY record_id",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(SyncDue {
+                    record_id: r.get(0)?,
+                    evaluation_id: r.get(1)?,
+                    conversation_id: r.get(2)?,
+                    sync_state: r.get(3)?,
+                    genesys_changed: r.get(4)?,
+                    idempotency_key: r.get(5)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// An update of record `id`'s evaluation was applied: Genesys holds the plan's content now.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn mark_updated(
+        &self,
+        id: i64,
+        changed: Option<&str>,
+        total: Option<f64>,
+        note: &str,
+    ) -> Result<()> {
+        self.conn.execute(
+            "UPDATE loads SET sync_state = NULL, sync_note = ?2, genesys_changed = ?3,
+             genesys_total = coalesce(?4, genesys_total),
+             synced_hash = (SELECT record_hash FROM plans WHERE record_id = ?1), updated_at = ?5
+             WHERE record_id = ?1",
+            params![id, note, changed, total, now()],
+        )?;
+        Ok(())
+    }
+
+    /// Sync counts: sync state → evaluations (`in_step` for none), and `withdrawn`.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn sync_counts(&self) -> Result<BTreeMap<String, u64>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT coalesce(sync_state, 'in_step'), count(*) FROM loads WHERE state = 'created' GROUP BY 1
+             UNION ALL SELECT 'withdrawn', count(*) FROM loads WHERE state = 'withdrawn'",
+        )?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+            .map(|x| x.map(|(k, v)| (k, u64::try_from(v).unwrap_or(0))))
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// Evaluations in Genesys whose record the latest extract no longer has: (record, locator).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn withdrawn_in_source(&self) -> Result<Vec<(i64, String)>> {
+        let Some(run) = self.latest_extract()? else {
+            return Ok(Vec::new());
+        };
+        let mut stmt = self.conn.prepare(
+            "SELECT r.id, r.locator FROM loads l JOIN records r ON r.id = l.record_id
+             WHERE l.state = 'created' AND r.last_seen_run < ?1",
+        )?;
+        let rows = stmt
+            .query_map([run], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
     }
@@ -1013,8 +1295,8 @@ impl Ledger {
         tx.prepare_cached(
             "INSERT OR REPLACE INTO plans (record_id, disposition, reason, agent_user_id, evaluator_user_id,
              conversation_id, link_strategy, evaluated_at, date_basis, score, method, predicted, answers, planned_at,
-             agent_match, link_detail, form_name)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+             agent_match, link_detail, form_name, record_hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
         )?
         .execute(params![
                 p.record_id,
@@ -1033,7 +1315,8 @@ impl Ledger {
                 now(),
                 p.agent_match,
                 p.link_detail,
-                p.form_name
+                p.form_name,
+                p.record_hash
         ])?;
         Ok(())
     }
@@ -1303,7 +1586,7 @@ impl Ledger {
             .query_row(
                 "SELECT record_id, disposition, reason, agent_user_id, evaluator_user_id, conversation_id,
                  link_strategy, evaluated_at, date_basis, score, method, predicted, answers, agent_match,
-                 link_detail, form_name
+                 link_detail, form_name, record_hash
                  FROM plans WHERE record_id = ?1",
                 [record_id],
                 |r| {
@@ -1325,6 +1608,7 @@ impl Ledger {
                         agent_match: r.get(13)?,
                         link_detail: r.get(14)?,
                         form_name: r.get(15)?,
+                        record_hash: r.get(16)?,
                     })
                 },
             )

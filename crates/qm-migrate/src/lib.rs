@@ -511,6 +511,21 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
             for id in &v.unknown {
                 human.push_str(&format!("\n  unknown to the ledger: {id}"));
             }
+            for d in &v.drift {
+                human.push_str(&format!(
+                    "\n  drift: {} ({}) {}: Genesys {} / source now {}{}",
+                    d.evaluation_id,
+                    d.record,
+                    d.what,
+                    d.genesys_total.map_or("—".into(), |t| format!("{t:.2}")),
+                    d.source_now.map_or("—".into(), |t| format!("{t:.2}")),
+                    if d.note.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" — {}", d.note)
+                    }
+                ));
+            }
             for a in &v.agents_differing {
                 human.push_str(&format!(
                     "\n  agent {}: ledger {} evaluations (mean {}), Genesys {} (mean {})",
@@ -660,9 +675,13 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
                 .filter(|c| c.until_ms > now_ms)
                 .collect();
             let writer = lease::holder(&cfg.ledger.path);
+            let sync = ledger.sync_counts()?;
+            let last_sync = runs
+                .iter()
+                .find(|r| r.command == "load" || r.command == "run");
             Ok(Outcome {
                 human: format!(
-                    "{}{}{}\nstale records (no longer in the source) {}\nform: {}\nlast run: {}\nestimated time to finish the load: {}\nload:\n{}recent runs (rollback --since takes the id):\n{}",
+                    "{}{}{}\nstale records (no longer in the source) {}\nsync: {}; last sync {}\nform: {}\nlast run: {}\nestimated time to finish the load: {}\nload:\n{}recent runs (rollback --since takes the id):\n{}",
                     writer
                         .as_ref()
                         .map(|w| format!("being written by {w}\n"))
@@ -677,6 +696,11 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
                         None => String::new(),
                     },
                     ledger.stale_records()?,
+                    sync.iter()
+                        .map(|(k, v)| format!("{k} {v}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    last_sync.map_or("never".to_owned(), |r| r.started_at.clone()),
                     form.and_then(|f| f.published_id)
                         .map(|p| format!("published version {p}"))
                         .unwrap_or_else(|| "not provisioned".into()),
@@ -711,7 +735,7 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
                 ),
                 code: exit_code(&dispositions, Some(&load)),
                 json: json!({"command": "status", "records": records, "dispositions": dispositions, "unplanned": unplanned, "load": load, "eta_seconds": eta, "last_run": last, "runs": runs,
-                    "capped_agents": capped, "writer": writer}),
+                    "capped_agents": capped, "writer": writer, "sync": sync, "last_sync": last_sync}),
             })
         }
         Command::Emulator {
@@ -1013,10 +1037,19 @@ pub async fn run_all_with(
         hist.agents,
         hist.legacy_agents,
         hist.index
+    ) + &format!(
+        "\nsync: {} changed in Calabrio and updated, {} created, {} listed (flagged: {} by plan; {} edited in Genesys, never overwritten), {} deleted as gone from the source",
+        ld.updated_now,
+        ld.created_now,
+        pl.sync_flagged + ld.edited_in_genesys,
+        pl.sync_flagged,
+        ld.edited_in_genesys,
+        ld.withdrawn_now
     ) + &format!("\nverify: {}\nreport: {}", v.line(), report.display());
     Ok(Outcome {
         json: json!({
             "command": "run",
+            "plan": pl,
             "history": hist,
             "scorecard": card,
             "records": pl.records,

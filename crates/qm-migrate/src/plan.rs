@@ -68,6 +68,13 @@ pub struct PlanSummary {
     /// Mirror mode: Calabrio forms that cannot be mirrored, and why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unmirrorable_forms: Vec<String>,
+    /// Sync: evaluations in Genesys whose record changed, to be updated (`[sync] on_change`).
+    pub sync_updates: u64,
+    /// Sync: changes listed and left as they are (`flag`, an evaluation edited in Genesys, or a
+    /// change that moves the record off its conversation or disposition).
+    pub sync_flagged: u64,
+    /// Sync: evaluations whose record left the source, to be deleted (`[sync] on_withdraw`).
+    pub sync_withdrawals: u64,
 }
 
 impl PlanSummary {
@@ -624,11 +631,76 @@ pub async fn run(
             .or_insert(0);
         *e = e.saturating_add_signed(delta);
     };
+    let synced = ledger.synced()?;
+    let mut sync_counts = (0u64, 0u64, 0u64);
     let outcome = ledger.scan_current_records(|r| {
         if keep.contains(&r.id) {
+            // Already in Genesys: a change of its content since is a sync action.
+            if let Some(s) = synced.get(&r.id)
+                && s.synced_hash.as_deref().is_some_and(|h| h != r.hash)
+                && !matches!(
+                    s.sync_state.as_deref(),
+                    Some("edited" | "updating")
+                )
+            {
+                let mut p = match &r.canonical {
+                    Some(text) => {
+                        let ev: CanonicalEvaluation = serde_json::from_str(text)
+                            .with_context(|| format!("ledger record {} holds unreadable canonical JSON", r.id))?;
+                        let mut p = plan_one(&ctx, r.id, &r.locator, ev, None);
+                        if p.row.disposition.is_none() {
+                            // Linked before (by any strategy): it stays on its conversation.
+                            if p.candidate.is_none() && p.match_at.is_some() {
+                                p.candidate = Some((s.conversation_id.clone(), "kept".into()));
+                                p.match_at = None;
+                            }
+                            if p.candidate.is_some() {
+                                prepare_one(cfg, &def, &mirrors, &mut p);
+                            }
+                        }
+                        p
+                    }
+                    None => decided(r.id, Disposition::Quarantined, format!("{}: now unreadable", r.locator)),
+                };
+                let same_target = p.row.answers.is_some()
+                    && p.row.disposition.is_none_or(|d| d == Disposition::Evaluation)
+                    && p.candidate.as_ref().is_some_and(|(c, _)| *c == s.conversation_id)
+                    && p.agent.as_ref().is_some_and(|a| a.id == s.agent_user_id);
+                if !same_target {
+                    let why = format!(
+                        "changed in Calabrio and no longer this evaluation: now {} ({})",
+                        p.row.disposition.map_or("unlinked", |d| d.as_str()),
+                        p.row.reason
+                    );
+                    if cfg.sync.on_withdraw == "delete" {
+                        Ledger::set_sync(write, r.id, Some("withdraw"), Some(&why))?;
+                        sync_counts.2 += 1;
+                    } else {
+                        Ledger::set_sync(write, r.id, Some("flagged"), Some(&why))?;
+                        sync_counts.1 += 1;
+                    }
+                } else if cfg.sync.on_change == "update" {
+                    p.row.record_hash = Some(r.hash.clone());
+                    p.row.disposition = Some(Disposition::Evaluation);
+                    Ledger::put_plan(write, &p.row)?;
+                    let why = format!(
+                        "changed in Calabrio (now {:.2} %): Genesys is to take the new answers",
+                        p.row.predicted.unwrap_or_default()
+                    );
+                    Ledger::set_sync(write, r.id, Some("update"), Some(&why))?;
+                    sync_counts.0 += 1;
+                } else {
+                    let why = format!(
+                        "changed in Calabrio (now {:.2} %); left as it is in Genesys ([sync] on_change = \"flag\")",
+                        p.row.predicted.unwrap_or_default()
+                    );
+                    Ledger::set_sync(write, r.id, Some("flagged"), Some(&why))?;
+                    sync_counts.1 += 1;
+                }
+            }
             return Ok(());
         }
-        let p = if let Some(loc) = r.evaluation_id.as_ref().and_then(|id| sent_ids.get(id)) {
+        let mut p = if let Some(loc) = r.evaluation_id.as_ref().and_then(|id| sent_ids.get(id)) {
             decided(
                 r.id,
                 Disposition::Excluded,
@@ -683,6 +755,7 @@ pub async fn run(
         };
         let d = p.row.disposition.unwrap_or(Disposition::Quarantined);
         count(&mut summary, d, 1);
+        p.row.record_hash = Some(r.hash.clone());
         Ledger::put_plan(write, &p.row)?;
         if let (Some(at), Some(agent)) = (p.match_at, p.agent.as_ref()) {
             let agent = intern(&mut agents, &mut agent_ix, &agent.id, &p.agent_label);
@@ -957,6 +1030,29 @@ pub async fn run(
     }
     write.execute_batch("COMMIT")?;
     bar.finish_and_clear();
+    // Evaluations in Genesys whose record left the source.
+    for (id, locator) in ledger.withdrawn_in_source()? {
+        let state = synced.get(&id).and_then(|s| s.sync_state.clone());
+        // Flagged under `on_withdraw = "flag"` stays flagged; a switch to `delete` takes it.
+        if matches!(state.as_deref(), Some("withdraw" | "edited" | "updating"))
+            || (state.as_deref() == Some("flagged") && cfg.sync.on_withdraw == "flag")
+        {
+            continue;
+        }
+        let why = format!("gone from the source (last seen at {locator})");
+        if cfg.sync.on_withdraw == "delete" {
+            Ledger::set_sync(ledger.conn(), id, Some("withdraw"), Some(&why))?;
+            sync_counts.2 += 1;
+        } else {
+            Ledger::set_sync(ledger.conn(), id, Some("flagged"), Some(&why))?;
+            sync_counts.1 += 1;
+        }
+    }
+    (
+        summary.sync_updates,
+        summary.sync_flagged,
+        summary.sync_withdrawals,
+    ) = sync_counts;
     for id in &keep {
         let d = ledger
             .plan(*id)?

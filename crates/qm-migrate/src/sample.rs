@@ -965,13 +965,13 @@ pub fn generate_with(n: usize, seed: u64, out: &Path, all_formats: bool) -> Resu
                 rows.push(dup);
                 expect(
                     &rows,
-                    "exact duplicate row (the later copy wins)",
+                    "exact duplicate row (the earlier copy wins)",
                     "evaluation",
                     "linked",
                 );
                 expect(
                     &rows,
-                    "exact duplicate row (the earlier copy)",
+                    "exact duplicate row (the later copy)",
                     "excluded",
                     "superseded",
                 );
@@ -1190,8 +1190,9 @@ pub fn generate_with(n: usize, seed: u64, out: &Path, all_formats: bool) -> Resu
         json_lines.push(json_line);
         json_line += 1;
     }
-    // Assign lines to the cases: by evaluation id, first occurrence unless it is the duplicate's
-    // earlier copy (which is the first) — the later copy is the one kept.
+    // Assign lines to the cases: by evaluation id, the last occurrence (the re-scored version of a
+    // changed duplicate) unless the case names the earlier copy (of an exact duplicate, the one
+    // kept: a record keeps its place however often the export repeats it).
     let mut seen_first: BTreeMap<String, usize> = BTreeMap::new();
     let mut seen_last: BTreeMap<String, usize> = BTreeMap::new();
     for (i, r) in rows.iter().enumerate() {

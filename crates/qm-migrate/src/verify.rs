@@ -67,6 +67,9 @@ pub struct VerifySummary {
     pub agents_checked: u64,
     /// Agents whose count or mean score differs.
     pub agents_differing: Vec<AgentCheck>,
+    /// Genesys no longer what the source as it stands now would produce: changed or withdrawn in
+    /// Calabrio since it was sent, flagged, or edited in Genesys.
+    pub drift: Vec<Drift>,
     /// Requests sent.
     pub requests: u64,
     /// Of which pages of our evaluations (by evaluator or agent).
@@ -77,11 +80,76 @@ pub struct VerifySummary {
     pub conversation_lookups: u64,
 }
 
+/// One evaluation that no longer matches the source as it stands.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Drift {
+    /// The record (where it stands, or stood, in the source).
+    pub record: String,
+    /// The Genesys evaluation.
+    pub evaluation_id: String,
+    /// `changed in Calabrio`, `gone from the source`, `edited in Genesys`, `flagged`, or an update
+    /// in progress.
+    pub what: String,
+    /// The total Genesys holds (as we last wrote or read it).
+    pub genesys_total: Option<f64>,
+    /// What the current record gives (when it was planned again).
+    pub source_now: Option<f64>,
+    /// In words.
+    pub note: String,
+}
+
+/// Every evaluation in Genesys that the source as it stands no longer gives as it is.
+///
+/// # Errors
+/// SQLite errors.
+pub fn drift(ledger: &Ledger) -> Result<Vec<Drift>> {
+    let latest = ledger.latest_extract()?.unwrap_or(0);
+    let mut stmt = ledger.conn().prepare(
+        "SELECT r.locator, l.evaluation_id, l.sync_state, l.sync_note, l.genesys_total, p.predicted,
+                p.record_hash, r.hash, l.synced_hash, r.last_seen_run < ?1
+         FROM loads l JOIN records r ON r.id = l.record_id LEFT JOIN plans p ON p.record_id = l.record_id
+         WHERE l.state = 'created' AND (l.sync_state IS NOT NULL
+            OR (l.synced_hash IS NOT NULL AND l.synced_hash != r.hash) OR r.last_seen_run < ?1)
+         ORDER BY r.id",
+    )?;
+    let rows = stmt
+        .query_map([latest], |r| {
+            let state: Option<String> = r.get(2)?;
+            let note: Option<String> = r.get(3)?;
+            let plan_hash: Option<String> = r.get(6)?;
+            let hash: String = r.get(7)?;
+            let gone: bool = r.get(9)?;
+            let what = match state.as_deref() {
+                Some("edited") => "edited in Genesys",
+                Some("update" | "updating") => "changed in Calabrio: update pending",
+                Some("withdraw") => "gone from the source: deletion pending",
+                _ if gone => "gone from the source",
+                Some("flagged") => "flagged",
+                _ => "changed in Calabrio",
+            };
+            Ok(Drift {
+                record: r.get(0)?,
+                evaluation_id: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                what: what.to_owned(),
+                genesys_total: r.get(4)?,
+                // The plan's prediction is the source's only when the plan was made from it.
+                source_now: if plan_hash.as_deref() == Some(hash.as_str()) {
+                    r.get(5)?
+                } else {
+                    None
+                },
+                note: note.unwrap_or_default(),
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
 impl VerifySummary {
     /// The result in one line, as `verify`, `run` and `demo` print it.
     pub fn line(&self) -> String {
         format!(
-            "{} created evaluations read back with {} requests: {} matched, {} missing, {} mismatched, {} of our forms unknown to the ledger; {} agents' counts and mean scores compared, {} differ",
+            "{} created evaluations read back with {} requests: {} matched, {} missing, {} mismatched, {} of our forms unknown to the ledger; {} agents' counts and mean scores compared, {} differ; {} drift from the source as it stands",
             self.checked,
             self.requests,
             self.matched,
@@ -89,13 +157,15 @@ impl VerifySummary {
             self.mismatched.len(),
             self.unknown.len(),
             self.agents_checked,
-            self.agents_differing.len()
+            self.agents_differing.len(),
+            self.drift.len()
         )
     }
 
     /// True when everything matched.
     pub fn clean(&self) -> bool {
-        self.missing.is_empty()
+        self.drift.is_empty()
+            && self.missing.is_empty()
             && self.mismatched.is_empty()
             && self.unknown.is_empty()
             && self.agents_differing.is_empty()
@@ -386,6 +456,7 @@ pub async fn verify(
         }
     }
     summary.requests = client.requests_sent().saturating_sub(before);
+    summary.drift = drift(ledger)?;
     ledger.finish_run(run, &serde_json::to_value(&summary)?)?;
     Ok(summary)
 }

@@ -18,4 +18,5 @@ mod scorecard;
 mod scoring;
 mod sources;
 mod support;
+mod sync;
 mod verify;

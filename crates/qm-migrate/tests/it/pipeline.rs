@@ -351,13 +351,13 @@ async fn reextract_is_idempotent_and_notices_a_changed_record() {
     );
     let path = env.path("calabrio-export.csv");
     let text = std::fs::read_to_string(&path).unwrap();
-    let changed = text.replacen("Good empathy overall", "Good empathy, edited", 1);
+    let changed = text.replacen("Good empathy overall", "Good empathy (edited)", 1);
     assert_ne!(text, changed);
     std::fs::write(&path, changed).unwrap();
     let third = qm_migrate::extract::run(&env.cfg, &mut ledger, &bar)
         .await
         .unwrap();
-    assert_eq!(third.changed, 1);
+    assert_eq!(third.changed, 1, "{third:?}");
     assert_eq!(third.records, first.records);
 }
 

@@ -1,0 +1,532 @@
+//! Every run is a sync: a record is its Calabrio evaluation wherever it stands in the export, a
+//! changed record updates its Genesys evaluation once, a deleted one is flagged or deleted, an edit
+//! made in Genesys is never overwritten, and verify compares Genesys with the source as it stands.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering::Relaxed;
+
+use qm_migrate::load::LoadSummary;
+
+use crate::support::{Env, fast_settings, setup};
+
+/// The export's header and each row's exact bytes (so a re-sorted export holds the same rows).
+fn rows(path: &std::path::Path) -> (Vec<u8>, Vec<Vec<u8>>) {
+    let data = std::fs::read(path).unwrap();
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(&data[..]);
+    let mut starts = Vec::new();
+    let mut rec = csv::ByteRecord::new();
+    loop {
+        let at = usize::try_from(r.position().byte()).unwrap();
+        if !r.read_byte_record(&mut rec).unwrap() {
+            break;
+        }
+        starts.push(at);
+    }
+    starts.push(data.len());
+    let mut out: Vec<Vec<u8>> = starts
+        .windows(2)
+        .map(|w| data[w[0]..w[1]].to_vec())
+        .collect();
+    for row in &mut out {
+        // A record's position is where its predecessor's terminator starts.
+        while row.first().is_some_and(|b| *b == b'\r' || *b == b'\n') {
+            row.remove(0);
+        }
+        if !row.ends_with(b"\n") {
+            row.push(b'\n');
+        }
+    }
+    let header = out.remove(0);
+    (header, out)
+}
+
+fn write(path: &std::path::Path, header: &[u8], rows: &[Vec<u8>]) {
+    let mut bytes = header.to_vec();
+    for r in rows {
+        bytes.extend_from_slice(r);
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// `row` with the fields at the given columns replaced (written back as CSV).
+fn edit_row(row: &[u8], edits: &[(usize, &str)]) -> Vec<u8> {
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(row);
+    let rec = r.records().next().unwrap().unwrap();
+    let mut fields: Vec<String> = rec.iter().map(str::to_owned).collect();
+    for (col, value) in edits {
+        fields[*col] = (*value).to_owned();
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(&fields).unwrap();
+    w.into_inner().unwrap()
+}
+
+/// One field of a row.
+fn field(row: &[u8], col: usize) -> String {
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(row);
+    r.records().next().unwrap().unwrap()[col].to_owned()
+}
+
+/// The first field of a row (the evaluation id).
+fn id_of(row: &[u8]) -> String {
+    String::from_utf8_lossy(row)
+        .split(',')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+async fn cycle(env: &Env) -> (qm_migrate::extract::ExtractSummary, LoadSummary) {
+    let mut ledger = env.ledger();
+    let bar = indicatif::ProgressBar::hidden();
+    let x = qm_migrate::extract::run(&env.cfg, &mut ledger, &bar)
+        .await
+        .unwrap();
+    qm_migrate::plan::run(&env.cfg, &mut ledger, &env.client, &Default::default())
+        .await
+        .unwrap();
+    qm_migrate::provision::run(&env.cfg, &ledger, &env.client)
+        .await
+        .unwrap();
+    let l = qm_migrate::load::run(&env.cfg, &ledger, &env.client, &Default::default(), &bar)
+        .await
+        .unwrap();
+    (x, l)
+}
+
+/// Every record's disposition, by evaluation id and occurrence.
+fn dispositions(env: &Env) -> BTreeMap<(String, i64), String> {
+    env.ledger()
+        .conn()
+        .prepare(
+            "SELECT r.evaluation_id, r.occurrence, p.disposition
+             FROM records r JOIN plans p ON p.record_id = r.id WHERE r.evaluation_id IS NOT NULL",
+        )
+        .unwrap()
+        .query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// The created evaluation of the record with evaluation id `id`.
+fn evaluation_of(env: &Env, id: &str) -> String {
+    env.ledger()
+        .conn()
+        .query_row(
+            "SELECT l.evaluation_id FROM loads l JOIN records r ON r.id = l.record_id
+             WHERE r.evaluation_id = ?1 AND l.state = 'created'",
+            [id],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resorted_and_a_split_export_is_the_same_source() {
+    let mut env = setup(60, "csv", fast_settings()).await;
+    let (_, first) = cycle(&env).await;
+    assert!(first.created_now > 20, "{first:?}");
+    let made = env.emu.state.stats().evaluations_created.load(Relaxed);
+    let before = dispositions(&env);
+    let path = env.cfg.source.path.clone();
+    let (header, mut all) = rows(&path);
+
+    // The same export, rows in reverse order.
+    all.reverse();
+    write(&path, &header, &all);
+    let (x, l) = cycle(&env).await;
+    // Rows without a readable id keep an identity by position: they alone are new (quarantined).
+    assert_eq!((x.new, x.changed), (x.unreadable, 0), "{x:?}");
+    assert_eq!(l.created_now, 0);
+    assert_eq!(
+        dispositions(&env),
+        before,
+        "every record keeps its disposition"
+    );
+    assert_eq!(
+        env.emu.state.stats().evaluations_created.load(Relaxed),
+        made
+    );
+
+    // The same export in two parts that overlap by a third.
+    let n = all.len();
+    let part1 = env.path("part-1.csv");
+    let part2 = env.path("part-2.csv");
+    write(&part1, &header, &all[..2 * n / 3]);
+    write(&part2, &header, &all[n / 3..]);
+    env.cfg.source.path = part1;
+    env.cfg.source.more_paths = vec![part2];
+    let (x, l) = cycle(&env).await;
+    assert_eq!(x.changed, 0, "{x:?}");
+    let overlap = (2 * n / 3 - n / 3) as u64;
+    assert!(
+        x.new >= overlap && x.new <= overlap + x.unreadable,
+        "the overlap's second copies (and the unreadable rows, by position) are new records: {x:?}"
+    );
+    assert_eq!(l.created_now, 0, "nothing sent again");
+    assert_eq!(l.updated_now, 0);
+    assert_eq!(
+        env.emu.state.stats().evaluations_created.load(Relaxed),
+        made
+    );
+    assert_eq!(env.emu.state.stats().evaluations_updated.load(Relaxed), 0);
+    let after = dispositions(&env);
+    for (k, d) in &before {
+        assert_eq!(after.get(k), Some(d), "record {k:?} kept its disposition");
+    }
+    for (k, d) in after.iter().filter(|(k, _)| !before.contains_key(k)) {
+        assert_eq!(
+            d, "excluded",
+            "a second copy {k:?} is a superseded duplicate"
+        );
+    }
+    let v = qm_migrate::verify::verify(&env.cfg, &env.ledger(), &env.client)
+        .await
+        .unwrap();
+    assert!(v.clean(), "{}", v.line());
+}
+
+/// Rows of the sample: a created one to change, one to delete, and a new one copied from another
+/// created row under a new evaluation id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_an_addition_and_a_deletion_flow_through_and_verify_sees_the_drift_first() {
+    let mut env = setup(60, "csv", fast_settings()).await;
+    cycle(&env).await;
+    let path = env.cfg.source.path.clone();
+    let (header, mut all) = rows(&path);
+    let created: Vec<String> = env
+        .ledger()
+        .conn()
+        .prepare(
+            "SELECT r.evaluation_id FROM loads l JOIN records r ON r.id = l.record_id
+             WHERE l.state = 'created' ORDER BY r.id",
+        )
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let headers: Vec<String> = String::from_utf8_lossy(&header)
+        .trim_end()
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let (change_ix, change_id) = all
+        .iter()
+        .enumerate()
+        .find(|(_, r)| created.contains(&id_of(r)) && field(r, col("scoring_type")) == "percentage")
+        .map(|(i, r)| (i, id_of(r)))
+        .unwrap();
+    let old_evaluation = evaluation_of(&env, &change_id);
+    let old_total = env
+        .emu
+        .state
+        .evaluations()
+        .into_iter()
+        .find(|e| e.id == old_evaluation)
+        .unwrap()
+        .answers
+        .unwrap()
+        .total_score
+        .unwrap();
+    let new_score = if old_total > 50.0 { 20.0 } else { 90.0 };
+    let score_text = format!("{new_score}");
+    all[change_ix] = edit_row(
+        &all[change_ix],
+        &[
+            (col("total_score"), &score_text),
+            (col("raw_additive_score"), ""),
+            (col("evaluation_comment"), "Rescored after a dispute"),
+        ],
+    );
+    // Deleted: another created row.
+    let (delete_ix, delete_id) = all
+        .iter()
+        .enumerate()
+        .find(|(_, r)| created.contains(&id_of(r)) && id_of(r) != change_id)
+        .map(|(i, r)| (i, id_of(r)))
+        .unwrap();
+    let deleted_evaluation = evaluation_of(&env, &delete_id);
+    // Added: a copy of a third created row under a new evaluation id.
+    let template = all
+        .iter()
+        .find(|r| created.contains(&id_of(r)) && ![&change_id, &delete_id].contains(&&id_of(r)))
+        .unwrap()
+        .clone();
+    let template_id = id_of(&template);
+    let added = String::from_utf8_lossy(&template).replacen(&template_id, "99999001", 1);
+    all.remove(delete_ix);
+    all.push(added.into_bytes());
+    write(&path, &header, &all);
+    let made = env.emu.state.stats().evaluations_created.load(Relaxed);
+
+    // Extract and plan: before the load, verify names the drift.
+    let mut ledger = env.ledger();
+    let bar = indicatif::ProgressBar::hidden();
+    let x = qm_migrate::extract::run(&env.cfg, &mut ledger, &bar)
+        .await
+        .unwrap();
+    // (Rows without a readable id are identified by position: the deletion moves them too.)
+    assert!(
+        x.new > x.unreadable.saturating_sub(1) && x.changed >= 1 && x.stale >= 1,
+        "{x:?}"
+    );
+    let plan = qm_migrate::plan::run(&env.cfg, &mut ledger, &env.client, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        (plan.sync_updates, plan.sync_flagged, plan.sync_withdrawals),
+        (1, 1, 0)
+    );
+    let v = qm_migrate::verify::verify(&env.cfg, &ledger, &env.client)
+        .await
+        .unwrap();
+    assert!(!v.clean());
+    let what: BTreeMap<String, String> = v
+        .drift
+        .iter()
+        .map(|d| (d.evaluation_id.clone(), d.what.clone()))
+        .collect();
+    assert_eq!(what.len(), 2, "{:?}", v.drift);
+    assert!(what[&old_evaluation].starts_with("changed in Calabrio"));
+    assert_eq!(what[&deleted_evaluation], "gone from the source");
+    let changed = v
+        .drift
+        .iter()
+        .find(|d| d.evaluation_id == old_evaluation)
+        .unwrap();
+    assert!((changed.genesys_total.unwrap() - old_total).abs() < 0.01);
+    assert!(
+        (changed.source_now.unwrap() - new_score).abs() < 0.6,
+        "{changed:?}"
+    );
+
+    // The load: the change updates the one evaluation, the addition is created, the deletion is
+    // listed.
+    let l = qm_migrate::load::run(&env.cfg, &ledger, &env.client, &Default::default(), &bar)
+        .await
+        .unwrap();
+    assert_eq!(
+        (l.updated_now, l.created_now, l.withdrawn_now),
+        (1, 1, 0),
+        "{l:?}"
+    );
+    assert_eq!(
+        env.emu.state.stats().evaluations_created.load(Relaxed),
+        made + 1
+    );
+    let now = env
+        .emu
+        .state
+        .evaluations()
+        .into_iter()
+        .find(|e| e.id == old_evaluation)
+        .unwrap();
+    let answers = now.answers.unwrap();
+    assert!(
+        (answers.total_score.unwrap() - new_score).abs() < 0.6,
+        "Genesys holds the new score: {:?}",
+        answers.total_score
+    );
+    let comments = answers.comments.unwrap_or_default();
+    assert!(comments.contains("Rescored after a dispute"), "{comments}");
+    assert!(comments.contains("Updated from Calabrio on"), "{comments}");
+    assert_eq!(env.emu.state.evaluation_versions(&old_evaluation), Some(2));
+    let on_conversation = env
+        .emu
+        .state
+        .evaluations()
+        .iter()
+        .filter(|e| e.conversation == now.conversation)
+        .count();
+    assert_eq!(on_conversation, 1, "one evaluation, not two");
+    let v = qm_migrate::verify::verify(&env.cfg, &ledger, &env.client)
+        .await
+        .unwrap();
+    assert_eq!(v.drift.len(), 1, "{:?}", v.drift);
+    assert_eq!(v.drift[0].evaluation_id, deleted_evaluation);
+    assert!(v.mismatched.is_empty(), "{:?}", v.mismatched);
+
+    // on_withdraw = delete: the deleted record's evaluation goes, and verify is clean.
+    env.cfg.sync.on_withdraw = "delete".into();
+    let (_, l) = cycle(&env).await;
+    assert_eq!(
+        (l.updated_now, l.created_now, l.withdrawn_now),
+        (0, 0, 1),
+        "{l:?}"
+    );
+    assert!(
+        !env.emu
+            .state
+            .evaluations()
+            .iter()
+            .any(|e| e.id == deleted_evaluation)
+    );
+    let v = qm_migrate::verify::verify(&env.cfg, &env.ledger(), &env.client)
+        .await
+        .unwrap();
+    assert!(v.clean(), "{} {:?}", v.line(), v.drift);
+}
+
+/// Changes the first plain created row's comment in the export; returns its evaluation id and
+/// the Genesys evaluation.
+fn change_a_comment(env: &Env, text: &str) -> (String, String) {
+    let path = env.cfg.source.path.clone();
+    let (header, mut all) = rows(&path);
+    let created: Vec<String> = env
+        .ledger()
+        .conn()
+        .prepare(
+            "SELECT r.evaluation_id FROM loads l JOIN records r ON r.id = l.record_id
+             WHERE l.state = 'created' ORDER BY r.id",
+        )
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let ix = all
+        .iter()
+        .position(|r| created.contains(&id_of(r)))
+        .unwrap();
+    let id = id_of(&all[ix]);
+    let headers: Vec<String> = String::from_utf8_lossy(&header)
+        .trim_end()
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    let col = headers
+        .iter()
+        .position(|h| h == "evaluation_comment")
+        .unwrap();
+    all[ix] = edit_row(&all[ix], &[(col, text)]);
+    write(&path, &header, &all);
+    let evaluation = evaluation_of(env, &id);
+    (id, evaluation)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_made_in_genesys_is_reported_and_never_overwritten() {
+    let env = setup(40, "csv", fast_settings()).await;
+    cycle(&env).await;
+    let (_, evaluation) = change_a_comment(&env, "Changed in Calabrio later");
+    // A supervisor edits the evaluation in Genesys.
+    assert!(env.emu.state.edit_evaluation(&evaluation, |e| {
+        if let Some(a) = e.answers.as_mut() {
+            a.comments = Some("Supervisor note in Genesys".into());
+        }
+    }));
+    let (_, l) = cycle(&env).await;
+    assert_eq!((l.updated_now, l.edited_in_genesys), (0, 1), "{l:?}");
+    let held = env
+        .emu
+        .state
+        .evaluations()
+        .into_iter()
+        .find(|e| e.id == evaluation)
+        .unwrap();
+    assert_eq!(
+        held.answers.unwrap().comments.as_deref(),
+        Some("Supervisor note in Genesys"),
+        "not overwritten"
+    );
+    assert_eq!(env.emu.state.evaluation_versions(&evaluation), Some(2));
+    assert_eq!(env.emu.state.stats().evaluations_updated.load(Relaxed), 0);
+    let v = qm_migrate::verify::verify(&env.cfg, &env.ledger(), &env.client)
+        .await
+        .unwrap();
+    let d = v
+        .drift
+        .iter()
+        .find(|d| d.evaluation_id == evaluation)
+        .unwrap();
+    assert_eq!(d.what, "edited in Genesys");
+    // A later run leaves it so.
+    let (_, l) = cycle(&env).await;
+    assert_eq!(l.updated_now, 0);
+    assert_eq!(env.emu.state.evaluation_versions(&evaluation), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_interrupted_before_or_after_it_reached_genesys_is_applied_once() {
+    // Every update's connection is dropped after Genesys applied it (a SIGKILL after the send
+    // looks the same to the next run): the next run reads it back and does not send it again.
+    let env = setup(40, "csv", emulator::Settings { ..fast_settings() }).await;
+    cycle(&env).await;
+    let (_, evaluation) = change_a_comment(&env, "First change");
+    let mut ledger = env.ledger();
+    let bar = indicatif::ProgressBar::hidden();
+    qm_migrate::extract::run(&env.cfg, &mut ledger, &bar)
+        .await
+        .unwrap();
+    qm_migrate::plan::run(&env.cfg, &mut ledger, &env.client, &Default::default())
+        .await
+        .unwrap();
+    // Killed after marking the update as sent, before sending it.
+    ledger
+        .conn()
+        .execute(
+            "UPDATE loads SET sync_state = 'updating' WHERE evaluation_id = ?1",
+            [&evaluation],
+        )
+        .unwrap();
+    let l = qm_migrate::load::run(&env.cfg, &ledger, &env.client, &Default::default(), &bar)
+        .await
+        .unwrap();
+    assert_eq!(l.updated_now, 1, "{l:?}");
+    assert_eq!(env.emu.state.evaluation_versions(&evaluation), Some(2));
+
+    // Applied by Genesys, answer lost.
+    let (_, evaluation) = change_a_comment(&env, "Second change");
+    qm_migrate::extract::run(&env.cfg, &mut ledger, &bar)
+        .await
+        .unwrap();
+    qm_migrate::plan::run(&env.cfg, &mut ledger, &env.client, &Default::default())
+        .await
+        .unwrap();
+    let versions_before = env.emu.state.evaluation_versions(&evaluation).unwrap();
+    env.emu.state.drop_update_answers(true);
+    let l = qm_migrate::load::run(&env.cfg, &ledger, &env.client, &Default::default(), &bar)
+        .await
+        .unwrap();
+    assert_eq!((l.updated_now, l.update_unknown), (0, 1), "{l:?}");
+    env.emu.state.drop_update_answers(false);
+    let l = qm_migrate::load::run(&env.cfg, &ledger, &env.client, &Default::default(), &bar)
+        .await
+        .unwrap();
+    assert_eq!(l.updated_now, 1, "{l:?}");
+    assert_eq!(
+        env.emu.state.evaluation_versions(&evaluation),
+        Some(versions_before + 1),
+        "the new version exactly once"
+    );
+    let held = env
+        .emu
+        .state
+        .evaluations()
+        .into_iter()
+        .find(|e| e.id == evaluation)
+        .unwrap();
+    assert!(
+        held.answers
+            .unwrap()
+            .comments
+            .unwrap_or_default()
+            .contains("Second change")
+    );
+    let v = qm_migrate::verify::verify(&env.cfg, &ledger, &env.client)
+        .await
+        .unwrap();
+    assert!(v.clean(), "{} {:?}", v.line(), v.drift);
+}
