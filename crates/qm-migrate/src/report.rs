@@ -174,6 +174,7 @@ struct VerifyView {
     missing: usize,
     mismatched: usize,
     unknown: usize,
+    drift: usize,
     clean: bool,
     rows: Vec<MismatchRow>,
     agents_checked: u64,
@@ -539,6 +540,20 @@ fn html(cfg: &Config, ledger: &Ledger, out: &Path) -> Result<String> {
                 ledger: m.ledger.clone(),
                 genesys: m.genesys.clone(),
             }));
+            rows.extend(v.drift.iter().map(|d| {
+                MismatchRow {
+                    what: format!("drift: {}", d.what),
+                    record: d.record.clone(),
+                    evaluation_id: d.evaluation_id.clone(),
+                    field: d.note.clone(),
+                    ledger: d
+                        .source_now
+                        .map_or_else(String::new, |t| format!("{t:.2} (source now)")),
+                    genesys: d
+                        .genesys_total
+                        .map_or_else(String::new, |t| format!("{t:.2}")),
+                }
+            }));
             rows.extend(v.unknown.iter().map(|id| MismatchRow {
                 what: "unknown to the ledger".into(),
                 record: String::new(),
@@ -554,6 +569,7 @@ fn html(cfg: &Config, ledger: &Ledger, out: &Path) -> Result<String> {
                 missing: v.missing.len(),
                 mismatched: v.mismatched.len(),
                 unknown: v.unknown.len(),
+                drift: v.drift.len(),
                 clean: v.clean(),
                 rows,
                 agents_checked: v.agents_checked,

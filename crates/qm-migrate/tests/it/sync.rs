@@ -530,3 +530,93 @@ async fn an_update_interrupted_before_or_after_it_reached_genesys_is_applied_onc
         .unwrap();
     assert!(v.clean(), "{} {:?}", v.line(), v.drift);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_at_random_moments_of_an_update_leaves_the_new_version_once() {
+    use rand::{RngExt, SeedableRng};
+    // Every request takes 40–120 ms, so a kill lands before, during or after the update.
+    let env = setup(
+        30,
+        "csv",
+        emulator::Settings {
+            latency_ms: 40,
+            latency_jitter_ms: 80,
+            ..fast_settings()
+        },
+    )
+    .await;
+    cycle(&env).await;
+    let (cfg_path, id, secret) = env.binary_config("kill.toml");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(18);
+    let bar = indicatif::ProgressBar::hidden();
+    let (mut applied_before_kill, mut killed_before_applied) = (0, 0);
+    for round in 0..8 {
+        let (_, evaluation) = change_a_comment(&env, &format!("Change number {round}"));
+        let before = env.emu.state.evaluation_versions(&evaluation).unwrap();
+        {
+            let mut ledger = env.ledger();
+            qm_migrate::extract::run(&env.cfg, &mut ledger, &bar)
+                .await
+                .unwrap();
+            qm_migrate::plan::run(&env.cfg, &mut ledger, &env.client, &Default::default())
+                .await
+                .unwrap();
+        }
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_qm-migrate"))
+            .arg("--config")
+            .arg(&cfg_path)
+            .args(["--quiet", "load"])
+            .env("GENESYS_CLIENT_ID", &id)
+            .env("GENESYS_CLIENT_SECRET", &secret)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(rng.random_range(20..500))).await;
+        child.kill().ok();
+        child.wait().unwrap();
+        if env.emu.state.evaluation_versions(&evaluation) == Some(before + 1) {
+            applied_before_kill += 1;
+        } else {
+            killed_before_applied += 1;
+        }
+        // The next run finishes what the killed one left.
+        let ledger = env.ledger();
+        qm_migrate::load::run(&env.cfg, &ledger, &env.client, &Default::default(), &bar)
+            .await
+            .unwrap();
+        assert_eq!(
+            env.emu.state.evaluation_versions(&evaluation),
+            Some(before + 1),
+            "round {round}: exactly one new version"
+        );
+        let held = env
+            .emu
+            .state
+            .evaluations()
+            .into_iter()
+            .find(|e| e.id == evaluation)
+            .unwrap();
+        let comments = held.answers.unwrap().comments.unwrap_or_default();
+        assert!(
+            comments.contains(&format!("Change number {round}")),
+            "{comments}"
+        );
+        let state: Option<String> = ledger
+            .conn()
+            .query_row(
+                "SELECT sync_state FROM loads WHERE evaluation_id = ?1",
+                [&evaluation],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(state, None, "round {round}: in step with the source");
+    }
+    eprintln!(
+        "killed before the update applied: {killed_before_applied}, after: {applied_before_kill}"
+    );
+    assert!(
+        applied_before_kill > 0 && killed_before_applied > 0,
+        "kills landed on both sides of the update ({killed_before_applied} before, {applied_before_kill} after)"
+    );
+}
