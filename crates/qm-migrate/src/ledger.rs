@@ -286,7 +286,8 @@ WHERE state = 'created';
 CREATE TRIGGER loads_created_holds_the_plan AFTER UPDATE OF state ON loads
 WHEN NEW.state = 'created' AND OLD.state != 'created'
 BEGIN
-    UPDATE loads SET synced_hash = (SELECT record_hash FROM plans WHERE record_id = NEW.record_id)
+    UPDATE loads SET synced_hash = (SELECT record_hash FROM plans WHERE record_id = NEW.record_id),
+        sync_state = NULL, sync_note = NULL, genesys_changed = NULL
     WHERE record_id = NEW.record_id;
 END;
 "#,

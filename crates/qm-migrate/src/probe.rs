@@ -760,6 +760,18 @@ async fn measure(
     report.facts.finished_in_one_call = Some(first.status.as_deref() == Some("FINISHED"));
     match p.create(&first_body, Some(key)).await {
         Ok(again) => report.facts.idempotency_replay = Some(again.id == first.id),
+        // A replay answers as the first create did (2xx): a refusal means the key was not replayed.
+        Err(
+            e @ GenesysError::Api {
+                status: 400..=499, ..
+            },
+        ) => {
+            report.facts.idempotency_replay = Some(false);
+            p.notes.push(format!(
+                "the same create sent again with its key was refused ({}), not replayed",
+                code_of(&e)
+            ));
+        }
         Err(e) => p.notes.push(format!(
             "the same create sent again with its key failed ({}): replay not measured",
             code_of(&e)
