@@ -112,7 +112,7 @@ pub struct SourceRecord {
 #[non_exhaustive]
 pub enum FileError {
     /// I/O.
-    #[error("{file}: {source}")]
+    #[error("{file}: cannot be read")]
     Io {
         /// The file.
         file: String,

@@ -30,6 +30,14 @@ pub struct ExtractSummary {
     pub ignored_columns: Vec<String>,
     /// Records of earlier extracts the source no longer has.
     pub stale: i64,
+    /// The most frequent reasons records were unreadable (by field), most frequent first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unreadable_reasons: Vec<UnreadableReason>,
+    /// What to change when the reasons point at the configuration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+    #[serde(skip)]
+    reasons: std::collections::HashMap<String, UnreadableReason>,
     /// API: contact days read in this run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub days_read: Option<u64>,
@@ -50,11 +58,34 @@ pub struct ExtractSummary {
     pub forms: Option<usize>,
 }
 
+/// One reason records were unreadable.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnreadableReason {
+    /// The field.
+    pub field: String,
+    /// Records unreadable for it.
+    pub records: u64,
+    /// The first message.
+    pub example: String,
+    /// Where it was first met.
+    pub first_at: String,
+}
+
 impl ExtractSummary {
     fn count(&mut self, outcome: &str, rec: &calabrio::SourceRecord) {
         self.records += 1;
-        if rec.parsed.is_err() {
+        if let Err(e) = &rec.parsed {
             self.unreadable += 1;
+            let field = e.field.clone().unwrap_or_else(|| "(record)".into());
+            self.reasons
+                .entry(field.clone())
+                .or_insert_with(|| UnreadableReason {
+                    field,
+                    records: 0,
+                    example: e.message.clone(),
+                    first_at: rec.locator.to_string(),
+                })
+                .records += 1;
         }
         match outcome {
             "new" => self.new += 1,
@@ -174,8 +205,36 @@ pub async fn run_with(
         summary.forms = Some(store_forms(ledger, catalog.forms.values())?);
     }
     summary.stale = ledger.stale_records()?;
+    summary.explain(cfg);
     ledger.finish_run(run, &serde_json::to_value(&summary)?)?;
     Ok(summary)
+}
+
+impl ExtractSummary {
+    /// The three most frequent reasons, and the fix when the configuration is the cause.
+    fn explain(&mut self, cfg: &Config) {
+        let mut reasons: Vec<UnreadableReason> = self.reasons.drain().map(|(_, r)| r).collect();
+        reasons.sort_by(|a, b| b.records.cmp(&a.records).then(a.field.cmp(&b.field)));
+        let naive = reasons
+            .iter()
+            .any(|r| r.example.contains("has no time zone"));
+        if naive && cfg.source.time_zone.is_none() {
+            self.fix = Some(
+                "timestamps without an offset: set [source] time_zone to the zone the export was written in (an IANA name such as \"Europe/London\")".into(),
+            );
+        } else if reasons
+            .iter()
+            .any(|r| r.example.contains("UTF-8") || r.example.contains("Utf8"))
+            && cfg.source.encoding == "utf-8"
+        {
+            self.fix = Some(
+                "bytes that are not UTF-8: set [source] encoding = \"windows-1252\" (or \"auto\")"
+                    .into(),
+            );
+        }
+        reasons.truncate(3);
+        self.unreadable_reasons = reasons;
+    }
 }
 
 /// Stores the form definitions a source carries; returns how many.
@@ -283,6 +342,7 @@ async fn run_api(
     summary.api_retries = load(&stats.retries);
     summary.api_logins = load(&stats.logins);
     summary.stale = ledger.stale_records()?;
+    summary.explain(cfg);
     ledger.finish_run(run, &serde_json::to_value(&summary)?)?;
     Ok(summary)
 }

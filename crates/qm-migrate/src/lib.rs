@@ -131,11 +131,11 @@ pub fn progress_bar(quiet: bool) -> indicatif::ProgressBar {
 }
 
 fn load_config(path: &Path) -> Result<Config> {
-    Config::load(path).with_context(|| {
+    Config::load(path).map_err(|e| {
         if path.exists() {
-            String::new()
+            e
         } else {
-            "hint: `qm-migrate init` writes a commented configuration".into()
+            anyhow::anyhow!("{e:#}\nhint: `qm-migrate init` writes a commented configuration")
         }
     })
 }
@@ -298,12 +298,20 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
             let code = u8::from(s.unreadable > 0);
             Ok(Outcome {
                 human: format!(
-                    "extract: {} records read ({} new, {} changed, {} unchanged); {} unreadable (they will be quarantined with file, line and field){}{}",
+                    "extract: {} records read ({} new, {} changed, {} unchanged); {} unreadable (they will be quarantined with file, line and field){}{}{}",
                     s.records,
                     s.new,
                     s.changed,
                     s.unchanged,
                     s.unreadable,
+                    s.unreadable_reasons
+                        .iter()
+                        .map(|r| format!(
+                            "\n  {} × field '{}': {} (first at {})",
+                            r.records, r.field, r.example, r.first_at
+                        ))
+                        .chain(s.fix.iter().map(|f| format!("\n  fix: {f}")))
+                        .collect::<String>(),
                     if s.ignored_columns.is_empty() {
                         String::new()
                     } else {

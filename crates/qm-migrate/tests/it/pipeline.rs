@@ -619,3 +619,60 @@ async fn a_long_csv_export_is_staged_one_record_per_evaluation() {
     let questions: usize = ev.sections.iter().map(|s| s.questions.len()).sum();
     assert_eq!(questions, 3);
 }
+
+#[tokio::test]
+async fn naive_timestamps_are_counted_with_their_reason_and_the_fix() {
+    let mut env = setup(40, "csv", fast_settings()).await;
+    let path = env.path("calabrio-export.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    // Every timestamp of the export without its offset.
+    let naive = regex_free_strip_z(&text);
+    std::fs::write(&path, naive).unwrap();
+    let mut ledger = env.ledger();
+    let bar = indicatif::ProgressBar::hidden();
+    let x = qm_migrate::extract::run(&env.cfg, &mut ledger, &bar)
+        .await
+        .unwrap();
+    let top = &x.unreadable_reasons[0];
+    assert_eq!(top.field, "evaluated_at", "{:?}", x.unreadable_reasons);
+    assert!(top.records > 30, "{top:?}");
+    let top_count = top.records;
+    assert!(top.records <= x.unreadable);
+    assert!(x.unreadable_reasons.len() <= 3);
+    assert!(
+        x.fix.as_deref().unwrap().contains("[source] time_zone"),
+        "{:?}",
+        x.fix
+    );
+    // The fix works.
+    env.cfg.source.time_zone = Some("UTC".into());
+    let x = qm_migrate::extract::run(&env.cfg, &mut ledger, &bar)
+        .await
+        .unwrap();
+    assert!(x.fix.is_none());
+    assert!(
+        x.unreadable_reasons
+            .iter()
+            .all(|r| !r.example.contains("has no time zone") && r.records < top_count),
+        "{:?}",
+        x.unreadable_reasons
+    );
+}
+
+/// `text` with the `Z` removed after every `…T..:..:..` timestamp.
+fn regex_free_strip_z(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < b.len() {
+        // `HH:MM:SSZ`: a Z after two digits preceded by ':'.
+        if b[i] == b'Z' && i >= 9 && b[i - 3] == b':' && b[i - 6] == b':' && b[i - 9] == b'T' {
+            i += 1;
+            continue;
+        }
+        let c = text[i..].chars().next().unwrap();
+        out.push(c);
+        i += c.len_utf8();
+    }
+    out
+}
