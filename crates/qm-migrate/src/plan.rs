@@ -636,8 +636,17 @@ pub async fn run(
     let outcome = ledger.scan_current_records(|r| {
         if keep.contains(&r.id) {
             // Already in Genesys: a change of its content since is a sync action.
-            if let Some(s) = synced.get(&r.id)
-                && s.synced_hash.as_deref().is_some_and(|h| h != r.hash)
+            let Some(s) = synced.get(&r.id) else {
+                return Ok(());
+            };
+            let back = s.synced_hash.as_deref() == Some(r.hash.as_str());
+            // Back to what Genesys holds (a change undone, a record that returned): nothing to do,
+            // and a pending update must not send the content in between.
+            if back && matches!(s.sync_state.as_deref(), Some("flagged" | "withdraw")) {
+                Ledger::set_sync(write, r.id, None, Some("back in step with the source"))?;
+            }
+            if s.synced_hash.is_some()
+                && (!back || s.sync_state.as_deref() == Some("update"))
                 && !matches!(
                     s.sync_state.as_deref(),
                     Some("edited" | "updating")
@@ -679,6 +688,12 @@ pub async fn run(
                         Ledger::set_sync(write, r.id, Some("flagged"), Some(&why))?;
                         sync_counts.1 += 1;
                     }
+                } else if back {
+                    // The change was undone before it was sent: the plan is Genesys' content again.
+                    p.row.record_hash = Some(r.hash.clone());
+                    p.row.disposition = Some(Disposition::Evaluation);
+                    Ledger::put_plan(write, &p.row)?;
+                    Ledger::set_sync(write, r.id, None, Some("the change was undone in Calabrio before it was sent"))?;
                 } else if cfg.sync.on_change == "update" {
                     p.row.record_hash = Some(r.hash.clone());
                     p.row.disposition = Some(Disposition::Evaluation);

@@ -620,3 +620,59 @@ async fn sigkill_at_random_moments_of_an_update_leaves_the_new_version_once() {
         "kills landed on both sides of the update ({killed_before_applied} before, {applied_before_kill} after)"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_undone_and_a_record_restored_before_the_load_send_nothing() {
+    let env = setup(40, "csv", fast_settings()).await;
+    cycle(&env).await;
+    let path = env.cfg.source.path.clone();
+    let original = std::fs::read(&path).unwrap();
+    let (_, evaluation) = change_a_comment(&env, "A change soon undone");
+    // Also remove another created row.
+    let (h2, mut changed_rows) = rows(&path);
+    let changed_id = env
+        .ledger()
+        .conn()
+        .query_row(
+            "SELECT r.evaluation_id FROM loads l JOIN records r ON r.id = l.record_id WHERE l.evaluation_id = ?1",
+            [&evaluation],
+            |r| r.get::<_, String>(0),
+        )
+        .unwrap();
+    let gone_ix = changed_rows
+        .iter()
+        .position(|r| {
+            let id = id_of(r);
+            id != changed_id && env.ledger().conn().query_row(
+                "SELECT count(*) FROM loads l JOIN records r ON r.id = l.record_id WHERE r.evaluation_id = ?1 AND l.state = 'created'",
+                [&id],
+                |x| x.get::<_, i64>(0),
+            ).unwrap() == 1
+        })
+        .unwrap();
+    changed_rows.remove(gone_ix);
+    write(&path, &h2, &changed_rows);
+    let mut ledger = env.ledger();
+    let bar = indicatif::ProgressBar::hidden();
+    qm_migrate::extract::run(&env.cfg, &mut ledger, &bar)
+        .await
+        .unwrap();
+    let p = qm_migrate::plan::run(&env.cfg, &mut ledger, &env.client, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!((p.sync_updates, p.sync_flagged), (1, 1));
+    // Both undone in Calabrio before the next load.
+    std::fs::write(&path, &original).unwrap();
+    let (_, l) = cycle(&env).await;
+    assert_eq!(
+        (l.updated_now, l.created_now, l.withdrawn_now),
+        (0, 0, 0),
+        "{l:?}"
+    );
+    assert_eq!(env.emu.state.evaluation_versions(&evaluation), Some(1));
+    assert_eq!(env.emu.state.stats().evaluations_updated.load(Relaxed), 0);
+    let v = qm_migrate::verify::verify(&env.cfg, &env.ledger(), &env.client)
+        .await
+        .unwrap();
+    assert!(v.clean(), "{} {:?}", v.line(), v.drift);
+}
