@@ -414,7 +414,10 @@ struct SecondPass {
 }
 
 /// One CSV export: its header and each row's exact bytes (so rows left alone keep their hash).
-fn export_rows(path: &Path) -> Result<(Vec<u8>, Vec<Vec<u8>>)> {
+///
+/// # Errors
+/// An unreadable file.
+pub fn export_rows(path: &Path) -> Result<(Vec<u8>, Vec<Vec<u8>>)> {
     let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut r = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -449,8 +452,11 @@ fn export_rows(path: &Path) -> Result<(Vec<u8>, Vec<Vec<u8>>)> {
     Ok((header, rows))
 }
 
-/// `row` with the given columns replaced.
-fn edit_row(row: &[u8], edits: &[(usize, &str)]) -> Result<Vec<u8>> {
+/// `row` (one CSV record) with the given columns replaced.
+///
+/// # Errors
+/// A row that is not CSV.
+pub fn edit_row(row: &[u8], edits: &[(usize, &str)]) -> Result<Vec<u8>> {
     let mut r = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)

@@ -206,17 +206,11 @@ impl Ctx<'_> {
                 Ok(e) => e,
                 Err(GenesysError::Api { status: 404, .. }) => {
                     if due.sync_state == "withdraw" {
-                        self.ledger.set_load(
-                            id,
-                            state::WITHDRAWN,
-                            Some(&due.evaluation_id),
-                            None,
-                            None,
-                            Some("gone from the source; already absent from Genesys"),
-                            None,
+                        self.withdrawn(
+                            &due,
+                            "gone from the source; already absent from Genesys",
+                            summary,
                         )?;
-                        Ledger::set_sync(self.ledger.conn(), id, None, None)?;
-                        summary.withdrawn_now += 1;
                     } else {
                         Ledger::set_sync(
                             self.ledger.conn(),
@@ -279,19 +273,11 @@ impl Ctx<'_> {
                     .await
                 {
                     Ok(()) | Err(GenesysError::Api { status: 404, .. }) => {
-                        self.ledger.set_load(
-                            id,
-                            state::WITHDRAWN,
-                            Some(&due.evaluation_id),
-                            None,
-                            None,
-                            Some(&format!(
-                                "deleted from Genesys on {today}: gone from the source"
-                            )),
-                            None,
+                        self.withdrawn(
+                            &due,
+                            &format!("deleted from Genesys on {today}: gone from the source"),
+                            summary,
                         )?;
-                        Ledger::set_sync(self.ledger.conn(), id, None, None)?;
-                        summary.withdrawn_now += 1;
                     }
                     Err(e) => {
                         return Err(e).with_context(|| {
@@ -373,6 +359,27 @@ impl Ctx<'_> {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// The evaluation of `due` is gone from Genesys as its record left the source.
+    fn withdrawn(
+        &self,
+        due: &crate::ledger::SyncDue,
+        why: &str,
+        summary: &mut LoadSummary,
+    ) -> Result<()> {
+        self.ledger.set_load(
+            due.record_id,
+            state::WITHDRAWN,
+            Some(&due.evaluation_id),
+            None,
+            None,
+            Some(why),
+            None,
+        )?;
+        Ledger::set_sync(self.ledger.conn(), due.record_id, None, None)?;
+        summary.withdrawn_now += 1;
         Ok(())
     }
 

@@ -1160,34 +1160,26 @@ fn rows(cfg: &Config, r: &Report) -> Vec<Row> {
             setting: None,
         });
     }
-    rows.push(Row {
-        behaviour: "#7 evaluations per agent per day".into(),
-        assumed: format!("per_agent_daily_cap = {}", cfg.genesys.per_agent_daily_cap),
-        observed: f
-            .per_agent_daily_cap
-            .map_or_else(|| "not readable".into(), |c| format!("{c}")),
-        recommended: f.per_agent_daily_cap.map_or_else(
-            || "keep the default".into(),
-            |c| format!("per_agent_daily_cap = {c}"),
-        ),
-        setting: f
-            .per_agent_daily_cap
-            .and_then(|c| setting("genesys", "per_agent_daily_cap", c.to_string())),
-    });
-    rows.push(Row {
-        behaviour: "requests per minute per client".into(),
-        assumed: format!("requests_per_minute = {}", cfg.genesys.requests_per_minute),
-        observed: f
-            .requests_per_minute
-            .map_or_else(|| "not readable".into(), |c| format!("{c}")),
-        recommended: f.requests_per_minute.map_or_else(
-            || "keep the default".into(),
-            |c| format!("requests_per_minute = {c}"),
-        ),
-        setting: f
-            .requests_per_minute
-            .and_then(|c| setting("genesys", "requests_per_minute", c.to_string())),
-    });
+    // An org limit read as preflight reads it, and the `[genesys]` key it sets.
+    let limit = |behaviour: &str, key: &str, ours: u32, org: Option<u32>| Row {
+        behaviour: behaviour.into(),
+        assumed: format!("{key} = {ours}"),
+        observed: org.map_or_else(|| "not readable".into(), |c| format!("{c}")),
+        recommended: org.map_or_else(|| "keep the default".into(), |c| format!("{key} = {c}")),
+        setting: org.and_then(|c| setting("genesys", key, c.to_string())),
+    };
+    rows.push(limit(
+        "#7 evaluations per agent per day",
+        "per_agent_daily_cap",
+        cfg.genesys.per_agent_daily_cap,
+        f.per_agent_daily_cap,
+    ));
+    rows.push(limit(
+        "requests per minute per client",
+        "requests_per_minute",
+        cfg.genesys.requests_per_minute,
+        f.requests_per_minute,
+    ));
     rows.push(Row {
         behaviour: "#21 permissions".into(),
         assumed: "every permission reference §9 lists for this configuration".into(),

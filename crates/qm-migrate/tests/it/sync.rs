@@ -11,36 +11,7 @@ use crate::support::{Env, fast_settings, setup};
 
 /// The export's header and each row's exact bytes (so a re-sorted export holds the same rows).
 fn rows(path: &std::path::Path) -> (Vec<u8>, Vec<Vec<u8>>) {
-    let data = std::fs::read(path).unwrap();
-    let mut r = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(&data[..]);
-    let mut starts = Vec::new();
-    let mut rec = csv::ByteRecord::new();
-    loop {
-        let at = usize::try_from(r.position().byte()).unwrap();
-        if !r.read_byte_record(&mut rec).unwrap() {
-            break;
-        }
-        starts.push(at);
-    }
-    starts.push(data.len());
-    let mut out: Vec<Vec<u8>> = starts
-        .windows(2)
-        .map(|w| data[w[0]..w[1]].to_vec())
-        .collect();
-    for row in &mut out {
-        // A record's position is where its predecessor's terminator starts.
-        while row.first().is_some_and(|b| *b == b'\r' || *b == b'\n') {
-            row.remove(0);
-        }
-        if !row.ends_with(b"\n") {
-            row.push(b'\n');
-        }
-    }
-    let header = out.remove(0);
-    (header, out)
+    qm_migrate::demo::export_rows(path).unwrap()
 }
 
 fn write(path: &std::path::Path, header: &[u8], rows: &[Vec<u8>]) {
@@ -53,18 +24,7 @@ fn write(path: &std::path::Path, header: &[u8], rows: &[Vec<u8>]) {
 
 /// `row` with the fields at the given columns replaced (written back as CSV).
 fn edit_row(row: &[u8], edits: &[(usize, &str)]) -> Vec<u8> {
-    let mut r = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(row);
-    let rec = r.records().next().unwrap().unwrap();
-    let mut fields: Vec<String> = rec.iter().map(str::to_owned).collect();
-    for (col, value) in edits {
-        fields[*col] = (*value).to_owned();
-    }
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(&fields).unwrap();
-    w.into_inner().unwrap()
+    qm_migrate::demo::edit_row(row, edits).unwrap()
 }
 
 /// One field of a row.
@@ -83,6 +43,16 @@ fn id_of(row: &[u8]) -> String {
         .next()
         .unwrap()
         .to_owned()
+}
+
+/// The evaluation `id` as the emulator holds it.
+fn held(env: &Env, id: &str) -> genesys::models::Evaluation {
+    env.emu
+        .state
+        .evaluations()
+        .into_iter()
+        .find(|e| e.id == id)
+        .unwrap()
 }
 
 async fn cycle(env: &Env) -> (qm_migrate::extract::ExtractSummary, LoadSummary) {
@@ -229,13 +199,7 @@ async fn a_change_an_addition_and_a_deletion_flow_through_and_verify_sees_the_dr
         .map(|(i, r)| (i, id_of(r)))
         .unwrap();
     let old_evaluation = evaluation_of(&env, &change_id);
-    let old_total = env
-        .emu
-        .state
-        .evaluations()
-        .into_iter()
-        .find(|e| e.id == old_evaluation)
-        .unwrap()
+    let old_total = held(&env, &old_evaluation)
         .answers
         .unwrap()
         .total_score
@@ -326,13 +290,7 @@ async fn a_change_an_addition_and_a_deletion_flow_through_and_verify_sees_the_dr
         env.emu.state.stats().evaluations_created.load(Relaxed),
         made + 1
     );
-    let now = env
-        .emu
-        .state
-        .evaluations()
-        .into_iter()
-        .find(|e| e.id == old_evaluation)
-        .unwrap();
+    let now = held(&env, &old_evaluation);
     let answers = now.answers.unwrap();
     assert!(
         (answers.total_score.unwrap() - new_score).abs() < 0.6,
@@ -429,13 +387,7 @@ async fn an_edit_made_in_genesys_is_reported_and_never_overwritten() {
     }));
     let (_, l) = cycle(&env).await;
     assert_eq!((l.updated_now, l.edited_in_genesys), (0, 1), "{l:?}");
-    let held = env
-        .emu
-        .state
-        .evaluations()
-        .into_iter()
-        .find(|e| e.id == evaluation)
-        .unwrap();
+    let held = held(&env, &evaluation);
     assert_eq!(
         held.answers.unwrap().comments.as_deref(),
         Some("Supervisor note in Genesys"),
@@ -511,13 +463,7 @@ async fn an_update_interrupted_before_or_after_it_reached_genesys_is_applied_onc
         Some(versions_before + 1),
         "the new version exactly once"
     );
-    let held = env
-        .emu
-        .state
-        .evaluations()
-        .into_iter()
-        .find(|e| e.id == evaluation)
-        .unwrap();
+    let held = held(&env, &evaluation);
     assert!(
         held.answers
             .unwrap()
@@ -590,13 +536,7 @@ async fn sigkill_at_random_moments_of_an_update_leaves_the_new_version_once() {
             Some(before + 1),
             "round {round}: exactly one new version"
         );
-        let held = env
-            .emu
-            .state
-            .evaluations()
-            .into_iter()
-            .find(|e| e.id == evaluation)
-            .unwrap();
+        let held = held(&env, &evaluation);
         let comments = held.answers.unwrap().comments.unwrap_or_default();
         assert!(
             comments.contains(&format!("Change number {round}")),
