@@ -45,6 +45,30 @@ fn id_of(row: &[u8]) -> String {
         .to_owned()
 }
 
+/// The Calabrio evaluation ids whose evaluation exists in Genesys, in record order.
+fn created_ids(env: &Env) -> Vec<String> {
+    env.ledger()
+        .conn()
+        .prepare(
+            "SELECT r.evaluation_id FROM loads l JOIN records r ON r.id = l.record_id
+             WHERE l.state = 'created' ORDER BY r.id",
+        )
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// The export's column names.
+fn columns(header: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(header)
+        .trim_end()
+        .split(',')
+        .map(str::to_owned)
+        .collect()
+}
+
 /// The evaluation `id` as the emulator holds it.
 fn held(env: &Env, id: &str) -> genesys::models::Evaluation {
     env.emu
@@ -174,23 +198,8 @@ async fn a_change_an_addition_and_a_deletion_flow_through_and_verify_sees_the_dr
     cycle(&env).await;
     let path = env.cfg.source.path.clone();
     let (header, mut all) = rows(&path);
-    let created: Vec<String> = env
-        .ledger()
-        .conn()
-        .prepare(
-            "SELECT r.evaluation_id FROM loads l JOIN records r ON r.id = l.record_id
-             WHERE l.state = 'created' ORDER BY r.id",
-        )
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let headers: Vec<String> = String::from_utf8_lossy(&header)
-        .trim_end()
-        .split(',')
-        .map(str::to_owned)
-        .collect();
+    let created = created_ids(&env);
+    let headers = columns(&header);
     let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
     let (change_ix, change_id) = all
         .iter()
@@ -342,28 +351,13 @@ async fn a_change_an_addition_and_a_deletion_flow_through_and_verify_sees_the_dr
 fn change_a_comment(env: &Env, text: &str) -> (String, String) {
     let path = env.cfg.source.path.clone();
     let (header, mut all) = rows(&path);
-    let created: Vec<String> = env
-        .ledger()
-        .conn()
-        .prepare(
-            "SELECT r.evaluation_id FROM loads l JOIN records r ON r.id = l.record_id
-             WHERE l.state = 'created' ORDER BY r.id",
-        )
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let created = created_ids(env);
     let ix = all
         .iter()
         .position(|r| created.contains(&id_of(r)))
         .unwrap();
     let id = id_of(&all[ix]);
-    let headers: Vec<String> = String::from_utf8_lossy(&header)
-        .trim_end()
-        .split(',')
-        .map(str::to_owned)
-        .collect();
+    let headers = columns(&header);
     let col = headers
         .iter()
         .position(|h| h == "evaluation_comment")
