@@ -207,6 +207,18 @@ impl CalabrioState {
         self.lock().settings = settings;
     }
 
+    /// Changes the dataset, as supervisors working in Calabrio would (an evaluation re-scored,
+    /// another deleted).
+    pub fn edit(&self, edit: impl FnOnce(&mut Dataset)) {
+        let mut inner = self.lock();
+        let mut data = std::mem::take(&mut inner.data);
+        edit(&mut data);
+        let fresh = CalabrioState::new(data, inner.settings.clone());
+        let mut fresh = fresh.lock();
+        inner.data = std::mem::take(&mut fresh.data);
+        inner.by_id = std::mem::take(&mut fresh.by_id);
+    }
+
     /// Drops every session, as a server restart would.
     pub fn expire_all_sessions(&self) {
         self.lock().sessions.clear();

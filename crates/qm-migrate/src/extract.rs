@@ -1,11 +1,12 @@
 //! `extract`: stage every record of the source into the ledger with its raw text and content hash.
 //!
-//! Idempotent: a record is keyed by its file and position (for the API, its evaluation URL); staging
-//! the same source again changes nothing, and a record whose content changed is noticed by its hash
-//! and updated (so the next `plan` re-plans it). File records are committed in batches, so memory
-//! stays flat however large the export. The REST API is read one contact day at a time; each day is
-//! committed together with a mark that it is complete, so an interrupted extract resumes from the
-//! first day not yet complete.
+//! Idempotent: a record is its Calabrio evaluation (source system and evaluation id; a record without
+//! a readable id, its position); staging the same source again changes nothing, and a record whose
+//! content changed is noticed by its hash and updated (so the next `plan` re-plans it). File records
+//! are committed in batches, so memory stays flat however large the export. The REST API is read one
+//! contact day at a time; each day is committed together with a mark that it is complete, so an
+//! interrupted extract resumes from the first day not yet complete; once every day was read, the next
+//! extract reads them all again (a sync: edits and deletions in Calabrio are seen).
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -323,6 +324,7 @@ async fn run_api(
                 &key,
                 got.contacts,
                 got.records.len() as u64,
+                run,
             )?;
             tx.commit()?;
             *summary.days_read.get_or_insert(0) += 1;
@@ -333,6 +335,8 @@ async fn run_api(
         }
         day = day.tomorrow()?;
     }
+    // Every day of the range is read: the next extract starts a new pass.
+    ledger.finish_api_pass(&source_key)?;
     summary.forms = Some(store_forms(ledger, api.forms().await.iter())?);
     api.logout().await;
     let stats = &api.stats;

@@ -291,6 +291,12 @@ BEGIN
     WHERE record_id = NEW.record_id;
 END;
 "#,
+    // The extract run that completed each API contact day: a resumed extract carries forward
+    // exactly the records of the days its pass completed, and a finished pass starts the next
+    // extract afresh (every day read again, so edits and deletions in Calabrio are seen).
+    r#"
+ALTER TABLE api_days ADD COLUMN run INTEGER;
+"#,
 ];
 
 /// A record's identity: the Calabrio evaluation (source system and evaluation id), or, for a record
@@ -898,8 +904,16 @@ impl Ledger {
     /// # Errors
     /// SQLite errors.
     pub fn carry_forward(&self, file: &str, run: i64) -> Result<i64> {
+        // The records of the days this pass completed (all of them for days an older ledger
+        // completed without saying in which run).
         self.conn.execute(
-            "UPDATE records SET last_seen_run = ?2 WHERE file = ?1 AND last_seen_run < ?2",
+            "UPDATE records SET last_seen_run = ?2 WHERE file = ?1 AND last_seen_run < ?2
+               AND (EXISTS (SELECT 1 FROM api_days WHERE source = ?1 AND run IS NULL)
+                    OR last_seen_run IN (SELECT run FROM api_days WHERE source = ?1))",
+            params![file, run],
+        )?;
+        self.conn.execute(
+            "UPDATE api_days SET run = ?2 WHERE source = ?1",
             params![file, run],
         )?;
         Ok(self.conn.query_row(
@@ -1165,6 +1179,17 @@ impl Ledger {
         Ok(rows)
     }
 
+    /// A pass over every contact day of `source` is complete: the next extract reads them all
+    /// again.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn finish_api_pass(&self, source: &str) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM api_days WHERE source = ?1", [source])?;
+        Ok(())
+    }
+
     /// Contact days of the API source `source` already extracted completely.
     ///
     /// # Errors
@@ -1189,16 +1214,18 @@ impl Ledger {
         day: &str,
         contacts: u64,
         records: u64,
+        run: i64,
     ) -> Result<()> {
         tx.execute(
-            "INSERT OR REPLACE INTO api_days (source, day, contacts, records, completed_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT OR REPLACE INTO api_days (source, day, contacts, records, completed_at, run)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 source,
                 day,
                 i64::try_from(contacts)?,
                 i64::try_from(records)?,
-                jiff::Timestamp::now().to_string()
+                jiff::Timestamp::now().to_string(),
+                run
             ],
         )?;
         Ok(())

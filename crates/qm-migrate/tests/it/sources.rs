@@ -322,3 +322,63 @@ async fn an_interrupted_api_extract_resumes_from_the_first_unfinished_day() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_api_extract_reads_every_day_again_and_sees_edits_and_deletions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    qm_migrate::sample::generate(60, 5, dir.path()).expect("sample");
+    let text = std::fs::read_to_string(dir.path().join("calabrio-api.json")).expect("dataset");
+    let dataset: Dataset = serde_json::from_str(&text).expect("dataset");
+    let (from, to) = contact_days(&dataset);
+    let state = CalabrioState::new(dataset.clone(), CalabrioSettings::default());
+    let emu = emulator::calabrio::spawn("127.0.0.1:0", state.clone())
+        .await
+        .expect("spawn");
+    let mut cfg = qm_migrate::config::Config::default();
+    cfg.source.kind = "calabrio-api".into();
+    cfg.source.url = Some(emu.base_url());
+    cfg.source.from = Some(from.to_string());
+    cfg.source.to = Some(to.to_string());
+    cfg.ledger.path = dir.path().join("ledger.db");
+    let mut ledger = qm_migrate::ledger::Ledger::open(&cfg.ledger.path).expect("ledger");
+    let bar = indicatif::ProgressBar::hidden();
+    let opts = api_options(&emu.base_url(), &dataset);
+    let first = qm_migrate::extract::run_with(&cfg, &mut ledger, &bar, Some(opts.clone()))
+        .await
+        .expect("extract");
+    assert!(first.new > 40, "{first:?}");
+
+    // Meanwhile in Calabrio: one evaluation gets a new comment, another is deleted.
+    state.edit(|d| {
+        let with_comment = d
+            .contacts
+            .iter()
+            .flat_map(|c| &c.evaluations)
+            .find(|e| !e.comments.is_empty())
+            .expect("an evaluation with a comment")
+            .comments[0]
+            .clone();
+        let mut evaluations = d.contacts.iter_mut().flat_map(|c| c.evaluations.iter_mut());
+        let edited = evaluations.next().expect("an evaluation");
+        let mut comment = with_comment;
+        comment["text"] = json!("Added in Calabrio after the first extract");
+        comment["comment"] = json!("Added in Calabrio after the first extract");
+        edited.comments.push(comment);
+        let contact = d
+            .contacts
+            .iter_mut()
+            .rev()
+            .find(|c| !c.evaluations.is_empty())
+            .expect("a contact with evaluations");
+        contact.evaluations.remove(0);
+    });
+    let second = qm_migrate::extract::run_with(&cfg, &mut ledger, &bar, Some(opts))
+        .await
+        .expect("extract");
+    assert_eq!(second.days_resumed, Some(0), "every day is read again");
+    assert_eq!(
+        (second.new, second.changed, second.stale),
+        (0, 1, 1),
+        "{second:?}"
+    );
+}
