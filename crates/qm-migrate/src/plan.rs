@@ -92,13 +92,16 @@ enum Resolved {
     NotFound { tried: String },
 }
 
+/// The directory snapshot with its lookups. Each user is held once; the lookups hold positions (a
+/// 40,000-user org held six copies of every user before, most of plan's memory at 1M records).
 struct Directory {
-    by_id: HashMap<String, User>,
-    by_email: HashMap<String, Vec<User>>,
-    by_username: HashMap<String, Vec<User>>,
+    users: Vec<User>,
+    by_id: HashMap<String, u32>,
+    by_email: HashMap<String, Vec<u32>>,
+    by_username: HashMap<String, Vec<u32>>,
     /// The login part of user names and e-mail addresses (before `@`), for `DOMAIN\user` logins.
-    by_login: HashMap<String, Vec<User>>,
-    by_employee_id: HashMap<String, Vec<User>>,
+    by_login: HashMap<String, Vec<u32>>,
+    by_employee_id: HashMap<String, Vec<u32>>,
     /// `[users] mapping_file`: any Calabrio identifier (lower case) → Genesys user id or e-mail.
     mapping: HashMap<String, Vec<String>>,
 }
@@ -111,6 +114,7 @@ fn login_part(v: &str) -> String {
 impl Directory {
     fn new(users: &[User], mapping: HashMap<String, Vec<String>>) -> Self {
         let mut d = Directory {
+            users: users.to_vec(),
             by_id: HashMap::new(),
             by_email: HashMap::new(),
             by_username: HashMap::new(),
@@ -118,51 +122,60 @@ impl Directory {
             by_employee_id: HashMap::new(),
             mapping,
         };
-        let add = |m: &mut HashMap<String, Vec<User>>, k: String, u: &User| {
+        // A user listed twice (the same id) counts once under each key.
+        let add = |m: &mut HashMap<String, Vec<u32>>, k: String, i: u32| {
             let list = m.entry(k).or_default();
-            if !list.iter().any(|x| x.id == u.id) {
-                list.push(u.clone());
+            if !list
+                .iter()
+                .any(|&j| users[j as usize].id == users[i as usize].id)
+            {
+                list.push(i);
             }
         };
-        for u in users {
-            d.by_id.insert(u.id.clone(), u.clone());
+        for (i, u) in users.iter().enumerate() {
+            let Ok(i) = u32::try_from(i) else { break };
+            d.by_id.insert(u.id.clone(), i);
             if let Some(e) = &u.email {
-                add(&mut d.by_email, e.trim().to_lowercase(), u);
+                add(&mut d.by_email, e.trim().to_lowercase(), i);
                 if let Some((local, _)) = e.split_once('@') {
-                    add(&mut d.by_login, local.trim().to_lowercase(), u);
+                    add(&mut d.by_login, local.trim().to_lowercase(), i);
                 }
             }
             if let Some(n) = &u.username {
-                add(&mut d.by_username, n.trim().to_lowercase(), u);
+                add(&mut d.by_username, n.trim().to_lowercase(), i);
                 let local = n.split_once('@').map_or(n.as_str(), |(l, _)| l);
-                add(&mut d.by_login, local.trim().to_lowercase(), u);
+                add(&mut d.by_login, local.trim().to_lowercase(), i);
             }
             if let Some(e) = u
                 .employer_info
                 .as_ref()
                 .and_then(|i| i.employee_id.as_ref())
             {
-                add(&mut d.by_employee_id, e.trim().to_lowercase(), u);
+                add(&mut d.by_employee_id, e.trim().to_lowercase(), i);
             }
         }
         d
     }
 
+    /// The users a lookup lists under `key`.
+    fn listed(&self, lookup: &HashMap<String, Vec<u32>>, key: &str) -> Vec<User> {
+        lookup
+            .get(key)
+            .into_iter()
+            .flatten()
+            .map(|&i| self.users[i as usize].clone())
+            .collect()
+    }
+
     /// Users a `mapping` target names (a Genesys user id, else an e-mail or user name).
     fn mapped(&self, target: &str) -> Vec<User> {
         let t = target.trim();
-        if let Some(u) = self.by_id.get(t) {
-            return vec![u.clone()];
+        if let Some(&i) = self.by_id.get(t) {
+            return vec![self.users[i as usize].clone()];
         }
         let k = t.to_lowercase();
-        let mut out: Vec<User> = self
-            .by_email
-            .get(&k)
-            .into_iter()
-            .chain(self.by_username.get(&k))
-            .flatten()
-            .cloned()
-            .collect();
+        let mut out: Vec<User> = self.listed(&self.by_email, &k);
+        out.extend(self.listed(&self.by_username, &k));
         out.sort_by(|a, b| a.id.cmp(&b.id));
         out.dedup_by(|a, b| a.id == b.id);
         out
@@ -204,26 +217,10 @@ impl Directory {
             for v in values {
                 tried.push(format!("{key}={v}"));
                 let users: Vec<User> = match key.as_str() {
-                    "email" => self
-                        .by_email
-                        .get(&v.to_lowercase())
-                        .cloned()
-                        .unwrap_or_default(),
-                    "username" => self
-                        .by_username
-                        .get(&v.to_lowercase())
-                        .cloned()
-                        .unwrap_or_default(),
-                    "windows_login" => self
-                        .by_login
-                        .get(&login_part(v))
-                        .cloned()
-                        .unwrap_or_default(),
-                    "employee_id" => self
-                        .by_employee_id
-                        .get(&v.to_lowercase())
-                        .cloned()
-                        .unwrap_or_default(),
+                    "email" => self.listed(&self.by_email, &v.to_lowercase()),
+                    "username" => self.listed(&self.by_username, &v.to_lowercase()),
+                    "windows_login" => self.listed(&self.by_login, &login_part(v)),
+                    "employee_id" => self.listed(&self.by_employee_id, &v.to_lowercase()),
                     _ => {
                         let targets = self.mapping.get(&v.to_lowercase());
                         let mut all: Vec<User> = targets
@@ -284,6 +281,7 @@ impl Directory {
             .into_iter()
             .flatten()
             .chain(self.by_username.get(&k).into_iter().flatten())
+            .map(|&i| &self.users[i as usize])
             .collect();
         all.sort_by(|a, b| a.id.cmp(&b.id));
         all.dedup_by(|a, b| a.id == b.id);
