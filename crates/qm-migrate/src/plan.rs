@@ -448,6 +448,25 @@ fn to_history(
     }
 }
 
+/// An evaluation in Genesys that its record no longer gives: deleted (`[sync] on_withdraw =
+/// "delete"`) or listed. `counts`: (updates, flagged, withdrawals).
+fn withdraw_or_flag(
+    cfg: &Config,
+    conn: &rusqlite::Connection,
+    id: i64,
+    why: &str,
+    counts: &mut (u64, u64, u64),
+) -> Result<()> {
+    if cfg.sync.on_withdraw == "delete" {
+        Ledger::set_sync(conn, id, Some("withdraw"), Some(why))?;
+        counts.2 += 1;
+    } else {
+        Ledger::set_sync(conn, id, Some("flagged"), Some(why))?;
+        counts.1 += 1;
+    }
+    Ok(())
+}
+
 /// The index of agent `id` in `agents` (id, label), added when first seen: plan keeps each agent's
 /// strings once, however many records refer to it.
 fn intern(
@@ -679,13 +698,7 @@ pub async fn run(
                         p.row.disposition.map_or("unlinked", |d| d.as_str()),
                         p.row.reason
                     );
-                    if cfg.sync.on_withdraw == "delete" {
-                        Ledger::set_sync(write, r.id, Some("withdraw"), Some(&why))?;
-                        sync_counts.2 += 1;
-                    } else {
-                        Ledger::set_sync(write, r.id, Some("flagged"), Some(&why))?;
-                        sync_counts.1 += 1;
-                    }
+                    withdraw_or_flag(cfg, write, r.id, &why, &mut sync_counts)?;
                 } else if back {
                     // The change was undone before it was sent: the plan is Genesys' content again.
                     p.row.record_hash = Some(r.hash.clone());
@@ -1053,13 +1066,7 @@ pub async fn run(
             continue;
         }
         let why = format!("gone from the source (last seen at {locator})");
-        if cfg.sync.on_withdraw == "delete" {
-            Ledger::set_sync(ledger.conn(), id, Some("withdraw"), Some(&why))?;
-            sync_counts.2 += 1;
-        } else {
-            Ledger::set_sync(ledger.conn(), id, Some("flagged"), Some(&why))?;
-            sync_counts.1 += 1;
-        }
+        withdraw_or_flag(cfg, ledger.conn(), id, &why, &mut sync_counts)?;
     }
     (
         summary.sync_updates,
