@@ -98,6 +98,31 @@ fn api_options(base: &str, dataset: &Dataset) -> ApiOptions {
     o
 }
 
+/// The Calabrio emulator serving `dataset`, and a configuration reading it from `from` to `to` into
+/// a ledger in `dir`.
+async fn api_source(
+    dir: &std::path::Path,
+    dataset: &Dataset,
+    from: jiff::civil::Date,
+    to: jiff::civil::Date,
+) -> (
+    CalabrioState,
+    emulator::calabrio::CalabrioHandle,
+    qm_migrate::config::Config,
+) {
+    let state = CalabrioState::new(dataset.clone(), CalabrioSettings::default());
+    let emu = emulator::calabrio::spawn("127.0.0.1:0", state.clone())
+        .await
+        .expect("spawn");
+    let mut cfg = qm_migrate::config::Config::default();
+    cfg.source.kind = "calabrio-api".into();
+    cfg.source.url = Some(emu.base_url());
+    cfg.source.from = Some(from.to_string());
+    cfg.source.to = Some(to.to_string());
+    cfg.ledger.path = dir.join("ledger.db");
+    (state, emu, cfg)
+}
+
 fn contact_days(dataset: &Dataset) -> (jiff::civil::Date, jiff::civil::Date) {
     dataset.contact_days().expect("contacts")
 }
@@ -219,17 +244,7 @@ async fn an_interrupted_api_extract_resumes_from_the_first_unfinished_day() {
         .iter()
         .map(|c| c.evaluations.len())
         .sum::<usize>() as u64;
-    let state = CalabrioState::new(dataset.clone(), CalabrioSettings::default());
-    let emu = emulator::calabrio::spawn("127.0.0.1:0", state.clone())
-        .await
-        .expect("spawn");
-
-    let mut cfg = qm_migrate::config::Config::default();
-    cfg.source.kind = "calabrio-api".into();
-    cfg.source.url = Some(emu.base_url());
-    cfg.source.from = Some(from.to_string());
-    cfg.source.to = Some(to.to_string());
-    cfg.ledger.path = dir.path().join("ledger.db");
+    let (state, emu, cfg) = api_source(dir.path(), &dataset, from, to).await;
     let mut ledger = qm_migrate::ledger::Ledger::open(&cfg.ledger.path).expect("ledger");
     let bar = indicatif::ProgressBar::hidden();
 
@@ -330,16 +345,7 @@ async fn a_second_api_extract_reads_every_day_again_and_sees_edits_and_deletions
     let text = std::fs::read_to_string(dir.path().join("calabrio-api.json")).expect("dataset");
     let dataset: Dataset = serde_json::from_str(&text).expect("dataset");
     let (from, to) = contact_days(&dataset);
-    let state = CalabrioState::new(dataset.clone(), CalabrioSettings::default());
-    let emu = emulator::calabrio::spawn("127.0.0.1:0", state.clone())
-        .await
-        .expect("spawn");
-    let mut cfg = qm_migrate::config::Config::default();
-    cfg.source.kind = "calabrio-api".into();
-    cfg.source.url = Some(emu.base_url());
-    cfg.source.from = Some(from.to_string());
-    cfg.source.to = Some(to.to_string());
-    cfg.ledger.path = dir.path().join("ledger.db");
+    let (state, emu, cfg) = api_source(dir.path(), &dataset, from, to).await;
     let mut ledger = qm_migrate::ledger::Ledger::open(&cfg.ledger.path).expect("ledger");
     let bar = indicatif::ProgressBar::hidden();
     let opts = api_options(&emu.base_url(), &dataset);

@@ -69,6 +69,13 @@ fn columns(header: &[u8]) -> Vec<String> {
         .collect()
 }
 
+/// `verify` on the env's ledger.
+async fn verify(env: &Env) -> qm_migrate::verify::VerifySummary {
+    qm_migrate::verify::verify(&env.cfg, &env.ledger(), &env.client)
+        .await
+        .unwrap()
+}
+
 /// The evaluation `id` as the emulator holds it.
 fn held(env: &Env, id: &str) -> genesys::models::Evaluation {
     env.emu
@@ -184,9 +191,7 @@ async fn a_resorted_and_a_split_export_is_the_same_source() {
             "a second copy {k:?} is a superseded duplicate"
         );
     }
-    let v = qm_migrate::verify::verify(&env.cfg, &env.ledger(), &env.client)
-        .await
-        .unwrap();
+    let v = verify(&env).await;
     assert!(v.clean(), "{}", v.line());
 }
 
@@ -340,9 +345,7 @@ async fn a_change_an_addition_and_a_deletion_flow_through_and_verify_sees_the_dr
             .iter()
             .any(|e| e.id == deleted_evaluation)
     );
-    let v = qm_migrate::verify::verify(&env.cfg, &env.ledger(), &env.client)
-        .await
-        .unwrap();
+    let v = verify(&env).await;
     assert!(v.clean(), "{} {:?}", v.line(), v.drift);
 }
 
@@ -389,9 +392,7 @@ async fn an_edit_made_in_genesys_is_reported_and_never_overwritten() {
     );
     assert_eq!(env.emu.state.evaluation_versions(&evaluation), Some(2));
     assert_eq!(env.emu.state.stats().evaluations_updated.load(Relaxed), 0);
-    let v = qm_migrate::verify::verify(&env.cfg, &env.ledger(), &env.client)
-        .await
-        .unwrap();
+    let v = verify(&env).await;
     let d = v
         .drift
         .iter()
@@ -605,8 +606,6 @@ async fn a_change_undone_and_a_record_restored_before_the_load_send_nothing() {
     );
     assert_eq!(env.emu.state.evaluation_versions(&evaluation), Some(1));
     assert_eq!(env.emu.state.stats().evaluations_updated.load(Relaxed), 0);
-    let v = qm_migrate::verify::verify(&env.cfg, &env.ledger(), &env.client)
-        .await
-        .unwrap();
+    let v = verify(&env).await;
     assert!(v.clean(), "{} {:?}", v.line(), v.drift);
 }
