@@ -12,7 +12,10 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, StagedRecord};
+
+/// Records per batch between the reading and the writing thread.
+const BATCH: usize = 256;
 
 /// What `extract` did.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -156,25 +159,25 @@ pub async fn run_with(
     let opts = read_options(cfg)?;
     let mut summary = ExtractSummary::default();
     let path = &cfg.source.path;
-    let mut records: Box<dyn Iterator<Item = calabrio::SourceRecord>> =
+    let mut records: Box<dyn Iterator<Item = calabrio::SourceRecord> + Send> =
         Box::new(std::iter::empty());
     for file in std::iter::once(path).chain(&cfg.source.more_paths) {
         let opts = opts.clone();
-        let part: Box<dyn Iterator<Item = calabrio::SourceRecord>> = match cfg.source.kind.as_str()
-        {
-            "csv" => {
-                let r = calabrio::csv_wide::WideCsvReader::open(file, opts)?;
-                summary.ignored_columns.extend(r.ignored_headers.clone());
-                Box::new(r)
-            }
-            "csv-long" => {
-                let r = calabrio::csv_long::LongCsvReader::open(file, opts)?;
-                summary.ignored_columns.extend(r.ignored_headers.clone());
-                Box::new(r)
-            }
-            "tables" => Box::new(calabrio::tables::TablesReader::open(file, opts)?),
-            _ => Box::new(calabrio::json::JsonReader::open(file, opts)?),
-        };
+        let part: Box<dyn Iterator<Item = calabrio::SourceRecord> + Send> =
+            match cfg.source.kind.as_str() {
+                "csv" => {
+                    let r = calabrio::csv_wide::WideCsvReader::open(file, opts)?;
+                    summary.ignored_columns.extend(r.ignored_headers.clone());
+                    Box::new(r)
+                }
+                "csv-long" => {
+                    let r = calabrio::csv_long::LongCsvReader::open(file, opts)?;
+                    summary.ignored_columns.extend(r.ignored_headers.clone());
+                    Box::new(r)
+                }
+                "tables" => Box::new(calabrio::tables::TablesReader::open(file, opts)?),
+                _ => Box::new(calabrio::json::JsonReader::open(file, opts)?),
+            };
         records = Box::new(records.chain(part));
     }
     summary.ignored_columns.sort();
@@ -187,19 +190,47 @@ pub async fn run_with(
         progress.set_style(style);
     }
     progress.set_message("extract");
-    let mut seq: i64 = 0;
-    let mut tx = ledger.transaction()?;
-    for rec in records {
-        seq += 1;
-        let outcome = Ledger::upsert_record(&tx, &rec, seq, run)?;
-        summary.count(outcome, &rec);
-        progress.inc(1);
-        if seq % 2000 == 0 {
-            tx.commit()?;
-            tx = ledger.transaction()?;
+    // Two stages on two threads: reading, parsing and serialising the records; writing them to
+    // the ledger. Batches of records pass through a bounded channel, so memory stays flat.
+    let (send, receive) = std::sync::mpsc::sync_channel::<Result<Vec<StagedRecord>>>(8);
+    std::thread::scope(|scope| -> Result<()> {
+        scope.spawn(move || {
+            let mut batch = Vec::with_capacity(BATCH);
+            for rec in records {
+                match StagedRecord::new(rec) {
+                    Ok(staged) => batch.push(staged),
+                    Err(e) => {
+                        let _ = send.send(Err(e));
+                        return;
+                    }
+                }
+                if batch.len() == BATCH
+                    && send
+                        .send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))))
+                        .is_err()
+                {
+                    return; // the writer stopped (an error): nothing more to do
+                }
+            }
+            let _ = send.send(Ok(batch));
+        });
+        let mut seq: i64 = 0;
+        let mut tx = ledger.transaction()?;
+        for batch in receive {
+            for staged in batch? {
+                seq += 1;
+                let outcome = Ledger::upsert_record(&tx, &staged, seq, run)?;
+                summary.count(outcome, &staged.rec);
+                if seq % 2000 == 0 {
+                    tx.commit()?;
+                    tx = ledger.transaction()?;
+                }
+            }
+            progress.set_position(u64::try_from(seq).unwrap_or(0));
         }
-    }
-    tx.commit()?;
+        tx.commit()?;
+        Ok(())
+    })?;
     // The tables carry the form definitions: kept for mirror mode.
     if cfg.source.kind == "tables" {
         let catalog = calabrio::tables::read_catalog(path)?;
@@ -312,20 +343,15 @@ async fn run_api(
             let got = api.day(day).await.with_context(|| {
                 format!("contact day {day} (days before it are saved; run extract again to resume)")
             })?;
+            let records = got.records.len() as u64;
             let tx = ledger.transaction()?;
-            for rec in &got.records {
+            for rec in got.records {
                 seq += 1;
-                let outcome = Ledger::upsert_record(&tx, rec, seq, run)?;
-                summary.count(outcome, rec);
+                let staged = StagedRecord::new(rec)?;
+                let outcome = Ledger::upsert_record(&tx, &staged, seq, run)?;
+                summary.count(outcome, &staged.rec);
             }
-            Ledger::complete_day(
-                &tx,
-                &source_key,
-                &key,
-                got.contacts,
-                got.records.len() as u64,
-                run,
-            )?;
+            Ledger::complete_day(&tx, &source_key, &key, got.contacts, records, run)?;
             tx.commit()?;
             *summary.days_read.get_or_insert(0) += 1;
         }

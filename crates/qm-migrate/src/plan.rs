@@ -27,7 +27,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::form;
-use crate::ledger::{Ledger, PlanRow};
+use crate::ledger::{Ledger, PlanRow, RecordRow};
 
 /// Options of `plan`.
 #[derive(Debug, Clone, Default)]
@@ -607,6 +607,14 @@ pub async fn run(
         /// The idempotency key of its create.
         key: uuid::Uuid,
         ready: Disposition,
+        /// What the conversation check found.
+        checked: Checked,
+    }
+    #[derive(Clone, Copy)]
+    enum Checked {
+        Missing,
+        NotTheAgent,
+        Found,
     }
     let bar = opts
         .progress
@@ -650,7 +658,32 @@ pub async fn run(
     };
     let synced = ledger.synced()?;
     let mut sync_counts = (0u64, 0u64, 0u64);
-    let outcome = ledger.scan_current_records(|r| {
+    // The part of planning a record that needs no ledger (parse, people, link, answers, score),
+    // done on a second thread one chunk ahead of the writes.
+    let prepare = |r: &RecordRow| -> Option<Result<Pending>> {
+        if keep.contains(&r.id)
+            || superseded.contains_key(&r.id)
+            || r.evaluation_id
+                .as_ref()
+                .is_some_and(|id| sent_ids.contains_key(id))
+        {
+            return None;
+        }
+        let text = r.canonical.as_ref()?;
+        Some(
+            serde_json::from_str::<CanonicalEvaluation>(text)
+                .with_context(|| format!("ledger record {} holds unreadable canonical JSON", r.id))
+                .map(|ev| {
+                    let mut p = plan_one(&ctx, r.id, &r.locator, ev, None);
+                    if p.row.disposition.is_none() {
+                        prepare_one(cfg, &def, &mirrors, &mut p);
+                    }
+                    p
+                }),
+        )
+    };
+    let outcome = Ledger::bulk_checked_once(write, &["plans", "loads"], || {
+        ledger.scan_current_records_prepared(prepare, |r, prepared| {
         if keep.contains(&r.id) {
             // Already in Genesys: a change of its content since is a sync action.
             let Some(s) = synced.get(&r.id) else {
@@ -735,6 +768,8 @@ pub async fn run(
                     r.evaluation_id.as_deref().unwrap_or_default()
                 ),
             )
+        } else if let Some(p) = prepared {
+            p?
         } else if let Some(text) = &r.canonical {
             let ev: CanonicalEvaluation = serde_json::from_str(text).with_context(|| {
                 format!("ledger record {} holds unreadable canonical JSON", r.id)
@@ -816,6 +851,7 @@ pub async fn run(
                         &cfg.form.name,
                     ),
                     ready: d,
+                    checked: Checked::Missing,
                 });
             }
             _ => Ledger::disarm_load(write, r.id)?,
@@ -826,6 +862,7 @@ pub async fn run(
             write.execute_batch("COMMIT; BEGIN")?;
         }
         Ok(())
+    })
     });
     if let Err(e) = outcome {
         let _ = write.execute_batch("ROLLBACK");
@@ -990,48 +1027,85 @@ pub async fn run(
     bar.set_length(candidates.len() as u64);
     bar.set_position(0);
     bar.set_message("plan: conversations checked for records");
+    // Batches of up to 100 distinct conversations (candidates are sorted by conversation).
+    let mut batches: Vec<(usize, usize)> = Vec::new();
     let mut i = 0;
     while i < candidates.len() {
-        let mut ids: Vec<String> = Vec::with_capacity(100);
-        let mut j = i;
-        let mut last: Option<&ConvId> = None;
+        let (mut j, mut distinct) = (i, 0);
         while j < candidates.len() {
-            let c = &candidates[j].conversation;
-            if last != Some(c) {
-                if ids.len() == 100 {
+            if j == i || candidates[j].conversation != candidates[j - 1].conversation {
+                if distinct == 100 {
                     break;
                 }
-                ids.push(c.to_string());
-                last = Some(c);
+                distinct += 1;
             }
             j += 1;
         }
-        summary.conversations_checked += ids.len();
-        let found = match client.conversation_details(&ids).await {
-            Ok(f) => f,
-            Err(e) => {
-                let _ = write.execute_batch("ROLLBACK");
-                return Err(anyhow::Error::new(e).context(
-                    "cannot check conversations (GET /api/v2/analytics/conversations/details)",
-                ));
+        summary.conversations_checked += distinct;
+        batches.push((i, j));
+        i = j;
+    }
+    // Several batches in flight (`[genesys] concurrency`), their answers taken in order.
+    let mut checked = vec![Checked::Missing; candidates.len()];
+    {
+        use futures_util::StreamExt as _;
+        let candidates = &candidates;
+        let mut answers = futures_util::stream::iter(batches.iter().copied())
+            .map(|(i, j)| {
+                let mut ids: Vec<String> = candidates[i..j]
+                    .iter()
+                    .map(|c| c.conversation.to_string())
+                    .collect();
+                ids.dedup();
+                async move { (i, j, client.conversation_details(&ids).await) }
+            })
+            .buffered(cfg.genesys.concurrency.max(1));
+        while let Some((i, j, found)) = answers.next().await {
+            let found = match found {
+                Ok(f) => f,
+                Err(e) => {
+                    let _ = write.execute_batch("ROLLBACK");
+                    return Err(anyhow::Error::new(e).context(
+                        "cannot check conversations (GET /api/v2/analytics/conversations/details)",
+                    ));
+                }
+            };
+            let conversations: HashMap<&str, &AnalyticsConversation> = found
+                .iter()
+                .map(|c| (c.conversation_id.as_str(), c))
+                .collect();
+            for (k, c) in candidates[i..j].iter().enumerate() {
+                let cid = c.conversation.to_string();
+                let (agent_id, _) = &agents[c.agent as usize];
+                checked[i + k] = match conversations.get(cid.as_str()) {
+                    None => Checked::Missing,
+                    Some(conv) if !conv.has_agent(agent_id) => Checked::NotTheAgent,
+                    Some(_) => Checked::Found,
+                };
             }
-        };
-        let conversations: HashMap<&str, &AnalyticsConversation> = found
-            .iter()
-            .map(|c| (c.conversation_id.as_str(), c))
-            .collect();
-        for c in &candidates[i..j] {
+            bar.inc((j - i) as u64);
+        }
+    }
+    for (c, k) in candidates.iter_mut().zip(checked) {
+        c.checked = k;
+    }
+    // Settle the candidates in record order: the ledger's pages are then read and written in
+    // sequence (in conversation order each write landed on a random page of a ledger far larger
+    // than SQLite's cache: at 200,000 records this took 6 s instead of 1 s).
+    candidates.sort_unstable_by_key(|c| c.record_id);
+    let settled = Ledger::bulk_checked_once(write, &["loads"], || {
+        for c in &candidates {
             let cid = &c.conversation.to_string();
             let (agent_id, agent_label) = &agents[c.agent as usize];
             let strategy = &strategies[usize::from(c.strategy)];
-            let history = match conversations.get(cid.as_str()) {
-                None => Some(format!(
+            let history = match c.checked {
+                Checked::Missing => Some(format!(
                     "conversation {cid} (from {strategy}) does not exist in Genesys (never a Genesys interaction, or removed by retention); kept in the history"
                 )),
-                Some(conv) if !conv.has_agent(agent_id) => Some(format!(
+                Checked::NotTheAgent => Some(format!(
                     "agent {agent_label} ({agent_id}) did not take part in conversation {cid} as an agent, so Genesys cannot hold this evaluation; kept in the history"
                 )),
-                Some(_) => None,
+                Checked::Found => None,
             };
             match history {
                 Some(reason) => {
@@ -1051,8 +1125,11 @@ pub async fn run(
                 None => Ledger::disarm_load(write, c.record_id)?,
             }
         }
-        bar.inc((j - i) as u64);
-        i = j;
+        Ok(())
+    });
+    if let Err(e) = settled {
+        let _ = write.execute_batch("ROLLBACK");
+        return Err(e);
     }
     write.execute_batch("COMMIT")?;
     bar.finish_and_clear();
