@@ -947,7 +947,7 @@ impl Ledger {
         };
         let mut after = (i64::MIN, i64::MIN);
         loop {
-            let chunk = self.current_records_after(run, &mut after)?;
+            let chunk = self.current_records_after(run, &mut after, 2000)?;
             if chunk.is_empty() {
                 return Ok(());
             }
@@ -992,7 +992,9 @@ impl Ledger {
             let mut after = (i64::MIN, i64::MIN);
             let mut in_flight = 0usize;
             loop {
-                let chunk = self.current_records_after(run, &mut after)?;
+                // Small chunks: three are alive at once (queued, prepared, written), each record
+                // with its parsed evaluation and answers beside it.
+                let chunk = self.current_records_after(run, &mut after, 500)?;
                 let done = chunk.is_empty();
                 if !done {
                     to_worker
@@ -1018,14 +1020,19 @@ impl Ledger {
     }
 
     /// The next chunk of records of extract `run` after position `after` (moved to its last).
-    fn current_records_after(&self, run: i64, after: &mut (i64, i64)) -> Result<Vec<RecordRow>> {
+    fn current_records_after(
+        &self,
+        run: i64,
+        after: &mut (i64, i64),
+        limit: usize,
+    ) -> Result<Vec<RecordRow>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, locator, evaluation_id, hash, canonical, error_field, error, seq
              FROM records WHERE last_seen_run = ?1 AND (seq > ?2 OR (seq = ?2 AND id > ?3))
-             ORDER BY seq, id LIMIT 2000",
+             ORDER BY seq, id LIMIT ?4",
         )?;
         let chunk: Vec<RecordRow> = stmt
-            .query_map(params![run, after.0, after.1], |r| {
+            .query_map(params![run, after.0, after.1, i64::try_from(limit)?], |r| {
                 Ok(RecordRow {
                     id: r.get(0)?,
                     locator: r.get(1)?,
