@@ -8,8 +8,8 @@
 //! `Retry-After` headers.
 
 pub mod calabrio;
+mod genesys;
 pub mod permissions;
-mod routes;
 pub mod schema;
 pub mod scoring;
 mod state;
@@ -17,7 +17,6 @@ mod state;
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -26,85 +25,10 @@ pub use state::{
     OAuthClient, Settings, Stats,
 };
 
-/// The router over `state`.
+/// The router over `state`: the Genesys API (`genesys/`), behind the permission check and the
+/// fault layer.
 pub fn app(state: EmulatorState) -> Router {
-    use routes::*;
-    Router::new()
-        .route("/oauth/token", post(token))
-        .route("/api/v2/users", get(list_users))
-        .route("/api/v2/users/search", post(search_users))
-        .route("/api/v2/users/{id}", get(get_user))
-        .route(
-            "/api/v2/quality/forms/evaluations",
-            post(create_form).get(list_forms),
-        )
-        .route(
-            "/api/v2/quality/forms/evaluations/{id}",
-            get(get_form).delete(delete_form).put(put_form),
-        )
-        .route(
-            "/api/v2/quality/publishedforms/evaluations",
-            post(publish_form).get(list_published_forms),
-        )
-        .route(
-            "/api/v2/quality/publishedforms/evaluations/{id}",
-            get(get_published_form),
-        )
-        .route(
-            "/api/v2/quality/conversations/{cid}/evaluations",
-            post(create_evaluation),
-        )
-        .route(
-            "/api/v2/quality/conversations/{cid}/evaluations/{eid}",
-            get(get_evaluation)
-                .put(update_evaluation)
-                .delete(delete_evaluation),
-        )
-        .route("/api/v2/quality/evaluations/query", get(query_evaluations))
-        .route("/api/v2/quality/evaluations/scoring", post(scoring))
-        .route(
-            "/api/v2/analytics/conversations/details",
-            get(conversation_details_multi),
-        )
-        .route(
-            "/api/v2/analytics/conversations/details/query",
-            post(conversation_details_query),
-        )
-        .route(
-            "/api/v2/analytics/conversations/{id}/details",
-            get(conversation_details),
-        )
-        .route("/api/v2/organizations/limits/namespaces/{ns}", get(limits))
-        .route(
-            "/api/v2/employeeperformance/externalmetrics/definitions",
-            post(create_metric_definition).get(list_metric_definitions),
-        )
-        .route(
-            "/api/v2/employeeperformance/externalmetrics/data",
-            post(write_metric_data),
-        )
-        .route("/emulator/externalmetrics/data", get(read_metric_data))
-        .route(
-            "/api/v2/integrations",
-            get(list_integrations).post(create_integration),
-        )
-        .route(
-            "/api/v2/integrations/{id}",
-            axum::routing::patch(patch_integration),
-        )
-        .route(
-            "/api/v2/integrations/{id}/config/current",
-            axum::routing::put(put_integration_config),
-        )
-        .route("/api/v2/oauth/clients/{id}", get(permissions::oauth_client))
-        .route("/api/v2/authorization/roles/{id}", get(permissions::role))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            permissions::authorize,
-        ))
-        .fallback(fallback)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), faults))
-        .with_state(state)
+    genesys::router(state)
 }
 
 /// A running emulator.

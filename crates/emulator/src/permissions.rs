@@ -1,6 +1,6 @@
 //! Roles and permissions: each OAuth client has one role, `qm-migrate (<client id>)`, granting the
-//! fixture's `permissions` (or every permission qm-migrate uses). Every API route needs one
-//! permission (some, one of two); a request the role does not grant answers 403
+//! fixture's `permissions` (or every permission qm-migrate uses). Every API route needs one of the
+//! permissions `genesys::permissions::OPERATIONS` lists for it; a request the role does not grant answers 403
 //! `missing.permissions` naming it, as Genesys does. The client's role and its permission policies
 //! can be read back through `GET /api/v2/oauth/clients/{id}` and
 //! `GET /api/v2/authorization/roles/{id}` (shapes of the official `OAuthClient.roleDivisions` and
@@ -13,97 +13,17 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::routes::{admit, error};
+use crate::genesys::{admit, error};
 use crate::state::EmulatorState;
 
-/// Every permission a client without a `permissions` list holds.
-pub const ALL: &[&str] = &[
-    "quality:evaluation:add",
-    "quality:evaluation:view",
-    "quality:evaluation:edit",
-    "quality:evaluation:editScore",
-    "quality:evaluation:delete",
-    "quality:evaluationForm:add",
-    "quality:evaluationForm:view",
-    "quality:evaluationForm:edit",
-    "quality:evaluationForm:delete",
-    "directory:user:view",
-    "analytics:conversationDetail:view",
-    "conversation:communication:view",
-    "employeePerformance:externalMetricDefinition:add",
-    "employeePerformance:externalMetricDefinition:view",
-    "employeePerformance:externalMetricData:add",
-    "integrations:integration:view",
-    "integrations:integration:add",
-    "integrations:integration:edit",
-    "oauth:client:view",
-    "authorization:role:view",
-];
+/// Every permission a client without a `permissions` list holds: every one the operations table
+/// (`genesys::permissions::OPERATIONS`) names.
+pub static ALL: std::sync::LazyLock<Vec<&'static str>> =
+    std::sync::LazyLock::new(genesys::permissions::all);
 
-/// What a route needs: any one of these.
+/// What a route needs: any one of these, from the same table `preflight` checks roles against.
 fn needed(method: &Method, route: &str) -> &'static [&'static str] {
-    let get = method == Method::GET;
-    match route {
-        "/api/v2/users" | "/api/v2/users/search" | "/api/v2/users/{id}" => &["directory:user:view"],
-        "/api/v2/quality/forms/evaluations" | "/api/v2/quality/publishedforms/evaluations" => {
-            if get {
-                &["quality:evaluationForm:view"]
-            } else {
-                &["quality:evaluationForm:add"]
-            }
-        }
-        "/api/v2/quality/forms/evaluations/{id}" => {
-            if get {
-                &["quality:evaluationForm:view"]
-            } else if method == Method::PUT {
-                &["quality:evaluationForm:edit"]
-            } else {
-                &["quality:evaluationForm:delete"]
-            }
-        }
-        "/api/v2/quality/publishedforms/evaluations/{id}" => &["quality:evaluationForm:view"],
-        "/api/v2/quality/conversations/{cid}/evaluations" => &["quality:evaluation:add"],
-        "/api/v2/quality/conversations/{cid}/evaluations/{eid}" => {
-            if get {
-                &["quality:evaluation:view"]
-            } else {
-                &["quality:evaluation:delete"]
-            }
-        }
-        "/api/v2/quality/evaluations/query" | "/api/v2/quality/evaluations/scoring" => {
-            &["quality:evaluation:view"]
-        }
-        "/api/v2/analytics/conversations/details"
-        | "/api/v2/analytics/conversations/details/query"
-        | "/api/v2/analytics/conversations/{id}/details" => &[
-            "analytics:conversationDetail:view",
-            "analytics:agentConversationDetail:view",
-        ],
-        "/api/v2/conversations/{id}" => &["conversation:communication:view"],
-        "/api/v2/employeeperformance/externalmetrics/definitions" => {
-            if get {
-                &["employeePerformance:externalMetricDefinition:view"]
-            } else {
-                &["employeePerformance:externalMetricDefinition:add"]
-            }
-        }
-        "/api/v2/employeeperformance/externalmetrics/data" => {
-            &["employeePerformance:externalMetricData:add"]
-        }
-        "/api/v2/integrations" => {
-            if get {
-                &["integrations:integration:view"]
-            } else {
-                &["integrations:integration:add"]
-            }
-        }
-        "/api/v2/integrations/{id}" | "/api/v2/integrations/{id}/config/current" => {
-            &["integrations:integration:edit"]
-        }
-        "/api/v2/oauth/clients/{id}" => &["oauth:client:view"],
-        "/api/v2/authorization/roles/{id}" => &["authorization:role:view"],
-        _ => &[],
-    }
+    genesys::permissions::needed(method.as_str(), route)
 }
 
 fn held(st: &EmulatorState, client_id: &str) -> Vec<String> {

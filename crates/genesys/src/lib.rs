@@ -5,13 +5,14 @@
 //! The emulator crate shares the wire types only: it has its own scoring and validation, and does not
 //! share the client, so a client misunderstanding still has to get past the emulator's own judgement.
 
-pub mod client;
+mod api;
 pub mod clock;
 pub mod error;
 pub mod models;
 pub mod permissions;
 pub mod scoring;
+pub mod transport;
 
-pub use client::{ClientConfig, EvaluationsOf, GenesysClient, login_url_for, region_api_url};
 pub use clock::Clock;
 pub use error::GenesysError;
+pub use transport::{ClientConfig, EvaluationsOf, GenesysClient, login_url_for, region_api_url};

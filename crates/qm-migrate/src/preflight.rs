@@ -88,7 +88,14 @@ impl Preflight {
     }
 }
 
-/// A permission this configuration needs: any one of `any` grants it.
+/// The create and the evaluation operations, as the permissions table writes them.
+const EVALUATIONS: &str = "/api/v2/quality/conversations/{conversationId}/evaluations";
+const EVALUATION: &str =
+    "/api/v2/quality/conversations/{conversationId}/evaluations/{evaluationId}";
+
+/// A permission this configuration needs: any one of `any` grants it. `any` comes from the one
+/// table of operations and their permissions (`genesys::permissions::OPERATIONS`) that the
+/// emulator also admits requests by.
 struct Need {
     any: &'static [&'static str],
     why: &'static str,
@@ -101,15 +108,16 @@ struct Need {
 const ZERO_ID: &str = "00000000-0000-0000-0000-000000000000";
 
 fn needs(cfg: &Config) -> Vec<Need> {
+    use genesys::permissions::needed;
     let mut v = vec![
         Need {
-            any: &["quality:evaluation:add"],
+            any: needed("POST", EVALUATIONS),
             why: "create the evaluations",
             required: true,
             probe: None,
         },
         Need {
-            any: &["quality:evaluation:view"],
+            any: needed("GET", "/api/v2/quality/evaluations/query"),
             why: "look for an existing evaluation before a retry, and verify",
             required: true,
             probe: Some((
@@ -118,34 +126,31 @@ fn needs(cfg: &Config) -> Vec<Need> {
             )),
         },
         Need {
-            any: &["quality:evaluationForm:add"],
+            any: needed("POST", "/api/v2/quality/publishedforms/evaluations"),
             why: "create and publish the Legacy Migration Form",
             required: true,
             probe: None,
         },
         Need {
-            any: &["quality:evaluationForm:view"],
+            any: needed("GET", "/api/v2/quality/forms/evaluations"),
             why: "read the published form",
             required: true,
             probe: Some(("/api/v2/quality/forms/evaluations", &[("pageSize", "1")])),
         },
         Need {
-            any: &["quality:evaluationForm:edit"],
+            any: needed("PUT", "/api/v2/quality/forms/evaluations/{formId}"),
             why: "edit form drafts",
             required: true,
             probe: None,
         },
         Need {
-            any: &["directory:user:view"],
+            any: needed("GET", "/api/v2/users"),
             why: "read the user directory to resolve people",
             required: true,
             probe: Some(("/api/v2/users", &[("pageSize", "1")])),
         },
         Need {
-            any: &[
-                "analytics:conversationDetail:view",
-                "analytics:agentConversationDetail:view",
-            ],
+            any: needed("GET", "/api/v2/analytics/conversations/details"),
             why: "check that linked conversations exist and who took part",
             required: true,
             probe: Some((
@@ -154,33 +159,32 @@ fn needs(cfg: &Config) -> Vec<Need> {
             )),
         },
         Need {
-            any: &["quality:evaluation:delete"],
+            any: needed("DELETE", EVALUATION),
             why: "rollback (delete the evaluations this tool created)",
             required: false,
             probe: None,
         },
         Need {
-            any: &["quality:evaluation:edit"],
-            why: "fix a migrated evaluation",
-            required: false,
-            probe: None,
-        },
-        Need {
-            any: &["quality:evaluation:editScore"],
-            why: "fix a migrated evaluation's score",
+            // Of the three permissions that admit the update, only `edit` lets it change the
+            // comments and the answers, which is what the sync's update does.
+            any: needed("PUT", EVALUATION).get(..1).unwrap_or_default(),
+            why: "update a migrated evaluation whose Calabrio record changed (the sync), or fix one",
             required: false,
             probe: None,
         },
     ];
     if cfg.scorecard.enabled {
         v.push(Need {
-            any: &["employeePerformance:externalMetricDefinition:add"],
+            any: needed(
+                "POST",
+                "/api/v2/employeeperformance/externalmetrics/definitions",
+            ),
             why: "create the scorecard metric ([scorecard] enabled)",
             required: true,
             probe: None,
         });
         v.push(Need {
-            any: &["employeePerformance:externalMetricData:add"],
+            any: needed("POST", "/api/v2/employeeperformance/externalmetrics/data"),
             why: "send the scorecard points ([scorecard] enabled)",
             required: true,
             probe: None,
@@ -188,19 +192,19 @@ fn needs(cfg: &Config) -> Vec<Need> {
     }
     if cfg.history.client_app_url.is_some() {
         v.push(Need {
-            any: &["integrations:integration:view"],
+            any: needed("GET", "/api/v2/integrations"),
             why: "find the history client app ([history] client_app_url)",
             required: true,
             probe: Some(("/api/v2/integrations", &[("pageSize", "1")])),
         });
         v.push(Need {
-            any: &["integrations:integration:add"],
+            any: needed("POST", "/api/v2/integrations"),
             why: "register the history client app ([history] client_app_url)",
             required: true,
             probe: None,
         });
         v.push(Need {
-            any: &["integrations:integration:edit"],
+            any: needed("PATCH", "/api/v2/integrations/{integrationId}"),
             why: "configure and enable the history client app",
             required: true,
             probe: None,
@@ -521,4 +525,23 @@ pub fn human(p: &Preflight) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_need_names_the_permissions_of_an_operation_in_the_table() {
+        let mut cfg = Config::default();
+        cfg.scorecard.enabled = true;
+        cfg.history.client_app_url = Some("https://example.com/history".into());
+        let all = needs(&cfg);
+        assert_eq!(all.len(), 14);
+        for n in &all {
+            assert!(!n.any.is_empty(), "{} names no permission", n.why);
+        }
+        let update = all.iter().find(|n| n.why.contains("the sync")).unwrap();
+        assert_eq!(update.any, ["quality:evaluation:edit"]);
+    }
 }
