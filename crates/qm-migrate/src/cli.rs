@@ -84,38 +84,7 @@ pub enum Command {
     /// Measure, on one test conversation of the org, the Genesys behaviours no document settles
     /// (key replay, query lag, FINISHED in one call, past release dates, scoring, inactive users),
     /// then delete everything it created. Run it on the first day, before the first `load`.
-    Probe {
-        /// The conversation to create the probe evaluations on (a recent test call).
-        #[arg(long, value_name = "ID")]
-        conversation: String,
-        /// The agent (Genesys id, e-mail or user name; default: the conversation's agent).
-        #[arg(long, value_name = "USER")]
-        agent: Option<String>,
-        /// The evaluator (default: [users] default_evaluator).
-        #[arg(long, value_name = "USER")]
-        evaluator: Option<String>,
-        /// Also try an inactive user who was an agent on the conversation.
-        #[arg(long, value_name = "USER")]
-        inactive_agent: Option<String>,
-        /// Also try an inactive user with the evaluator role as evaluator.
-        #[arg(long, value_name = "USER")]
-        inactive_evaluator: Option<String>,
-        /// Required: probe creates (and deletes) a form and evaluations in Genesys.
-        #[arg(long)]
-        yes: bool,
-        /// Go on although the conversation already has evaluations (only the probe's are deleted).
-        #[arg(long)]
-        allow_evaluated: bool,
-        /// Put the recommended settings into the config file (commented, with the probe's date).
-        #[arg(long)]
-        write_config: bool,
-        /// Send the idempotency key once more this many seconds after the first create.
-        #[arg(long, default_value_t = 30.0, value_name = "S")]
-        replay_after_s: f64,
-        /// Wait at most this long for the evaluation query to show a new evaluation.
-        #[arg(long, default_value_t = 120.0, value_name = "S")]
-        lag_bound_s: f64,
-    },
+    Probe(ProbeArgs),
     /// preflight → extract → plan → provision → load (with history and scorecard) → verify → report.
     Run {
         /// Write every non-evaluation record to this CSV.
@@ -387,4 +356,39 @@ mod tests {
         assert_eq!(cli.config, Some(PathBuf::from("x.toml")));
         assert!(Cli::try_parse_from(["qm-migrate", "plan", "--client-secret", "x"]).is_err());
     }
+}
+
+/// The arguments of `probe`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ProbeArgs {
+    /// The conversation to create the probe evaluations on (a recent test call).
+    #[arg(long, value_name = "ID")]
+    pub conversation: String,
+    /// The agent (Genesys id, e-mail or user name; default: the conversation's agent).
+    #[arg(long, value_name = "USER")]
+    pub agent: Option<String>,
+    /// The evaluator (default: `[users] default_evaluator`).
+    #[arg(long, value_name = "USER")]
+    pub evaluator: Option<String>,
+    /// Also try an inactive user who was an agent on the conversation.
+    #[arg(long, value_name = "USER")]
+    pub inactive_agent: Option<String>,
+    /// Also try an inactive user with the evaluator role as evaluator.
+    #[arg(long, value_name = "USER")]
+    pub inactive_evaluator: Option<String>,
+    /// Required: probe creates (and deletes) a form and evaluations in Genesys.
+    #[arg(long)]
+    pub yes: bool,
+    /// Go on although the conversation already has evaluations (only the probe's are deleted).
+    #[arg(long)]
+    pub allow_evaluated: bool,
+    /// Put the recommended settings into the config file (commented, with the probe's date).
+    #[arg(long)]
+    pub write_config: bool,
+    /// Send the idempotency key once more this many seconds after the first create.
+    #[arg(long, default_value_t = 30.0, value_name = "S")]
+    pub replay_after_s: f64,
+    /// Wait at most this long for the evaluation query to show a new evaluation.
+    #[arg(long, default_value_t = 120.0, value_name = "S")]
+    pub lag_bound_s: f64,
 }

@@ -332,10 +332,10 @@ pub async fn run(
     ];
     let mut human =
         String::from("qm-migrate demo: synthetic Calabrio export → Genesys emulator\n\n");
-    human.push_str(&crate::table(&rows));
+    human.push_str(&crate::commands::table(&rows));
     if let Some(s) = &second {
         human.push_str("\nsecond pass: meanwhile in Calabrio one evaluation was re-scored, one added and one deleted, and in Genesys a supervisor edited one whose Calabrio record also changed\n\n");
-        human.push_str(&crate::table(&s.rows));
+        human.push_str(&crate::commands::table(&s.rows));
     }
     human.push_str(&format!(
         "\n{} written: ledger.db, exceptions.csv (every non-evaluation record with its reason), summary.txt, history/, sample/ (the dataset)\nreport: {}\n",

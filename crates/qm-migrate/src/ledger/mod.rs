@@ -13,6 +13,8 @@
 //! is `unknown`). The file is created with mode 0600: it holds personal data. Schema changes are
 //! numbered migrations applied through `PRAGMA user_version`.
 
+pub mod lease;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 

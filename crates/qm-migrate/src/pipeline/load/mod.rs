@@ -8,6 +8,8 @@
 //! daily cap) defers that agent's items until then and the others go on; a request that may have
 //! reached Genesys is `unknown`; a permanent 4xx is `rejected` with the Genesys code and message.
 
+pub mod readback;
+
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use anyhow::{Context, Result, bail};

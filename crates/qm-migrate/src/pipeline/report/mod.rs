@@ -9,6 +9,8 @@
 //! the last verify result and the run metadata. Every source string is escaped (askama). All three
 //! are written with mode 0600.
 
+pub mod chart;
+
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
