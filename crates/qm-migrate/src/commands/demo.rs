@@ -379,18 +379,10 @@ pub async fn run(
 /// # Errors
 /// Ledger errors.
 pub fn score_check(ledger: &Ledger, tolerance: f64) -> Result<(u64, u64, f64)> {
-    let mut stmt = ledger.conn().prepare(
-        "SELECT l.genesys_total, p.score FROM loads l JOIN plans p ON p.record_id = l.record_id
-         WHERE l.state = 'created'",
-    )?;
     let mut checked = 0;
     let mut mismatched = 0;
     let mut max_diff: f64 = 0.0;
-    let rows = stmt.query_map([], |r| {
-        Ok((r.get::<_, Option<f64>>(0)?, r.get::<_, Option<f64>>(1)?))
-    })?;
-    for row in rows {
-        let (genesys, predicted) = row?;
+    for (genesys, predicted) in ledger.created_totals()? {
         checked += 1;
         match (genesys, predicted) {
             (Some(g), Some(p)) => {
@@ -520,14 +512,7 @@ fn later_export(ledger: &Ledger, src: &Path, later: &Path) -> Result<Touched> {
             .and_then(|r| r.get(c).map(str::to_owned))
             .unwrap_or_default()
     };
-    let created: std::collections::HashMap<String, (String, Option<f64>)> = ledger
-        .conn()
-        .prepare(
-            "SELECT r.evaluation_id, l.evaluation_id, l.genesys_total FROM loads l
-             JOIN records r ON r.id = l.record_id WHERE l.state = 'created' AND r.evaluation_id IS NOT NULL",
-        )?
-        .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
-        .collect::<rusqlite::Result<_>>()?;
+    let created = ledger.created_by_calabrio_id()?;
     let mut picks = rows
         .iter()
         .enumerate()

@@ -13,7 +13,16 @@
 //! is `unknown`). The file is created with mode 0600: it holds personal data. Schema changes are
 //! numbered migrations applied through `PRAGMA user_version`.
 
+mod channels;
+mod created;
 pub mod lease;
+mod queries;
+mod reports;
+
+pub(crate) use channels::AGENT_KEY;
+pub use channels::{AttemptRow, HistoryRow, ScorePoint, ScorecardDay};
+pub use created::{CreatedItem, DriftRow};
+pub use reports::{ExceptionData, MonthStats, ReportRow, RunSummary};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;

@@ -14,11 +14,10 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 use genesys::{GenesysClient, GenesysError};
-use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
-use crate::ledger::Ledger;
+use crate::ledger::{CreatedItem as Item, Ledger};
 
 /// One difference between the ledger and Genesys.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -104,44 +103,33 @@ pub struct Drift {
 /// SQLite errors.
 pub fn drift(ledger: &Ledger) -> Result<Vec<Drift>> {
     let latest = ledger.latest_extract()?.unwrap_or(0);
-    let mut stmt = ledger.conn().prepare(
-        "SELECT r.locator, l.evaluation_id, l.sync_state, l.sync_note, l.genesys_total, p.predicted,
-                p.record_hash, r.hash, l.synced_hash, r.last_seen_run < ?1
-         FROM loads l JOIN records r ON r.id = l.record_id LEFT JOIN plans p ON p.record_id = l.record_id
-         WHERE l.state = 'created' AND (l.sync_state IS NOT NULL
-            OR (l.synced_hash IS NOT NULL AND l.synced_hash != r.hash) OR r.last_seen_run < ?1)
-         ORDER BY r.id",
-    )?;
-    let rows = stmt
-        .query_map([latest], |r| {
-            let state: Option<String> = r.get(2)?;
-            let note: Option<String> = r.get(3)?;
-            let plan_hash: Option<String> = r.get(6)?;
-            let hash: String = r.get(7)?;
-            let gone: bool = r.get(9)?;
-            let what = match state.as_deref() {
+    let rows = ledger
+        .drift_rows(latest)?
+        .into_iter()
+        .map(|r| {
+            let what = match r.sync_state.as_deref() {
                 Some("edited") => "edited in Genesys",
                 Some("update" | "updating") => "changed in Calabrio: update pending",
                 Some("withdraw") => "gone from the source: deletion pending",
-                _ if gone => "gone from the source",
+                _ if r.gone => "gone from the source",
                 Some("flagged") => "flagged",
                 _ => "changed in Calabrio",
             };
-            Ok(Drift {
-                record: r.get(0)?,
-                evaluation_id: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+            Drift {
+                record: r.locator,
+                evaluation_id: r.evaluation_id.unwrap_or_default(),
                 what: what.to_owned(),
-                genesys_total: r.get(4)?,
+                genesys_total: r.genesys_total,
                 // The plan's prediction is the source's only when the plan was made from it.
-                source_now: if plan_hash.as_deref() == Some(hash.as_str()) {
-                    r.get(5)?
+                source_now: if r.plan_hash.as_deref() == Some(r.hash.as_str()) {
+                    r.predicted
                 } else {
                     None
                 },
-                note: note.unwrap_or_default(),
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
+                note: r.sync_note.unwrap_or_default(),
+            }
+        })
+        .collect();
     Ok(rows)
 }
 
@@ -172,41 +160,9 @@ impl VerifySummary {
     }
 }
 
-struct Item {
-    record_id: i64,
-    locator: String,
-    evaluation_id: String,
-    conversation: String,
-    agent: String,
-    evaluator: Option<String>,
-    predicted: Option<f64>,
-    sent_at: Option<i64>,
-    form_name: Option<String>,
-}
-
 fn created_items(ledger: &Ledger) -> Result<BTreeMap<String, Vec<Item>>> {
-    let mut stmt = ledger.conn().prepare(
-        "SELECT l.record_id, r.locator, l.evaluation_id, l.conversation_id, l.agent_user_id,
-                p.evaluator_user_id, p.predicted, l.sent_at, p.form_name
-         FROM loads l JOIN records r ON r.id = l.record_id LEFT JOIN plans p ON p.record_id = l.record_id
-         WHERE l.state = 'created' AND l.evaluation_id IS NOT NULL ORDER BY l.conversation_id",
-    )?;
     let mut by_conversation: BTreeMap<String, Vec<Item>> = BTreeMap::new();
-    let rows = stmt.query_map([], |r| {
-        Ok(Item {
-            record_id: r.get(0)?,
-            locator: r.get(1)?,
-            evaluation_id: r.get(2)?,
-            conversation: r.get(3)?,
-            agent: r.get(4)?,
-            evaluator: r.get(5)?,
-            predicted: r.get(6)?,
-            sent_at: r.get(7)?,
-            form_name: r.get(8)?,
-        })
-    })?;
-    for row in rows {
-        let item = row?;
+    for item in ledger.created_items()? {
         by_conversation
             .entry(item.conversation.clone())
             .or_default()
@@ -232,19 +188,10 @@ impl Ours {
         // Every version counts: an evaluation made before a new version of its form was published
         // stays on the version it was made on.
         let mut versions: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for row in ledger
-            .conn()
-            .prepare("SELECT name, published_id FROM form_versions")?
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
-        {
-            let (name, id) = row?;
+        for (name, id) in ledger.form_versions()? {
             versions.entry(name).or_default().push(id);
         }
-        let contexts = ledger
-            .conn()
-            .prepare("SELECT name, context_id FROM forms WHERE context_id IS NOT NULL")?
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
+        let contexts = ledger.form_contexts()?.into_iter().collect();
         Ok(Ours {
             versions,
             contexts,
@@ -488,15 +435,10 @@ pub async fn rollback(
 ) -> Result<RollbackSummary> {
     let _lease = crate::lease::acquire(&cfg.ledger.path, "rollback")?;
     let mut summary = RollbackSummary::default();
-    let conn = ledger.conn();
     let since_ms = match since {
         None => None,
         Some(run) => {
-            let started: Option<String> = conn
-                .query_row("SELECT started_at FROM runs WHERE id = ?1", [run], |r| {
-                    r.get(0)
-                })
-                .optional()?;
+            let started = ledger.run_started_at(run)?;
             let started = started.with_context(|| {
                 format!(
                     "rollback --since {run}: the ledger has no run {run} (status lists the runs)"
@@ -536,27 +478,7 @@ pub async fn rollback(
                     )));
                 }
             };
-            let now = jiff::Timestamp::now().to_string();
-            conn.execute(
-                "INSERT INTO attempts (record_id, started_at, finished_at, outcome, message)
-                 VALUES (?1, ?2, ?2, ?3, ?4)",
-                params![
-                    item.record_id,
-                    now,
-                    outcome,
-                    format!("evaluation {}", item.evaluation_id)
-                ],
-            )?;
-            // A fresh idempotency key: replaying the old one would answer with the deleted evaluation.
-            conn.execute(
-                "UPDATE loads SET state = 'planned', evaluation_id = NULL, sent_at = NULL, genesys_total = NULL,
-                   idempotency_key = ?2, updated_at = ?3 WHERE record_id = ?1",
-                params![
-                    item.record_id,
-                    uuid::Uuid::new_v4().to_string(),
-                    now
-                ],
-            )?;
+            ledger.rolled_back(item.record_id, outcome, &item.evaluation_id)?;
         }
     }
     if forms {
@@ -574,11 +496,7 @@ async fn rollback_form(
     client: &GenesysClient,
     kept: u64,
 ) -> Result<String> {
-    let forms: Vec<(String, String)> = ledger
-        .conn()
-        .prepare("SELECT name, draft_id FROM forms ORDER BY name")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+    let forms = ledger.form_drafts()?;
     if forms.is_empty() {
         return Ok(format!("form '{}' was never provisioned", cfg.form.name));
     }
@@ -596,9 +514,7 @@ async fn rollback_form(
     for (name, draft_id) in forms {
         match client.delete_form(&draft_id).await {
             Ok(()) | Err(GenesysError::Api { status: 404, .. }) => {
-                ledger
-                    .conn()
-                    .execute("DELETE FROM forms WHERE name = ?1", [&name])?;
+                ledger.forget_form(&name)?;
                 said.push(format!("form '{name}' deleted"));
             }
             Err(e @ GenesysError::Api { status: 409, .. }) => said.push(format!(

@@ -18,7 +18,6 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use askama::Template;
 use qm_model::CanonicalEvaluation;
-use rusqlite::params;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -160,15 +159,6 @@ struct Agent {
     entries: Vec<Entry>,
 }
 
-/// The SQL expression that groups a record (`r`, with its plan `p`) under its agent.
-pub(crate) const AGENT_KEY: &str = "coalesce('calabrio:' || coalesce(
-        json_extract(r.canonical, '$.agent.calabrio_person_id'),
-        lower(json_extract(r.canonical, '$.agent.email')),
-        lower(json_extract(r.canonical, '$.agent.username')),
-        json_extract(r.canonical, '$.agent.key'),
-        json_extract(r.canonical, '$.agent.display_name')),
-    'genesys:' || p.agent_user_id, 'unreadable')";
-
 /// Writes the history of the latest extract into `[history] dir`.
 ///
 /// # Errors
@@ -179,29 +169,13 @@ pub fn write(cfg: &Config, ledger: &Ledger) -> Result<HistorySummary> {
     let Some(run) = ledger.latest_extract()? else {
         return Ok(HistorySummary::default());
     };
-    let sql = format!(
-        "SELECT {AGENT_KEY} AS agent_key, r.id, r.locator, r.evaluation_id, r.hash, r.raw, r.canonical,
-                r.error_field, r.error, p.disposition, p.reason, p.agent_user_id, p.evaluator_user_id,
-                p.conversation_id, p.link_strategy, p.evaluated_at, p.date_basis, p.score, p.method,
-                p.predicted, p.agent_match, p.link_detail, l.state, l.evaluation_id, l.idempotency_key,
-                l.sent_at, l.release_date, l.genesys_total, l.code, l.message
-         FROM records r LEFT JOIN plans p ON p.record_id = r.id LEFT JOIN loads l ON l.record_id = r.id
-         WHERE r.last_seen_run = ?1 ORDER BY agent_key, r.sort_at, r.seq, r.id"
-    );
-    let conn = ledger.conn();
-    let mut stmt = conn.prepare(&sql)?;
-    let mut attempts_stmt = conn.prepare(
-        "SELECT started_at, finished_at, outcome, status, code, message, response
-         FROM attempts WHERE record_id = ?1 ORDER BY id",
-    )?;
-    let mut rows = stmt.query(params![run])?;
     let mut summary = HistorySummary::default();
     let mut index: BTreeMap<String, Vec<IndexRow>> = BTreeMap::new();
     let mut current = Agent::default();
     let mut written_files = std::collections::HashSet::new();
-    conn.execute("DELETE FROM history_pages", [])?;
-    while let Some(r) = rows.next()? {
-        let key: String = r.get(0)?;
+    ledger.clear_history_pages()?;
+    ledger.scan_history(run, |r| {
+        let key = r.agent_key.clone();
         if key != current.key && !current.entries.is_empty() {
             finish(
                 ledger,
@@ -214,51 +188,53 @@ pub fn write(cfg: &Config, ledger: &Ledger) -> Result<HistorySummary> {
             )?;
         }
         current.key = key;
-        let record_id: i64 = r.get(1)?;
-        let locator: String = r.get(2)?;
-        let canonical_text: Option<String> = r.get(6)?;
+        let record_id = r.record_id;
+        let locator = r.locator.clone();
+        let canonical_text = r.canonical.clone();
         let ev: Option<CanonicalEvaluation> = canonical_text
             .as_deref()
             .and_then(|t| serde_json::from_str(t).ok());
-        let disposition: Option<String> = r.get(9)?;
-        let reason: Option<String> = r.get(10)?;
-        let agent_user: Option<String> = r.get(11)?;
-        let score: Option<f64> = r.get(17)?;
-        let load_state: Option<String> = r.get(22)?;
-        let genesys_eval: Option<String> = r.get(23)?;
-        let attempts: Vec<Value> = attempts_stmt
-            .query_map([record_id], |a| {
-                Ok(json!({
-                    "started_at": a.get::<_, Option<String>>(0)?,
-                    "finished_at": a.get::<_, Option<String>>(1)?,
-                    "outcome": a.get::<_, Option<String>>(2)?,
-                    "status": a.get::<_, Option<i64>>(3)?,
-                    "code": a.get::<_, Option<String>>(4)?,
-                    "message": a.get::<_, Option<String>>(5)?,
-                    "response": a.get::<_, Option<String>>(6)?,
-                }))
-            })?
-            .collect::<rusqlite::Result<_>>()?;
+        let disposition = r.disposition.clone();
+        let reason = r.reason.clone();
+        let agent_user = r.agent_user_id.clone();
+        let score = r.score;
+        let load_state = r.load_state.clone();
+        let genesys_eval = r.genesys_evaluation_id.clone();
+        let attempts: Vec<Value> = ledger
+            .attempts_of(record_id)?
+            .into_iter()
+            .map(|a| {
+                json!({
+                    "started_at": a.started_at,
+                    "finished_at": a.finished_at,
+                    "outcome": a.outcome,
+                    "status": a.status,
+                    "code": a.code,
+                    "message": a.message,
+                    "response": a.response,
+                })
+            })
+            .collect();
         let entry_json = json!({
-            "record": {"id": record_id, "locator": locator, "evaluation_id": r.get::<_, Option<String>>(3)?,
-                       "sha256": r.get::<_, String>(4)?},
-            "raw": r.get::<_, String>(5)?,
+            "record": {"id": record_id, "locator": locator, "evaluation_id": r.evaluation_id,
+                       "sha256": r.hash},
+            "raw": r.raw,
             "canonical": canonical_text.as_deref().and_then(|t| serde_json::from_str::<Value>(t).ok()),
-            "error": r.get::<_, Option<String>>(8)?.map(|m| json!({"field": r.get::<_, Option<String>>(7).ok().flatten(), "message": m})),
+            "error": r.error.as_ref().map(|m| json!({"field": r.error_field, "message": m})),
             "disposition": disposition,
             "reason": reason,
             "plan": {
-                "agent_user_id": agent_user, "evaluator_user_id": r.get::<_, Option<String>>(12)?,
-                "conversation_id": r.get::<_, Option<String>>(13)?, "link_strategy": r.get::<_, Option<String>>(14)?,
-                "evaluated_at": r.get::<_, Option<String>>(15)?, "date_basis": r.get::<_, Option<String>>(16)?,
-                "score": score, "method": r.get::<_, Option<String>>(18)?, "predicted": r.get::<_, Option<f64>>(19)?,
-                "agent_match": r.get::<_, Option<String>>(20)?, "link": r.get::<_, Option<String>>(21)?,
+                "agent_user_id": agent_user, "evaluator_user_id": r.evaluator_user_id,
+                "conversation_id": r.conversation_id, "link_strategy": r.link_strategy,
+                "evaluated_at": r.evaluated_at, "date_basis": r.date_basis,
+                "score": score, "method": r.method, "predicted": r.predicted,
+                "agent_match": r.agent_match, "link": r.link_detail,
             },
             "load": load_state.as_ref().map(|st| json!({
-                "state": st, "genesys_evaluation_id": genesys_eval, "idempotency_key": r.get::<_, Option<String>>(24).ok().flatten(),
-                "sent_at": r.get::<_, Option<i64>>(25).ok().flatten(), "release_date": r.get::<_, Option<String>>(26).ok().flatten(),
-                "genesys_total": r.get::<_, Option<f64>>(27).ok().flatten(), "code": r.get::<_, Option<String>>(28).ok().flatten(),
-                "message": r.get::<_, Option<String>>(29).ok().flatten(),
+                "state": st, "genesys_evaluation_id": genesys_eval, "idempotency_key": r.idempotency_key,
+                "sent_at": r.sent_at, "release_date": r.release_date,
+                "genesys_total": r.genesys_total, "code": r.code,
+                "message": r.message,
             })),
             "requests": attempts,
         });
@@ -278,7 +254,8 @@ pub fn write(cfg: &Config, ledger: &Ledger) -> Result<HistorySummary> {
             current.genesys = agent_user.clone();
         }
         let date = r
-            .get::<_, Option<String>>(15)?
+            .evaluated_at
+            .as_deref()
             .and_then(|d| d.parse::<jiff::Timestamp>().ok())
             .or_else(|| {
                 ev.as_ref()
@@ -330,7 +307,8 @@ pub fn write(cfg: &Config, ledger: &Ledger) -> Result<HistorySummary> {
             migrated,
             sections,
         });
-    }
+        Ok(())
+    })?;
     if !current.entries.is_empty() {
         finish(
             ledger,
@@ -505,10 +483,7 @@ fn finish(
         page.render().context("history agent page")?.as_bytes(),
     )?;
     written.insert(format!("site/agents/{file}.html"));
-    ledger.conn().execute(
-        "INSERT OR REPLACE INTO history_pages (agent_key, page) VALUES (?1, ?2)",
-        params![agent.key, format!("agents/{file}.html")],
-    )?;
+    ledger.put_history_page(&agent.key, &format!("agents/{file}.html"))?;
     index.entry(group).or_default().push(IndexRow {
         search: format!("{label} {identity}").to_lowercase(),
         name: label,

@@ -14,11 +14,10 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result};
 use genesys::GenesysClient;
 use genesys::models::{ExternalMetricDataItem, ExternalMetricDefinition};
-use rusqlite::params;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, ScorecardDay};
 
 /// What the scorecard channel did.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -77,10 +76,7 @@ pub async fn provision(
                 .id
                 .context("Genesys returned a metric definition without an id")?,
         };
-        ledger.conn().execute(
-            "INSERT OR REPLACE INTO metrics (name, metric_id, provisioned_at) VALUES (?1, ?2, ?3)",
-            params![name, id, jiff::Timestamp::now().to_string()],
-        )?;
+        ledger.put_metric(&name, &id)?;
         main.get_or_insert(id);
     }
     Ok(main)
@@ -131,23 +127,16 @@ pub async fn run(
     if !cfg.scorecard.enabled {
         return Ok(summary);
     }
-    let ids = |ledger: &Ledger| -> Vec<Option<String>> {
+    let ids = |ledger: &Ledger| -> Result<Vec<Option<String>>> {
         metric_names(cfg)
             .iter()
-            .map(|n| {
-                ledger
-                    .conn()
-                    .query_row("SELECT metric_id FROM metrics WHERE name = ?1", [n], |r| {
-                        r.get(0)
-                    })
-                    .ok()
-            })
+            .map(|n| ledger.metric_id(n))
             .collect()
     };
-    let mut metric_ids = ids(ledger);
+    let mut metric_ids = ids(ledger)?;
     if metric_ids.iter().any(Option::is_none) {
         provision(cfg, ledger, client).await?;
-        metric_ids = ids(ledger);
+        metric_ids = ids(ledger)?;
     }
     let metric_ids: Vec<String> = metric_ids
         .into_iter()
@@ -159,40 +148,33 @@ pub async fn run(
     let run = ledger.latest_extract()?.unwrap_or(-1);
     // One series per metric: the overall score, then each configured section's percentage.
     let mut series: Vec<Vec<(String, jiff::Timestamp, f64)>> = vec![Vec::new(); metric_ids.len()];
-    {
-        let mut stmt = ledger.conn().prepare(
-            "SELECT p.agent_user_id, p.evaluated_at, p.score, r.canonical FROM plans p JOIN records r ON r.id = p.record_id
-             WHERE r.last_seen_run = ?1 AND p.disposition IN ('evaluation', 'history')
-               AND p.agent_user_id IS NOT NULL AND p.score IS NOT NULL AND p.evaluated_at IS NOT NULL",
-        )?;
-        let mut rows = stmt.query([run])?;
-        while let Some(r) = rows.next()? {
-            let agent: String = r.get(0)?;
-            let Ok(at) = r.get::<_, String>(1)?.parse::<jiff::Timestamp>() else {
-                continue;
-            };
-            series[0].push((agent.clone(), at, r.get(2)?));
-            if cfg.scorecard.sections.is_empty() {
-                continue;
-            }
-            let Some(ev) = r
-                .get::<_, Option<String>>(3)?
-                .and_then(|t| serde_json::from_str::<qm_model::CanonicalEvaluation>(&t).ok())
-            else {
-                continue;
-            };
-            for (i, name) in cfg.scorecard.sections.iter().enumerate() {
-                let pct = ev.sections.iter().find_map(|s| {
-                    let n = s.name.as_deref()?;
-                    let (v, m) = (s.score?, s.max?);
-                    (n.eq_ignore_ascii_case(name) && m > 0.0).then(|| v / m * 100.0)
-                });
-                if let Some(p) = pct {
-                    series[i + 1].push((agent.clone(), at, p));
-                }
+    ledger.scan_score_points(run, |point| {
+        let Ok(at) = point.evaluated_at.parse::<jiff::Timestamp>() else {
+            return Ok(());
+        };
+        let agent = point.agent_user_id;
+        series[0].push((agent.clone(), at, point.score));
+        if cfg.scorecard.sections.is_empty() {
+            return Ok(());
+        }
+        let Some(ev) = point
+            .canonical
+            .and_then(|t| serde_json::from_str::<qm_model::CanonicalEvaluation>(&t).ok())
+        else {
+            return Ok(());
+        };
+        for (i, name) in cfg.scorecard.sections.iter().enumerate() {
+            let pct = ev.sections.iter().find_map(|s| {
+                let n = s.name.as_deref()?;
+                let (v, m) = (s.score?, s.max?);
+                (n.eq_ignore_ascii_case(name) && m > 0.0).then(|| v / m * 100.0)
+            });
+            if let Some(p) = pct {
+                series[i + 1].push((agent.clone(), at, p));
             }
         }
-    }
+        Ok(())
+    })?;
     let lo = today.checked_sub(jiff::Span::new().days(cfg.scorecard.days_back))?;
     let hi = today.checked_add(jiff::Span::new().days(cfg.scorecard.days_ahead))?;
     for (metric_id, rows) in metric_ids.iter().zip(series) {
@@ -212,27 +194,24 @@ async fn send_metric(
     (lo, hi): (jiff::civil::Date, jiff::civil::Date),
     summary: &mut ScorecardSummary,
 ) -> Result<()> {
-    let now = jiff::Timestamp::now().to_string();
-    let conn = ledger.conn();
     let mut to_send: Vec<ExternalMetricDataItem> = Vec::new();
     for ((agent, day), (sum, count)) in days {
         let value = (sum / *count as f64 * 10.0).round() / 10.0;
-        let previous: Option<(f64, i64, String)> = conn
-            .query_row(
-                "SELECT value, count, state FROM scorecard WHERE agent_user_id = ?1 AND day = ?2 AND metric_id = ?3",
-                params![agent, day.to_string(), metric_id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .ok();
+        let day_text = day.to_string();
+        let previous = ledger.scorecard_day(agent, &day_text, metric_id)?;
         if *day < lo || *day > hi {
             summary.outside_window += 1;
             if previous.as_ref().is_none_or(|p| p.2 != "sent") {
-                conn.execute(
-                    "INSERT OR REPLACE INTO scorecard (agent_user_id, day, metric_id, value, count, state, code, message, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, 'outside_window', NULL, ?6, ?7)",
-                    params![agent, day.to_string(), metric_id, value, count,
-                        format!("{day} is outside the accepted window {lo} … {hi}"), now],
-                )?;
+                ledger.put_scorecard_day(&ScorecardDay {
+                    agent_user_id: agent,
+                    day: &day_text,
+                    metric_id,
+                    value,
+                    count: *count,
+                    state: "outside_window",
+                    code: None,
+                    message: Some(&format!("{day} is outside the accepted window {lo} … {hi}")),
+                })?;
             }
             continue;
         }
@@ -263,21 +242,16 @@ async fn send_metric(
                       state: &str,
                       code: Option<&str>,
                       message: Option<&str>| {
-            conn.execute(
-                "INSERT OR REPLACE INTO scorecard (agent_user_id, day, metric_id, value, count, state, code, message, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![
-                    item.user_id.as_deref().unwrap_or_default(),
-                    item.date_occurred,
-                    item.metric_id,
-                    item.value.unwrap_or(0.0),
-                    item.count.unwrap_or(1),
-                    state,
-                    code,
-                    message,
-                    now
-                ],
-            )
+            ledger.put_scorecard_day(&ScorecardDay {
+                agent_user_id: item.user_id.as_deref().unwrap_or_default(),
+                day: &item.date_occurred,
+                metric_id: &item.metric_id,
+                value: item.value.unwrap_or(0.0),
+                count: item.count.unwrap_or(1),
+                state,
+                code,
+                message,
+            })
         };
         let same = |a: &ExternalMetricDataItem, b: &ExternalMetricDataItem| {
             a.user_id == b.user_id && a.date_occurred == b.date_occurred

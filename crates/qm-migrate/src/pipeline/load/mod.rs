@@ -455,12 +455,7 @@ impl Ctx<'_> {
         items: &[LoadRow],
         summary: &mut LoadSummary,
     ) -> Result<HashMap<i64, (String, Option<f64>)>> {
-        let contexts: HashMap<String, String> = self
-            .ledger
-            .conn()
-            .prepare("SELECT name, context_id FROM forms WHERE context_id IS NOT NULL")?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
+        let contexts = self.ledger.form_contexts()?;
         let mut wanted = Vec::new();
         for item in items {
             let plan = self.ledger.plan(item.record_id)?;

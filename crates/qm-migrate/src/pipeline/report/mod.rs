@@ -14,64 +14,18 @@ pub mod chart;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use rusqlite::{OptionalExtension, params};
-use serde::Serialize;
 
 use crate::config::Config;
 use crate::fsutil::write_private;
 use crate::ledger::Ledger;
-
-/// One record in the report.
-#[derive(Debug, Clone, Serialize)]
-pub struct ReportRow {
-    /// File and line (or JSON path, or API URL).
-    pub source: String,
-    /// Calabrio evaluation id, when readable.
-    pub evaluation_id: Option<String>,
-    /// Disposition (`unplanned` before `plan`).
-    pub disposition: String,
-    /// Why.
-    pub reason: String,
-    /// Genesys agent.
-    pub agent_user_id: Option<String>,
-    /// Genesys conversation.
-    pub conversation_id: Option<String>,
-    /// Normalised source score.
-    pub score: Option<f64>,
-    /// Load state of an `evaluation` record.
-    pub load_state: Option<String>,
-    /// The Genesys evaluation created for it.
-    pub genesys_evaluation_id: Option<String>,
-}
+pub use crate::ledger::ReportRow;
 
 /// Every record of the latest extract, in source order.
 ///
 /// # Errors
 /// SQLite errors.
 pub fn rows(ledger: &Ledger) -> Result<Vec<ReportRow>> {
-    let run = ledger.latest_extract()?.unwrap_or(-1);
-    let mut stmt = ledger.conn().prepare(
-        "SELECT r.locator, r.evaluation_id, coalesce(p.disposition, 'unplanned'), coalesce(p.reason, ''),
-                p.agent_user_id, p.conversation_id, p.score, l.state, l.evaluation_id
-         FROM records r LEFT JOIN plans p ON p.record_id = r.id LEFT JOIN loads l ON l.record_id = r.id
-         WHERE r.last_seen_run = ?1 ORDER BY r.seq, r.id",
-    )?;
-    let rows = stmt
-        .query_map([run], |r| {
-            Ok(ReportRow {
-                source: r.get(0)?,
-                evaluation_id: r.get(1)?,
-                disposition: r.get(2)?,
-                reason: r.get(3)?,
-                agent_user_id: r.get(4)?,
-                conversation_id: r.get(5)?,
-                score: r.get(6)?,
-                load_state: r.get(7)?,
-                genesys_evaluation_id: r.get(8)?,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows)
+    ledger.report_rows(ledger.latest_extract()?.unwrap_or(-1))
 }
 
 /// Writes the report in `format` (`html`, `csv` or `json`) to `out`; returns the rows written.
@@ -213,7 +167,7 @@ struct ReportPage {
 }
 
 /// Exceptions shown in the HTML page; the CSV and JSON reports carry every record.
-const HTML_EXCEPTIONS: u64 = 5_000;
+const HTML_EXCEPTIONS: usize = 5_000;
 
 /// `to` as a link relative to the folder of `from` (both made absolute), `/`-separated.
 fn relative_link(from: &Path, to: &Path) -> String {
@@ -292,7 +246,6 @@ fn distribution_chart(
 
 fn html(cfg: &Config, ledger: &Ledger, out: &Path) -> Result<String> {
     use askama::Template;
-    let conn = ledger.conn();
     let run = ledger.latest_extract()?.unwrap_or(-1);
     let (records, dispositions, unplanned) = crate::ledger_counts(ledger)?;
     let load = crate::load_counts(ledger)?;
@@ -311,33 +264,19 @@ fn html(cfg: &Config, ledger: &Ledger, out: &Path) -> Result<String> {
     );
 
     // Per month (evaluation date, else the record's sort date), source vs Genesys.
-    let mut stmt = conn.prepare(
-        "SELECT coalesce(substr(p.evaluated_at, 1, 7), strftime('%Y-%m', r.sort_at / 1000, 'unixepoch')) AS m,
-                count(*), sum(p.disposition = 'evaluation'), sum(l.state = 'created'),
-                avg(p.score), avg(CASE WHEN l.state = 'created' THEN p.score END),
-                avg(CASE WHEN l.state = 'created' THEN l.genesys_total END)
-         FROM records r LEFT JOIN plans p ON p.record_id = r.id LEFT JOIN loads l ON l.record_id = r.id
-         WHERE r.last_seen_run = ?1 GROUP BY m ORDER BY m",
-    )?;
     let mut undated = 0;
-    let rows = stmt.query_map([run], |r| {
-        Ok((
-            r.get::<_, Option<String>>(0)?,
-            MonthData {
-                month: String::new(),
-                records: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
-                evaluations: u64::try_from(r.get::<_, Option<i64>>(2)?.unwrap_or(0)).unwrap_or(0),
-                created: u64::try_from(r.get::<_, Option<i64>>(3)?.unwrap_or(0)).unwrap_or(0),
-                source_mean: r.get(4)?,
-                migrated_mean: r.get(5)?,
-                genesys_mean: r.get(6)?,
-            },
-        ))
-    })?;
     let mut raw_months: Vec<MonthData> = Vec::new();
-    for row in rows {
-        let (m, data) = row?;
-        match m {
+    for m in ledger.month_stats(run)? {
+        let data = MonthData {
+            month: String::new(),
+            records: m.records,
+            evaluations: m.evaluations,
+            created: m.created,
+            source_mean: m.source_mean,
+            migrated_mean: m.migrated_mean,
+            genesys_mean: m.genesys_mean,
+        };
+        match m.month {
             None => undated += data.records,
             Some(month) => raw_months.push(MonthData { month, ..data }),
         }
@@ -429,18 +368,9 @@ fn html(cfg: &Config, ledger: &Ledger, out: &Path) -> Result<String> {
         .collect::<Vec<_>>();
 
     // Score distribution before (the total as Calabrio gave it) and after normalisation.
-    let mut stmt = conn.prepare(
-        "SELECT json_extract(r.canonical, '$.score.total'), p.score
-         FROM records r JOIN plans p ON p.record_id = r.id
-         WHERE r.last_seen_run = ?1 AND (p.score IS NOT NULL OR json_extract(r.canonical, '$.score.total') IS NOT NULL)",
-    )?;
     let mut before = Vec::new();
     let mut after = Vec::new();
-    let rows = stmt.query_map([run], |r| {
-        Ok((r.get::<_, Option<f64>>(0)?, r.get::<_, Option<f64>>(1)?))
-    })?;
-    for row in rows {
-        let (b, a) = row?;
+    for (b, a) in ledger.score_pairs(run)? {
         before.extend(b);
         after.extend(a);
     }
@@ -465,145 +395,110 @@ fn html(cfg: &Config, ledger: &Ledger, out: &Path) -> Result<String> {
     // Exceptions, with their agent's history page.
     let history_site = cfg.history.dir.join("site");
     let history_index = relative_link(out, &history_site.join("index.html"));
-    let exceptions_total: u64 = conn.query_row(
-        "SELECT count(*) FROM records r LEFT JOIN plans p ON p.record_id = r.id LEFT JOIN loads l ON l.record_id = r.id
-         WHERE r.last_seen_run = ?1 AND (p.disposition IS NULL OR p.disposition <> 'evaluation'
-               OR l.state IN ('rejected', 'unknown', 'deferred', 'planned', 'sending'))",
-        [run],
-        |r| r.get::<_, i64>(0),
-    ).map(|n| u64::try_from(n).unwrap_or(0))?;
-    let sql = format!(
-        "SELECT r.locator, r.evaluation_id, coalesce(p.disposition, 'unplanned'), coalesce(p.reason, ''),
-                l.state, l.code, l.message, (SELECT page FROM history_pages h WHERE h.agent_key = {key})
-         FROM records r LEFT JOIN plans p ON p.record_id = r.id LEFT JOIN loads l ON l.record_id = r.id
-         WHERE r.last_seen_run = ?1 AND (p.disposition IS NULL OR p.disposition <> 'evaluation'
-               OR l.state IN ('rejected', 'unknown', 'deferred', 'planned', 'sending'))
-         ORDER BY r.seq, r.id LIMIT ?2",
-        key = crate::history::AGENT_KEY
-    );
-    let mut stmt = conn.prepare(&sql)?;
-    let exceptions = stmt
-        .query_map(params![run, HTML_EXCEPTIONS as i64], |r| {
-            let disposition: String = r.get(2)?;
-            let state: Option<String> = r.get(4)?;
-            let code: Option<String> = r.get(5)?;
-            let message: Option<String> = r.get(6)?;
-            let page: Option<String> = r.get(7)?;
-            Ok(ExceptionRow {
-                source: r.get(0)?,
-                evaluation_id: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-                disposition: match &state {
-                    Some(s) if disposition == "evaluation" => format!("evaluation, load {s}"),
-                    _ => disposition,
-                },
-                reason: {
-                    let reason: String = r.get(3)?;
-                    match (code, message) {
-                        (Some(c), Some(m)) => format!("{reason} — Genesys {c}: {m}"),
-                        (Some(c), None) => format!("{reason} — Genesys {c}"),
-                        _ => reason,
-                    }
-                },
-                page: page
-                    .map(|p| relative_link(out, &history_site.join(p)))
-                    .unwrap_or_default(),
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let exceptions_total = ledger.exception_count(run)?;
+    let exceptions = ledger
+        .report_exceptions(run, HTML_EXCEPTIONS)?
+        .into_iter()
+        .map(|e| ExceptionRow {
+            source: e.locator,
+            evaluation_id: e.evaluation_id.unwrap_or_default(),
+            disposition: match &e.state {
+                Some(s) if e.disposition == "evaluation" => format!("evaluation, load {s}"),
+                _ => e.disposition,
+            },
+            reason: match (e.code, e.message) {
+                (Some(c), Some(m)) => format!("{} — Genesys {c}: {m}", e.reason),
+                (Some(c), None) => format!("{} — Genesys {c}", e.reason),
+                _ => e.reason,
+            },
+            page: e
+                .page
+                .map(|p| relative_link(out, &history_site.join(p)))
+                .unwrap_or_default(),
+        })
+        .collect::<Vec<_>>();
 
     // The last verify, as it recorded itself.
-    let verify = conn
-        .query_row(
-            "SELECT finished_at, summary FROM runs WHERE command = 'verify' AND summary IS NOT NULL
-             ORDER BY id DESC LIMIT 1",
-            [],
-            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
-        )
-        .optional()?
-        .and_then(|(at, text)| {
-            let v: crate::verify::VerifySummary = serde_json::from_str(&text).ok()?;
-            let mut rows: Vec<MismatchRow> = v
-                .missing
-                .iter()
-                .map(|(record, id)| MismatchRow {
-                    what: "missing".into(),
-                    record: record.clone(),
-                    evaluation_id: id.clone(),
-                    field: String::new(),
-                    ledger: String::new(),
-                    genesys: String::new(),
-                })
-                .collect();
-            rows.extend(v.mismatched.iter().map(|m| MismatchRow {
-                what: "mismatched".into(),
-                record: m.record.clone(),
-                evaluation_id: m.evaluation_id.clone(),
-                field: m.field.clone(),
-                ledger: m.ledger.clone(),
-                genesys: m.genesys.clone(),
-            }));
-            rows.extend(v.drift.iter().map(|d| {
-                MismatchRow {
-                    what: format!("drift: {}", d.what),
-                    record: d.record.clone(),
-                    evaluation_id: d.evaluation_id.clone(),
-                    field: d.note.clone(),
-                    ledger: d
-                        .source_now
-                        .map_or_else(String::new, |t| format!("{t:.2} (source now)")),
-                    genesys: d
-                        .genesys_total
-                        .map_or_else(String::new, |t| format!("{t:.2}")),
-                }
-            }));
-            rows.extend(v.unknown.iter().map(|id| MismatchRow {
-                what: "unknown to the ledger".into(),
-                record: String::new(),
+    let verify = ledger.last_verify()?.and_then(|(at, text)| {
+        let v: crate::verify::VerifySummary = serde_json::from_str(&text).ok()?;
+        let mut rows: Vec<MismatchRow> = v
+            .missing
+            .iter()
+            .map(|(record, id)| MismatchRow {
+                what: "missing".into(),
+                record: record.clone(),
                 evaluation_id: id.clone(),
                 field: String::new(),
                 ledger: String::new(),
                 genesys: String::new(),
-            }));
-            Some(VerifyView {
-                at,
-                checked: v.checked,
-                matched: v.matched,
-                missing: v.missing.len(),
-                mismatched: v.mismatched.len(),
-                unknown: v.unknown.len(),
-                drift: v.drift.len(),
-                clean: v.clean(),
-                rows,
-                agents_checked: v.agents_checked,
-                agents: v
-                    .agents_differing
-                    .iter()
-                    .map(|a| AgentRow {
-                        agent: a.agent.clone(),
-                        ledger_count: a.ledger_count,
-                        genesys_count: a.genesys_count,
-                        ledger_mean: pct(a.ledger_mean),
-                        genesys_mean: pct(a.genesys_mean),
-                    })
-                    .collect(),
             })
-        });
+            .collect();
+        rows.extend(v.mismatched.iter().map(|m| MismatchRow {
+            what: "mismatched".into(),
+            record: m.record.clone(),
+            evaluation_id: m.evaluation_id.clone(),
+            field: m.field.clone(),
+            ledger: m.ledger.clone(),
+            genesys: m.genesys.clone(),
+        }));
+        rows.extend(v.drift.iter().map(|d| {
+            MismatchRow {
+                what: format!("drift: {}", d.what),
+                record: d.record.clone(),
+                evaluation_id: d.evaluation_id.clone(),
+                field: d.note.clone(),
+                ledger: d
+                    .source_now
+                    .map_or_else(String::new, |t| format!("{t:.2} (source now)")),
+                genesys: d
+                    .genesys_total
+                    .map_or_else(String::new, |t| format!("{t:.2}")),
+            }
+        }));
+        rows.extend(v.unknown.iter().map(|id| MismatchRow {
+            what: "unknown to the ledger".into(),
+            record: String::new(),
+            evaluation_id: id.clone(),
+            field: String::new(),
+            ledger: String::new(),
+            genesys: String::new(),
+        }));
+        Some(VerifyView {
+            at,
+            checked: v.checked,
+            matched: v.matched,
+            missing: v.missing.len(),
+            mismatched: v.mismatched.len(),
+            unknown: v.unknown.len(),
+            drift: v.drift.len(),
+            clean: v.clean(),
+            rows,
+            agents_checked: v.agents_checked,
+            agents: v
+                .agents_differing
+                .iter()
+                .map(|a| AgentRow {
+                    agent: a.agent.clone(),
+                    ledger_count: a.ledger_count,
+                    genesys_count: a.genesys_count,
+                    ledger_mean: pct(a.ledger_mean),
+                    genesys_mean: pct(a.genesys_mean),
+                })
+                .collect(),
+        })
+    });
 
     // Run metadata: the last run of each command.
-    let mut stmt = conn.prepare(
-        "SELECT id, command, started_at, coalesce(finished_at, '(did not finish)') FROM runs
-         WHERE id IN (SELECT max(id) FROM runs GROUP BY command) ORDER BY id",
-    )?;
-    let runs = stmt
-        .query_map([], |r| {
-            Ok(RunRow {
-                id: r.get(0)?,
-                command: r.get(1)?,
-                started: r.get(2)?,
-                finished: r.get(3)?,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let runs = ledger
+        .last_runs()?
+        .into_iter()
+        .map(|r| RunRow {
+            id: r.id,
+            command: r.command,
+            started: r.started,
+            finished: r.finished,
+        })
+        .collect::<Vec<_>>();
 
     let page = ReportPage {
         generated: jiff::Timestamp::now()

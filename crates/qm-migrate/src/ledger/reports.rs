@@ -1,0 +1,251 @@
+//! The statements of the report: every record with its outcome, the monthly reconciliation, the
+//! score distribution, the exceptions, the last verify and the last runs.
+
+use anyhow::Result;
+use rusqlite::{OptionalExtension as _, params};
+use serde::Serialize;
+
+use super::{AGENT_KEY, Ledger};
+
+/// One record in the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportRow {
+    /// File and line (or JSON path, or API URL).
+    pub source: String,
+    /// Calabrio evaluation id, when readable.
+    pub evaluation_id: Option<String>,
+    /// Disposition (`unplanned` before `plan`).
+    pub disposition: String,
+    /// Why.
+    pub reason: String,
+    /// Genesys agent.
+    pub agent_user_id: Option<String>,
+    /// Genesys conversation.
+    pub conversation_id: Option<String>,
+    /// Normalised source score.
+    pub score: Option<f64>,
+    /// Load state of an `evaluation` record.
+    pub load_state: Option<String>,
+    /// The Genesys evaluation created for it.
+    pub genesys_evaluation_id: Option<String>,
+}
+
+/// One month of the reconciliation (by evaluation date, else the record's sort date).
+#[derive(Debug, Clone)]
+pub struct MonthStats {
+    /// `YYYY-MM`, or none for records without any date.
+    pub month: Option<String>,
+    /// Records.
+    pub records: u64,
+    /// Planned as evaluations.
+    pub evaluations: u64,
+    /// Created in Genesys.
+    pub created: u64,
+    /// Mean normalised score of every record.
+    pub source_mean: Option<f64>,
+    /// Mean normalised score of the created ones.
+    pub migrated_mean: Option<f64>,
+    /// Mean Genesys total of the created ones.
+    pub genesys_mean: Option<f64>,
+}
+
+/// A record that did not become a created evaluation (yet), for the report's exceptions.
+#[derive(Debug, Clone)]
+pub struct ExceptionData {
+    /// Where it stood in the source.
+    pub locator: String,
+    /// Calabrio evaluation id.
+    pub evaluation_id: Option<String>,
+    /// Disposition (`unplanned` if none).
+    pub disposition: String,
+    /// Reason.
+    pub reason: String,
+    /// Load state.
+    pub state: Option<String>,
+    /// Genesys' code.
+    pub code: Option<String>,
+    /// Genesys' message.
+    pub message: Option<String>,
+    /// The agent's history page, relative to the history site.
+    pub page: Option<String>,
+}
+
+/// The last run of a command.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    /// Run id.
+    pub id: i64,
+    /// Command.
+    pub command: String,
+    /// Started (RFC 3339).
+    pub started: String,
+    /// Finished, or `(did not finish)`.
+    pub finished: String,
+}
+
+/// What counts as an exception: not an evaluation, or an evaluation not (yet) created.
+const EXCEPTION: &str = "(p.disposition IS NULL OR p.disposition <> 'evaluation'
+               OR l.state IN ('rejected', 'unknown', 'deferred', 'planned', 'sending'))";
+
+impl Ledger {
+    /// Every record of extract `run`, in source order, with its outcome.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn report_rows(&self, run: i64) -> Result<Vec<ReportRow>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT r.locator, r.evaluation_id, coalesce(p.disposition, 'unplanned'), coalesce(p.reason, ''),
+                    p.agent_user_id, p.conversation_id, p.score, l.state, l.evaluation_id
+             FROM records r LEFT JOIN plans p ON p.record_id = r.id LEFT JOIN loads l ON l.record_id = r.id
+             WHERE r.last_seen_run = ?1 ORDER BY r.seq, r.id",
+        )?;
+        let rows = stmt
+            .query_map([run], |r| {
+                Ok(ReportRow {
+                    source: r.get(0)?,
+                    evaluation_id: r.get(1)?,
+                    disposition: r.get(2)?,
+                    reason: r.get(3)?,
+                    agent_user_id: r.get(4)?,
+                    conversation_id: r.get(5)?,
+                    score: r.get(6)?,
+                    load_state: r.get(7)?,
+                    genesys_evaluation_id: r.get(8)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// The records of extract `run` per month: source against Genesys.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn month_stats(&self, run: i64) -> Result<Vec<MonthStats>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT coalesce(substr(p.evaluated_at, 1, 7), strftime('%Y-%m', r.sort_at / 1000, 'unixepoch')) AS m,
+                    count(*), sum(p.disposition = 'evaluation'), sum(l.state = 'created'),
+                    avg(p.score), avg(CASE WHEN l.state = 'created' THEN p.score END),
+                    avg(CASE WHEN l.state = 'created' THEN l.genesys_total END)
+             FROM records r LEFT JOIN plans p ON p.record_id = r.id LEFT JOIN loads l ON l.record_id = r.id
+             WHERE r.last_seen_run = ?1 GROUP BY m ORDER BY m",
+        )?;
+        let count = |n: Option<i64>| u64::try_from(n.unwrap_or(0)).unwrap_or(0);
+        let rows = stmt
+            .query_map([run], |r| {
+                Ok(MonthStats {
+                    month: r.get(0)?,
+                    records: count(r.get(1)?),
+                    evaluations: count(r.get(2)?),
+                    created: count(r.get(3)?),
+                    source_mean: r.get(4)?,
+                    migrated_mean: r.get(5)?,
+                    genesys_mean: r.get(6)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// For each planned record of extract `run`: the total as Calabrio gave it and the normalised
+    /// score.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn score_pairs(&self, run: i64) -> Result<Vec<(Option<f64>, Option<f64>)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT json_extract(r.canonical, '$.score.total'), p.score
+             FROM records r JOIN plans p ON p.record_id = r.id
+             WHERE r.last_seen_run = ?1 AND (p.score IS NOT NULL OR json_extract(r.canonical, '$.score.total') IS NOT NULL)",
+        )?;
+        let rows = stmt
+            .query_map([run], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// How many records of extract `run` are exceptions.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn exception_count(&self, run: i64) -> Result<u64> {
+        let n: i64 = self.conn.query_row(
+            &format!(
+                "SELECT count(*) FROM records r LEFT JOIN plans p ON p.record_id = r.id
+                 LEFT JOIN loads l ON l.record_id = r.id WHERE r.last_seen_run = ?1 AND {EXCEPTION}"
+            ),
+            [run],
+            |r| r.get(0),
+        )?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// The first `limit` exceptions of extract `run`, in source order, with their agent's history
+    /// page.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn report_exceptions(&self, run: i64, limit: usize) -> Result<Vec<ExceptionData>> {
+        let sql = format!(
+            "SELECT r.locator, r.evaluation_id, coalesce(p.disposition, 'unplanned'), coalesce(p.reason, ''),
+                    l.state, l.code, l.message, (SELECT page FROM history_pages h WHERE h.agent_key = {AGENT_KEY})
+             FROM records r LEFT JOIN plans p ON p.record_id = r.id LEFT JOIN loads l ON l.record_id = r.id
+             WHERE r.last_seen_run = ?1 AND {EXCEPTION}
+             ORDER BY r.seq, r.id LIMIT ?2"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt
+            .query_map(params![run, i64::try_from(limit)?], |r| {
+                Ok(ExceptionData {
+                    locator: r.get(0)?,
+                    evaluation_id: r.get(1)?,
+                    disposition: r.get(2)?,
+                    reason: r.get(3)?,
+                    state: r.get(4)?,
+                    code: r.get(5)?,
+                    message: r.get(6)?,
+                    page: r.get(7)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// The last `verify` as it recorded itself: (finished at, summary JSON).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn last_verify(&self) -> Result<Option<(String, String)>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT finished_at, summary FROM runs WHERE command = 'verify' AND summary IS NOT NULL
+                 ORDER BY id DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// The last run of each command, in run order.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn last_runs(&self) -> Result<Vec<RunSummary>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, command, started_at, coalesce(finished_at, '(did not finish)') FROM runs
+             WHERE id IN (SELECT max(id) FROM runs GROUP BY command) ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(RunSummary {
+                    id: r.get(0)?,
+                    command: r.get(1)?,
+                    started: r.get(2)?,
+                    finished: r.get(3)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+}
