@@ -775,7 +775,8 @@ impl Ledger {
         Ok(self.conn.transaction()?)
     }
 
-    /// The raw connection (read-only queries of other modules).
+    /// The raw connection, for tests that inspect or tamper with a ledger. The tool itself goes
+    /// through the named methods: no module but this one holds SQL.
     pub fn conn(&self) -> &Connection {
         &self.conn
     }
@@ -793,14 +794,15 @@ impl Ledger {
     /// # Errors
     /// The first error of `f`, SQLite errors, or a reference `f` left broken.
     pub fn bulk_checked_once<T>(
-        conn: &Connection,
+        &self,
         tables: &[&str],
         f: impl FnOnce() -> Result<T>,
     ) -> Result<T> {
-        conn.execute_batch("COMMIT; PRAGMA foreign_keys = OFF; BEGIN")?;
+        self.conn
+            .execute_batch("COMMIT; PRAGMA foreign_keys = OFF; BEGIN")?;
         let done = f().and_then(|t| {
             for table in tables {
-                let broken: i64 = conn.query_row(
+                let broken: i64 = self.conn.query_row(
                     "SELECT count(*) FROM pragma_foreign_key_check(?1)",
                     [table],
                     |r| r.get(0),
@@ -815,12 +817,13 @@ impl Ledger {
         match done {
             Ok(t) => {
                 // Back on, and a transaction open again as the caller had it.
-                conn.execute_batch("COMMIT; PRAGMA foreign_keys = ON; BEGIN")?;
+                self.conn
+                    .execute_batch("COMMIT; PRAGMA foreign_keys = ON; BEGIN")?;
                 Ok(t)
             }
             Err(e) => {
-                let _ = conn.execute_batch("ROLLBACK");
-                let _ = conn.execute_batch("PRAGMA foreign_keys = ON");
+                let _ = self.conn.execute_batch("ROLLBACK");
+                let _ = self.conn.execute_batch("PRAGMA foreign_keys = ON");
                 Err(e)
             }
         }
@@ -1156,13 +1159,8 @@ impl Ledger {
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn put_match_cache(
-        conn: &Connection,
-        agent: &str,
-        interval: &str,
-        json: &str,
-    ) -> Result<()> {
-        conn.prepare_cached(
+    pub fn put_match_cache(&self, agent: &str, interval: &str, json: &str) -> Result<()> {
+        self.conn.prepare_cached(
             "INSERT OR REPLACE INTO match_cache (agent_user_id, interval, conversations, fetched_at)
              VALUES (?1, ?2, ?3, ?4)",
         )?
@@ -1237,13 +1235,8 @@ impl Ledger {
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn set_sync(
-        conn: &Connection,
-        id: i64,
-        state: Option<&str>,
-        note: Option<&str>,
-    ) -> Result<()> {
-        conn.prepare_cached(
+    pub fn set_sync(&self, id: i64, state: Option<&str>, note: Option<&str>) -> Result<()> {
+        self.conn.prepare_cached(
             "UPDATE loads SET sync_state = ?2, sync_note = coalesce(?3, sync_note), updated_at = ?4
              WHERE record_id = ?1",
         )?
@@ -1484,8 +1477,8 @@ impl Ledger {
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn put_plan(tx: &Connection, p: &PlanRow) -> Result<()> {
-        tx.prepare_cached(
+    pub fn put_plan(&self, p: &PlanRow) -> Result<()> {
+        self.conn.prepare_cached(
             "INSERT OR REPLACE INTO plans (record_id, disposition, reason, agent_user_id, evaluator_user_id,
              conversation_id, link_strategy, evaluated_at, date_basis, score, method, predicted, answers, planned_at,
              agent_match, link_detail, form_name, record_hash)
@@ -1520,13 +1513,13 @@ impl Ledger {
     /// # Errors
     /// SQLite errors.
     pub fn arm_load(
-        tx: &Connection,
+        &self,
         record_id: i64,
         key: &str,
         conversation_id: &str,
         agent_user_id: &str,
     ) -> Result<()> {
-        tx.prepare_cached(
+        self.conn.prepare_cached(
             "INSERT INTO loads (record_id, state, idempotency_key, conversation_id, agent_user_id, updated_at)
              VALUES (?1, 'planned', ?2, ?3, ?4, ?5)
              ON CONFLICT (record_id) DO UPDATE SET
@@ -1539,12 +1532,71 @@ impl Ledger {
         Ok(())
     }
 
+    /// A record planned as an evaluation whose conversation check failed: it stays in the history
+    /// with `reason`, and its answers and prediction are dropped.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn demote_to_history(&self, record_id: i64, reason: &str) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE plans SET disposition = 'history', reason = ?2, answers = NULL, predicted = NULL, form_name = NULL
+                 WHERE record_id = ?1",
+            )?
+            .execute(params![record_id, reason])?;
+        Ok(())
+    }
+
+    /// Rewrites the reason and link detail of a record that stays in the history.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn set_link_outcome(&self, record_id: i64, reason: &str, detail: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE plans SET reason = ?2, link_detail = ?3 WHERE record_id = ?1")?
+            .execute(params![record_id, reason, detail])?;
+        Ok(())
+    }
+
+    /// Begins the transaction a bulk write (plan) commits in steps.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn begin_bulk(&self) -> Result<()> {
+        self.conn.execute_batch("BEGIN")?;
+        Ok(())
+    }
+
+    /// Commits what the bulk write has done so far and goes on in a new transaction (so the WAL
+    /// can be checkpointed).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn commit_bulk_step(&self) -> Result<()> {
+        self.conn.execute_batch("COMMIT; BEGIN")?;
+        Ok(())
+    }
+
+    /// Commits the bulk write.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn commit_bulk(&self) -> Result<()> {
+        self.conn.execute_batch("COMMIT")?;
+        Ok(())
+    }
+
+    /// Abandons what the bulk write has not committed (best effort: on an error path).
+    pub fn abandon_bulk(&self) {
+        let _ = self.conn.execute_batch("ROLLBACK");
+    }
+
     /// Drops the load item of a record that is no longer an `evaluation` (only if never sent).
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn disarm_load(tx: &Connection, record_id: i64) -> Result<()> {
-        tx.prepare_cached(
+    pub fn disarm_load(&self, record_id: i64) -> Result<()> {
+        self.conn.prepare_cached(
             "DELETE FROM loads WHERE record_id = ?1 AND state IN ('planned', 'rejected', 'deferred')",
         )?
         .execute([record_id])?;

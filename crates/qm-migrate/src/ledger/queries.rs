@@ -48,4 +48,20 @@ impl Ledger {
             .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
             .collect::<rusqlite::Result<_>>()?)
     }
+
+    /// The records of extract `run` planned as evaluations: (the mirrored form they go on, or none
+    /// for the container form; the plan's reason).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn evaluation_forms(&self, run: i64) -> Result<Vec<(Option<String>, String)>> {
+        Ok(self
+            .conn
+            .prepare(
+                "SELECT p.form_name, p.reason FROM plans p JOIN records r ON r.id = p.record_id
+                 WHERE r.last_seen_run = ?1 AND p.disposition = 'evaluation'",
+            )?
+            .query_map([run], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?)
+    }
 }

@@ -458,16 +458,16 @@ fn to_history(
 /// "delete"`) or listed. `counts`: (updates, flagged, withdrawals).
 fn withdraw_or_flag(
     cfg: &Config,
-    conn: &rusqlite::Connection,
+    ledger: &Ledger,
     id: i64,
     why: &str,
     counts: &mut (u64, u64, u64),
 ) -> Result<()> {
     if cfg.sync.on_withdraw == "delete" {
-        Ledger::set_sync(conn, id, Some("withdraw"), Some(why))?;
+        ledger.set_sync(id, Some("withdraw"), Some(why))?;
         counts.2 += 1;
     } else {
-        Ledger::set_sync(conn, id, Some("flagged"), Some(why))?;
+        ledger.set_sync(id, Some("flagged"), Some(why))?;
         counts.1 += 1;
     }
     Ok(())
@@ -655,8 +655,7 @@ pub async fn run(
     let mut strategies: Vec<String> = Vec::new();
     let mut agents: Vec<(String, String)> = Vec::new();
     let mut agent_ix: HashMap<String, u32> = HashMap::new();
-    let write = ledger.conn();
-    write.execute_batch("BEGIN")?;
+    ledger.begin_bulk()?;
     let mut written = 0u64;
     let count = |summary: &mut PlanSummary, d: Disposition, delta: i64| {
         let e = summary
@@ -691,7 +690,7 @@ pub async fn run(
                 }),
         )
     };
-    let outcome = Ledger::bulk_checked_once(write, &["plans", "loads"], || {
+    let outcome = ledger.bulk_checked_once(&["plans", "loads"], || {
         ledger.scan_current_records_prepared(prepare, |r, prepared| {
         if keep.contains(&r.id) {
             // Already in Genesys: a change of its content since is a sync action.
@@ -702,7 +701,7 @@ pub async fn run(
             // Back to what Genesys holds (a change undone, a record that returned): nothing to do,
             // and a pending update must not send the content in between.
             if back && matches!(s.sync_state.as_deref(), Some("flagged" | "withdraw")) {
-                Ledger::set_sync(write, r.id, None, Some("back in step with the source"))?;
+                ledger.set_sync(r.id, None, Some("back in step with the source"))?;
             }
             if s.synced_hash.is_some()
                 && (!back || s.sync_state.as_deref() == Some("update"))
@@ -740,29 +739,29 @@ pub async fn run(
                         p.row.disposition.map_or("unlinked", |d| d.as_str()),
                         p.row.reason
                     );
-                    withdraw_or_flag(cfg, write, r.id, &why, &mut sync_counts)?;
+                    withdraw_or_flag(cfg, ledger, r.id, &why, &mut sync_counts)?;
                 } else if back {
                     // The change was undone before it was sent: the plan is Genesys' content again.
                     p.row.record_hash = Some(r.hash.clone());
                     p.row.disposition = Some(Disposition::Evaluation);
-                    Ledger::put_plan(write, &p.row)?;
-                    Ledger::set_sync(write, r.id, None, Some("the change was undone in Calabrio before it was sent"))?;
+                    ledger.put_plan(&p.row)?;
+                    ledger.set_sync(r.id, None, Some("the change was undone in Calabrio before it was sent"))?;
                 } else if cfg.sync.on_change == "update" {
                     p.row.record_hash = Some(r.hash.clone());
                     p.row.disposition = Some(Disposition::Evaluation);
-                    Ledger::put_plan(write, &p.row)?;
+                    ledger.put_plan(&p.row)?;
                     let why = format!(
                         "changed in Calabrio (now {:.2} %): Genesys is to take the new answers",
                         p.row.predicted.unwrap_or_default()
                     );
-                    Ledger::set_sync(write, r.id, Some("update"), Some(&why))?;
+                    ledger.set_sync(r.id, Some("update"), Some(&why))?;
                     sync_counts.0 += 1;
                 } else {
                     let why = format!(
                         "changed in Calabrio (now {:.2} %); left as it is in Genesys ([sync] on_change = \"flag\")",
                         p.row.predicted.unwrap_or_default()
                     );
-                    Ledger::set_sync(write, r.id, Some("flagged"), Some(&why))?;
+                    ledger.set_sync(r.id, Some("flagged"), Some(&why))?;
                     sync_counts.1 += 1;
                 }
             }
@@ -826,7 +825,7 @@ pub async fn run(
         let d = p.row.disposition.unwrap_or(Disposition::Quarantined);
         count(&mut summary, d, 1);
         p.row.record_hash = Some(r.hash.clone());
-        Ledger::put_plan(write, &p.row)?;
+        ledger.put_plan(&p.row)?;
         if let (Some(at), Some(agent)) = (p.match_at, p.agent.as_ref()) {
             let agent = intern(&mut agents, &mut agent_ix, &agent.id, &p.agent_label);
             needs.push(MatchNeed {
@@ -863,18 +862,18 @@ pub async fn run(
                     checked: Checked::Missing,
                 });
             }
-            _ => Ledger::disarm_load(write, r.id)?,
+            _ => ledger.disarm_load(r.id)?,
         }
         written += 1;
         bar.inc(1);
         if written.is_multiple_of(5000) {
-            write.execute_batch("COMMIT; BEGIN")?;
+            ledger.commit_bulk_step()?;
         }
         Ok(())
     })
     });
     if let Err(e) = outcome {
-        let _ = write.execute_batch("ROLLBACK");
+        ledger.abandon_bulk();
         return Err(e);
     }
 
@@ -910,19 +909,14 @@ pub async fn run(
                 let found = match client.conversations_of_user(&agent_id, &interval).await {
                     Ok(f) => f,
                     Err(e) => {
-                        let _ = write.execute_batch("ROLLBACK");
+                        ledger.abandon_bulk();
                         return Err(anyhow::Error::new(e).context(
                             "cannot query conversations (POST /api/v2/analytics/conversations/details/query)",
                         ));
                     }
                 };
                 summary.analytics_requests += client.requests_sent().saturating_sub(before);
-                Ledger::put_match_cache(
-                    write,
-                    &agent_id,
-                    &interval,
-                    &serde_json::to_string(&found)?,
-                )?;
+                ledger.put_match_cache(&agent_id, &interval, &serde_json::to_string(&found)?)?;
                 found
             }
         };
@@ -980,7 +974,7 @@ pub async fn run(
                     let d = p.row.disposition.unwrap_or(Disposition::Quarantined);
                     count(&mut summary, Disposition::History, -1);
                     count(&mut summary, d, 1);
-                    Ledger::put_plan(write, &p.row)?;
+                    ledger.put_plan(&p.row)?;
                     if d == Disposition::Evaluation {
                         summary.match_linked += 1;
                         let key = qm_model::idempotency_key(
@@ -988,7 +982,7 @@ pub async fn run(
                             &p.evaluation_id,
                             &cfg.form.name,
                         );
-                        Ledger::arm_load(write, n.record_id, &key.to_string(), cid, &agent_id)?;
+                        ledger.arm_load(n.record_id, &key.to_string(), cid, &agent_id)?;
                     }
                 }
                 [] => {
@@ -1006,7 +1000,7 @@ pub async fn run(
                     let reason = format!(
                         "no Genesys conversation to attach it to ({detail}); kept in the history"
                     );
-                    set_link_outcome(write, n.record_id, &reason, &detail)?;
+                    ledger.set_link_outcome(n.record_id, &reason, &detail)?;
                 }
                 many => {
                     let detail = format!(
@@ -1018,7 +1012,7 @@ pub async fn run(
                     );
                     let reason =
                         format!("not linked, never guessed ({detail}); kept in the history");
-                    set_link_outcome(write, n.record_id, &reason, &detail)?;
+                    ledger.set_link_outcome(n.record_id, &reason, &detail)?;
                 }
             }
         }
@@ -1073,7 +1067,7 @@ pub async fn run(
             let found = match found {
                 Ok(f) => f,
                 Err(e) => {
-                    let _ = write.execute_batch("ROLLBACK");
+                    ledger.abandon_bulk();
                     return Err(anyhow::Error::new(e).context(
                         "cannot check conversations (GET /api/v2/analytics/conversations/details)",
                     ));
@@ -1102,7 +1096,7 @@ pub async fn run(
     // sequence (in conversation order each write landed on a random page of a ledger far larger
     // than SQLite's cache: at 200,000 records this took 6 s instead of 1 s).
     candidates.sort_unstable_by_key(|c| c.record_id);
-    let settled = Ledger::bulk_checked_once(write, &["loads"], || {
+    let settled = ledger.bulk_checked_once(&["loads"], || {
         for c in &candidates {
             let cid = &c.conversation.to_string();
             let (agent_id, agent_label) = &agents[c.agent as usize];
@@ -1120,27 +1114,22 @@ pub async fn run(
                 Some(reason) => {
                     count(&mut summary, c.ready, -1);
                     count(&mut summary, Disposition::History, 1);
-                    write
-                        .prepare_cached(
-                            "UPDATE plans SET disposition = 'history', reason = ?2, answers = NULL, predicted = NULL, form_name = NULL
-                             WHERE record_id = ?1",
-                        )?
-                        .execute(rusqlite::params![c.record_id, reason])?;
-                    Ledger::disarm_load(write, c.record_id)?;
+                    ledger.demote_to_history(c.record_id, &reason)?;
+                    ledger.disarm_load(c.record_id)?;
                 }
                 None if c.ready == Disposition::Evaluation => {
-                    Ledger::arm_load(write, c.record_id, &c.key.to_string(), cid, agent_id)?;
+                    ledger.arm_load(c.record_id, &c.key.to_string(), cid, agent_id)?;
                 }
-                None => Ledger::disarm_load(write, c.record_id)?,
+                None => ledger.disarm_load(c.record_id)?,
             }
         }
         Ok(())
     });
     if let Err(e) = settled {
-        let _ = write.execute_batch("ROLLBACK");
+        ledger.abandon_bulk();
         return Err(e);
     }
-    write.execute_batch("COMMIT")?;
+    ledger.commit_bulk()?;
     bar.finish_and_clear();
     // Evaluations in Genesys whose record left the source.
     for (id, locator) in ledger.withdrawn_in_source()? {
@@ -1152,7 +1141,7 @@ pub async fn run(
             continue;
         }
         let why = format!("gone from the source (last seen at {locator})");
-        withdraw_or_flag(cfg, ledger.conn(), id, &why, &mut sync_counts)?;
+        withdraw_or_flag(cfg, ledger, id, &why, &mut sync_counts)?;
     }
     (
         summary.sync_updates,
@@ -1183,17 +1172,9 @@ pub async fn run(
 /// replaced by `#`, so alike reasons count together).
 fn mirror_counts(ledger: &Ledger) -> Result<(u64, BTreeMap<String, u64>)> {
     let run = ledger.latest_extract()?.unwrap_or(-1);
-    let mut stmt = ledger.conn().prepare(
-        "SELECT p.form_name, p.reason FROM plans p JOIN records r ON r.id = p.record_id
-         WHERE r.last_seen_run = ?1 AND p.disposition = 'evaluation'",
-    )?;
     let mut mirrored = 0;
     let mut fallbacks: BTreeMap<String, u64> = BTreeMap::new();
-    let rows = stmt.query_map([run], |r| {
-        Ok((r.get::<_, Option<String>>(0)?, r.get::<_, String>(1)?))
-    })?;
-    for row in rows {
-        let (form, reason) = row?;
+    for (form, reason) in ledger.evaluation_forms(run)? {
         if form.is_some() {
             mirrored += 1;
             continue;
@@ -1788,18 +1769,6 @@ fn mirror_one(
         },
     };
     p.notes.push(why);
-}
-
-/// Rewrites the reason and link detail of a record that stays in the history.
-fn set_link_outcome(
-    conn: &rusqlite::Connection,
-    record_id: i64,
-    reason: &str,
-    detail: &str,
-) -> Result<()> {
-    conn.prepare_cached("UPDATE plans SET reason = ?2, link_detail = ?3 WHERE record_id = ?1")?
-        .execute(rusqlite::params![record_id, reason, detail])?;
-    Ok(())
 }
 
 fn trim_num(v: f64) -> String {

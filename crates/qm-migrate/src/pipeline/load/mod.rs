@@ -214,9 +214,7 @@ impl Ctx<'_> {
                             summary,
                         )?;
                     } else {
-                        Ledger::set_sync(
-                            self.ledger.conn(),
-                            id,
+                        self.ledger.set_sync(id,
                             Some("edited"),
                             Some(
                                 "deleted in Genesys by someone else: the Calabrio change is not applied",
@@ -256,9 +254,7 @@ impl Ctx<'_> {
                 continue;
             }
             if due.genesys_changed.is_some() && current.changed_date != due.genesys_changed {
-                Ledger::set_sync(
-                    self.ledger.conn(),
-                    id,
+                self.ledger.set_sync(id,
                     Some("edited"),
                     Some(&format!(
                         "edited in Genesys on {}: not overwritten; the Calabrio change is listed for a person to reconcile",
@@ -295,8 +291,7 @@ impl Ctx<'_> {
                 Some(name) => match self.mirrors.get(name) {
                     Some((f, m)) => (f, m),
                     None => {
-                        Ledger::set_sync(
-                            self.ledger.conn(),
+                        self.ledger.set_sync(
                             id,
                             Some("flagged"),
                             Some(&format!("the mirrored form '{name}' is not provisioned")),
@@ -307,9 +302,7 @@ impl Ctx<'_> {
             };
             let on_form = current.evaluation_form.as_ref().map(|f| f.id.as_str());
             if on_form != Some(form_id.as_str()) {
-                Ledger::set_sync(
-                    self.ledger.conn(),
-                    id,
+                self.ledger.set_sync(id,
                     Some("flagged"),
                     Some(
                         "changed in Calabrio, but its evaluation is on another form version than the current one: not updated",
@@ -332,7 +325,7 @@ impl Ctx<'_> {
             let mut body = current.clone();
             body.answers = Some(form::translate(&logical, map)?);
             body.status = Some(self.cfg.form.status.clone());
-            Ledger::set_sync(self.ledger.conn(), id, Some("updating"), None)?;
+            self.ledger.set_sync(id, Some("updating"), None)?;
             match self
                 .client
                 .update_evaluation(&due.conversation_id, &body)
@@ -352,8 +345,7 @@ impl Ctx<'_> {
                     tracing::warn!(evaluation = %due.evaluation_id, error = %e, "An update's answer was lost; it is read back on the next run.");
                 }
                 Err(e) => {
-                    Ledger::set_sync(
-                        self.ledger.conn(),
+                    self.ledger.set_sync(
                         id,
                         Some("flagged"),
                         Some(&format!("the update was refused by Genesys: {e}")),
@@ -380,7 +372,7 @@ impl Ctx<'_> {
             Some(why),
             None,
         )?;
-        Ledger::set_sync(self.ledger.conn(), due.record_id, None, None)?;
+        self.ledger.set_sync(due.record_id, None, None)?;
         summary.withdrawn_now += 1;
         Ok(())
     }
