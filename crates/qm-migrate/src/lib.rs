@@ -7,7 +7,7 @@
 //!   Exit codes: `0` done, `1` done but some records quarantined, rejected or unknown, `2` fatal.
 //! - [`pipeline`] — the stages in the order a migration runs them: [`extract`] → [`plan`] →
 //!   [`provision`] (the [`form`] or its [`mirror`]s) → [`load`] (and the [`history`] and
-//!   [`scorecard`] channels) → [`verify`] / rollback → [`report`]; beside them [`preflight`] and
+//!   [`scorecard`] channels) → [`verify`] / [`rollback`] → [`report`]; beside them [`preflight`] and
 //!   [`probe`].
 //! - [`ledger`] — the one SQLite file all state lives in, and the [`lease`] that keeps one writer.
 //! - [`config`] and [`cli`] — what the user says; [`sample`] — a synthetic Calabrio dataset with its
@@ -29,7 +29,7 @@ pub use pipeline::channels::{history, scorecard};
 pub use pipeline::forms::{container as form, mirror};
 pub use pipeline::load::readback;
 pub use pipeline::report::chart;
-pub use pipeline::{extract, load, plan, preflight, probe, provision, report, verify};
+pub use pipeline::{extract, load, plan, preflight, probe, provision, report, rollback, verify};
 
 // The entry point and what every command shares; the commands' results.
 pub use app::{

@@ -26,7 +26,7 @@ pub(crate) async fn command(
     }
     let ledger = Ledger::open(&cfg.ledger.path)?;
     let client = client_for(&cfg, Credentials::from_env()?)?;
-    let r = verify::rollback(&cfg, &ledger, &client, since, forms).await?;
+    let r = crate::pipeline::rollback::rollback(&cfg, &ledger, &client, since, forms).await?;
     let (records, dispositions, _) = ledger_counts(&ledger)?;
     Ok(Outcome {
         code: 0,

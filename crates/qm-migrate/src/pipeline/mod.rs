@@ -8,7 +8,7 @@
 //!    forms) and the metric definitions, created and published idempotently.
 //! 4. [`load`] — the evaluations, exactly once; then the other [`channels`]: the history site and
 //!    the scorecard.
-//! 5. [`verify`] (and rollback), [`report`].
+//! 5. [`verify`], [`rollback`], [`report`].
 //!
 //! Beside them: [`preflight`] (the org's limits and the client's permissions) and [`probe`] (what
 //! the org does where the documentation is silent).
@@ -22,4 +22,5 @@ pub mod preflight;
 pub mod probe;
 pub mod provision;
 pub mod report;
+pub mod rollback;
 pub mod verify;

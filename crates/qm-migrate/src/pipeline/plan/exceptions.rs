@@ -1,0 +1,33 @@
+//! The exceptions CSV: every record that is not an `evaluation`, with its reason.
+
+use super::*;
+
+/// Writes every non-`evaluation` record as CSV (locator, evaluation id, disposition, reason).
+///
+/// # Errors
+/// Ledger and I/O errors.
+pub fn write_exceptions(ledger: &Ledger, path: &std::path::Path) -> Result<usize> {
+    let rows = ledger.exceptions()?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "source",
+        "evaluation_id",
+        "disposition",
+        "reason",
+        "agent_match",
+        "link",
+    ])?;
+    for (loc, id, d, reason, agent, link) in &rows {
+        w.write_record([
+            loc.as_str(),
+            id.as_deref().unwrap_or(""),
+            d.as_str(),
+            reason.as_str(),
+            agent.as_deref().unwrap_or(""),
+            link.as_deref().unwrap_or(""),
+        ])?;
+    }
+    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+    crate::fsutil::write_private(path, &bytes)?;
+    Ok(rows.len())
+}
