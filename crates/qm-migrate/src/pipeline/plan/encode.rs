@@ -140,7 +140,7 @@ pub(super) fn prepare_one(
         comments.push('\n');
         comments.push_str(&c);
     }
-    let key = qm_model::idempotency_key(&cfg.source.system, &ev.evaluation_id, &cfg.form.name);
+    let key = create_key(cfg, &ev.evaluation_id);
     let private = form::marker(&cfg.source.system, &ev.evaluation_id, &key.to_string());
     let enc = form::Encoded {
         shown_percent: shown,

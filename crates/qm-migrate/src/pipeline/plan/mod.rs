@@ -38,6 +38,12 @@ mod people;
 use self::{decide::*, encode::*, mapping::*, people::*};
 pub use exceptions::write_exceptions;
 
+/// The idempotency key of the create of Calabrio evaluation `evaluation_id`, derived in this one
+/// place: the answers' private marker carries it and the load item sends it.
+fn create_key(cfg: &Config, evaluation_id: &str) -> uuid::Uuid {
+    qm_model::idempotency_key(&cfg.source.system, evaluation_id, &cfg.form.name)
+}
+
 /// Options of `plan`.
 #[derive(Debug, Clone, Default)]
 pub struct PlanOptions {
@@ -484,11 +490,7 @@ pub async fn run(
                     },
                     strategy: u16::try_from(strategy).unwrap_or(u16::MAX),
                     agent,
-                    key: qm_model::idempotency_key(
-                        &cfg.source.system,
-                        &p.evaluation_id,
-                        &cfg.form.name,
-                    ),
+                    key: create_key(cfg, &p.evaluation_id),
                     ready: d,
                     checked: Checked::Missing,
                 });
@@ -608,11 +610,7 @@ pub async fn run(
                     ledger.put_plan(&p.row)?;
                     if d == Disposition::Evaluation {
                         summary.match_linked += 1;
-                        let key = qm_model::idempotency_key(
-                            &cfg.source.system,
-                            &p.evaluation_id,
-                            &cfg.form.name,
-                        );
+                        let key = create_key(cfg, &p.evaluation_id);
                         ledger.arm_load(n.record_id, &key.to_string(), cid, &agent_id)?;
                     }
                 }
