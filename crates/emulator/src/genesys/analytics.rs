@@ -147,5 +147,3 @@ pub(crate) async fn conversation_details(
         None => not_found(&format!("conversation {id}")),
     }
 }
-
-// ---------------------------------------------------------------- integrations (client apps)

@@ -607,5 +607,3 @@ pub(crate) async fn scoring(
         Err((code, message)) => error(StatusCode::BAD_REQUEST, code, message),
     }
 }
-
-// ---------------------------------------------------------------- analytics, limits

@@ -403,5 +403,3 @@ pub(crate) async fn list_published_forms(
     ))
     .into_response()
 }
-
-// ---------------------------------------------------------------- evaluations

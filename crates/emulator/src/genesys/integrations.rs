@@ -112,5 +112,3 @@ pub(crate) async fn patch_integration(
         Ok(i.clone())
     })
 }
-
-// ---------------------------------------------------------------- external metrics

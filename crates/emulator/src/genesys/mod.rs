@@ -200,7 +200,6 @@ fn iso(ts: Timestamp) -> String {
     ts.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
-// ---------------------------------------------------------------- OAuth
 /// Authenticates a bearer token and applies the per-client request limit. Returns the client id.
 pub(crate) fn admit(st: &EmulatorState, headers: &HeaderMap) -> Result<String, Response> {
     st.inner
@@ -277,7 +276,6 @@ macro_rules! admit {
     };
 }
 
-// ---------------------------------------------------------------- users
 fn page_params(
     q: &HashMap<String, String>,
     default_size: usize,

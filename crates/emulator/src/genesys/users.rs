@@ -192,5 +192,3 @@ pub(crate) async fn search_users(
     }))
     .into_response()
 }
-
-// ---------------------------------------------------------------- forms
