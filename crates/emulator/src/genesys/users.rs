@@ -20,55 +20,6 @@ pub(super) fn to_user(u: &FixtureUser) -> User {
     }
 }
 
-pub(super) fn page_params(
-    q: &HashMap<String, String>,
-    default_size: usize,
-) -> Result<(usize, usize), Response> {
-    let size = match q.get("pageSize") {
-        Some(s) => s
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=500).contains(n))
-            .ok_or_else(|| bad_request(format!("pageSize '{s}' is not a number from 1 to 500")))?,
-        None => default_size,
-    };
-    let number = match q.get("pageNumber") {
-        Some(s) => s
-            .parse::<usize>()
-            .ok()
-            .filter(|n| *n >= 1)
-            .ok_or_else(|| bad_request(format!("pageNumber '{s}' is not a number from 1")))?,
-        None => 1,
-    };
-    Ok((size, number))
-}
-
-pub(super) fn paginate<T: Clone>(
-    all: &[T],
-    size: usize,
-    number: usize,
-    base: &str,
-    extra: &str,
-) -> EntityListing<T> {
-    let total = all.len();
-    let page_count = total.div_ceil(size).max(1);
-    let start = (number - 1).saturating_mul(size).min(total);
-    let end = (start + size).min(total);
-    let uri = |n: usize| format!("{base}?pageSize={size}&pageNumber={n}{extra}");
-    EntityListing {
-        entities: all[start..end].to_vec(),
-        page_size: i32::try_from(size).ok(),
-        page_number: i32::try_from(number).ok(),
-        total: i64::try_from(total).ok(),
-        page_count: i32::try_from(page_count).ok(),
-        first_uri: Some(uri(1)),
-        next_uri: (number < page_count).then(|| uri(number + 1)),
-        previous_uri: (number > 1).then(|| uri(number - 1)),
-        last_uri: Some(uri(page_count)),
-        self_uri: Some(uri(number)),
-    }
-}
-
 pub(crate) async fn list_users(
     State(st): State<EmulatorState>,
     headers: HeaderMap,
