@@ -514,10 +514,7 @@ pub(crate) async fn query_evaluations(
             format!("The response is too large (pageSize {n}). Reduce pageSize."),
         );
     }
-    let (size, number) = match page_params(&q, 25) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let (size, number) = page!(q);
     let conversation = q.get("conversationId");
     let agent = q.get("agentUserId");
     let evaluator = q.get("evaluatorUserId");

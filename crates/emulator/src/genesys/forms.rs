@@ -141,10 +141,7 @@ pub(crate) async fn list_forms(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     admit!(st, headers);
-    let (size, number) = match page_params(&q, 25) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let (size, number) = page!(q);
     let store = st.store();
     // One entry per form (context): its newest version, shown unpublished and without groups, as the
     // real list endpoint does.
@@ -378,10 +375,7 @@ pub(crate) async fn list_published_forms(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     admit!(st, headers);
-    let (size, number) = match page_params(&q, 25) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let (size, number) = page!(q);
     let store = st.store();
     let mut versions: Vec<&FormVersion> = store
         .forms

@@ -8,10 +8,7 @@ pub(crate) async fn list_metric_definitions(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     admit!(st, headers);
-    let (size, number) = match page_params(&q, 25) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let (size, number) = page!(q);
     let defs = st.store().metric_definitions.clone();
     Json(paginate(
         &defs,

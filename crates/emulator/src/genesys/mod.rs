@@ -276,6 +276,17 @@ macro_rules! admit {
     };
 }
 
+/// The paging parameters of a list request (`pageSize` default 25, `pageNumber` from 1), or the
+/// 400 that names the bad one.
+macro_rules! page {
+    ($q:expr) => {
+        match page_params(&$q, 25) {
+            Ok(p) => p,
+            Err(resp) => return resp,
+        }
+    };
+}
+
 fn page_params(
     q: &HashMap<String, String>,
     default_size: usize,

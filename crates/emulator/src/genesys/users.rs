@@ -26,10 +26,7 @@ pub(crate) async fn list_users(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     admit!(st, headers);
-    let (size, number) = match page_params(&q, 25) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let (size, number) = page!(q);
     let state = q.get("state").map(String::as_str).unwrap_or("active");
     if !["active", "inactive", "deleted", "any"].contains(&state) {
         return bad_request(format!(
