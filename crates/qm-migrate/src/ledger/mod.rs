@@ -30,7 +30,7 @@ pub use created::{CreatedItem, DriftRow};
 pub use forms::FormRow;
 pub use loads::{AgentCap, ItemPeople, LoadRow, SyncDue, SyncRow, state};
 pub use plans::{Exception, PlanRow};
-pub use records::{RecordRow, StagedRecord};
+pub use records::{RecordCursor, RecordRow, StagedRecord};
 pub use reports::{ExceptionData, MonthStats, ReportRow, RunSummary};
 
 use anyhow::Result;

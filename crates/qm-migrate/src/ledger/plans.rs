@@ -92,32 +92,6 @@ impl Ledger {
         Ok(())
     }
 
-    /// A record planned as an evaluation whose conversation check failed: it stays in the history
-    /// with `reason`, and its answers and prediction are dropped.
-    ///
-    /// # Errors
-    /// SQLite errors.
-    pub fn demote_to_history(&self, record_id: i64, reason: &str) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "UPDATE plans SET disposition = 'history', reason = ?2, answers = NULL, predicted = NULL, form_name = NULL
-                 WHERE record_id = ?1",
-            )?
-            .execute(params![record_id, reason])?;
-        Ok(())
-    }
-
-    /// Rewrites the reason and link detail of a record that stays in the history.
-    ///
-    /// # Errors
-    /// SQLite errors.
-    pub fn set_link_outcome(&self, record_id: i64, reason: &str, detail: &str) -> Result<()> {
-        self.conn
-            .prepare_cached("UPDATE plans SET reason = ?2, link_detail = ?3 WHERE record_id = ?1")?
-            .execute(params![record_id, reason, detail])?;
-        Ok(())
-    }
-
     /// The plan row of a record.
     ///
     /// # Errors
@@ -309,12 +283,18 @@ impl Ledger {
         Ok(rows)
     }
 
-    /// Begins the transaction a bulk write (plan) commits in steps.
+    /// Begins a bulk write (plan's): a transaction committed in steps, with SQLite's per-row
+    /// foreign-key checks off until [`Self::commit_bulk`] checks the references once. Planning
+    /// 200,000 records spent about a second looking up each plan's and load's record one row at a
+    /// time (and keeping a statement journal for each insert so that a failed check could be
+    /// undone); one check at the end gives the same guarantee: a broken reference fails the
+    /// command. (The pragma only takes effect outside a transaction, so it comes first.)
     ///
     /// # Errors
     /// SQLite errors.
     pub fn begin_bulk(&self) -> Result<()> {
-        self.conn.execute_batch("BEGIN")?;
+        self.conn
+            .execute_batch("PRAGMA foreign_keys = OFF; BEGIN")?;
         Ok(())
     }
 
@@ -328,65 +308,38 @@ impl Ledger {
         Ok(())
     }
 
-    /// Commits the bulk write.
+    /// Checks the references of `tables` (`PRAGMA foreign_key_check`), then commits the bulk
+    /// write and turns the per-row checks back on. A broken reference rolls back what was not yet
+    /// committed and fails, naming the table.
     ///
     /// # Errors
-    /// SQLite errors.
-    pub fn commit_bulk(&self) -> Result<()> {
-        self.conn.execute_batch("COMMIT")?;
+    /// SQLite errors, or a reference the bulk write left broken.
+    pub fn commit_bulk(&self, tables: &[&str]) -> Result<()> {
+        let checked = tables.iter().try_for_each(|table| {
+            let broken: i64 = self.conn.query_row(
+                "SELECT count(*) FROM pragma_foreign_key_check(?1)",
+                [table],
+                |r| r.get(0),
+            )?;
+            anyhow::ensure!(
+                broken == 0,
+                "{broken} rows of {table} would refer to records that do not exist; nothing more was written"
+            );
+            Ok(())
+        });
+        if let Err(e) = checked {
+            self.abandon_bulk();
+            return Err(e);
+        }
+        self.conn
+            .execute_batch("COMMIT; PRAGMA foreign_keys = ON")?;
         Ok(())
     }
 
-    /// Abandons what the bulk write has not committed (best effort: on an error path).
+    /// Abandons what the bulk write has not committed and turns the per-row foreign-key checks
+    /// back on (best effort: on an error path).
     pub fn abandon_bulk(&self) {
         let _ = self.conn.execute_batch("ROLLBACK");
-    }
-
-    /// Runs `f`, a bulk write, inside the open transaction of `conn` with SQLite's per-row
-    /// foreign-key checks off, then checks the references of `tables` once (`PRAGMA
-    /// foreign_key_check`) before committing. Planning 200,000 records spent about a second
-    /// looking up each plan's and load's record one row at a time (and keeping a statement journal
-    /// for each insert so that a failed check could be undone); one check at the end gives the
-    /// same guarantee: a broken reference fails the command and rolls back what `f` has not
-    /// committed (`f` may commit as it goes; the check then names what it committed). The pragma
-    /// only takes effect outside a transaction: the open one is committed first, and a new one is
-    /// open when this returns `Ok`.
-    ///
-    /// # Errors
-    /// The first error of `f`, SQLite errors, or a reference `f` left broken.
-    pub fn bulk_checked_once<T>(
-        &self,
-        tables: &[&str],
-        f: impl FnOnce() -> Result<T>,
-    ) -> Result<T> {
-        self.conn
-            .execute_batch("COMMIT; PRAGMA foreign_keys = OFF; BEGIN")?;
-        let done = f().and_then(|t| {
-            for table in tables {
-                let broken: i64 = self.conn.query_row(
-                    "SELECT count(*) FROM pragma_foreign_key_check(?1)",
-                    [table],
-                    |r| r.get(0),
-                )?;
-                anyhow::ensure!(
-                    broken == 0,
-                    "{broken} rows of {table} would refer to records that do not exist; nothing was written"
-                );
-            }
-            Ok(t)
-        });
-        match done {
-            Ok(t) => {
-                // Back on, and a transaction open again as the caller had it.
-                self.conn
-                    .execute_batch("COMMIT; PRAGMA foreign_keys = ON; BEGIN")?;
-                Ok(t)
-            }
-            Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                let _ = self.conn.execute_batch("PRAGMA foreign_keys = ON");
-                Err(e)
-            }
-        }
+        let _ = self.conn.execute_batch("PRAGMA foreign_keys = ON");
     }
 }

@@ -62,6 +62,14 @@ fn record_identity(rec: &calabrio::SourceRecord, locator: &str) -> String {
     }
 }
 
+/// Where a read of the latest extract's records has got to ([`Ledger::next_current_records`]).
+#[derive(Debug, Clone)]
+pub struct RecordCursor {
+    run: Option<i64>,
+    /// The (position, id) of the last record read.
+    after: (i64, i64),
+}
+
 /// A staged record, as the planner reads it.
 #[derive(Debug, Clone)]
 pub struct RecordRow {
@@ -203,20 +211,17 @@ impl Ledger {
         Ok(rows)
     }
 
-    /// Calls `f` with each record of the latest extract, in source order, without holding them all
-    /// (the planner streams). Records are read in chunks and no statement stays open while `f`
-    /// runs, so `f` may write and its commits can checkpoint the WAL (a statement held open for a
-    /// whole scan would let the WAL grow without bound).
+    /// Calls `f` with each record of the latest extract, in source order, without holding them all.
+    /// Records are read in chunks and no statement stays open while `f` runs, so `f` may write and
+    /// its commits can checkpoint the WAL (a statement held open for a whole scan would let the WAL
+    /// grow without bound).
     ///
     /// # Errors
     /// SQLite errors, or the first error of `f`.
     pub fn scan_current_records(&self, mut f: impl FnMut(RecordRow) -> Result<()>) -> Result<()> {
-        let Some(run) = self.latest_extract()? else {
-            return Ok(());
-        };
-        let mut after = (i64::MIN, i64::MIN);
+        let mut cursor = self.current_records_cursor()?;
         loop {
-            let chunk = self.current_records_after(run, &mut after, 2000)?;
+            let chunk = self.next_current_records(&mut cursor, 2000)?;
             if chunk.is_empty() {
                 return Ok(());
             }
@@ -226,66 +231,32 @@ impl Ledger {
         }
     }
 
-    /// [`Self::scan_current_records`] with a step `prepare` that needs no ledger, run on a second
-    /// thread one chunk ahead: while `f` writes the plans of one chunk, `prepare` works on the
-    /// next. `f` gets each record with what `prepare` made of it, in source order.
+    /// A cursor at the start of the latest extract's records, for [`Self::next_current_records`]
+    /// (the planner reads them chunk by chunk between its awaits).
     ///
     /// # Errors
-    /// SQLite errors, or the first error of `f`.
-    pub fn scan_current_records_prepared<T: Send>(
-        &self,
-        prepare: impl Fn(&RecordRow) -> T + Sync,
-        mut f: impl FnMut(RecordRow, T) -> Result<()>,
-    ) -> Result<()> {
-        let Some(run) = self.latest_extract()? else {
-            return Ok(());
-        };
-        let prepare = &prepare;
-        std::thread::scope(|scope| {
-            let (to_worker, chunks) = std::sync::mpsc::sync_channel::<Vec<RecordRow>>(1);
-            let (prepared, from_worker) = std::sync::mpsc::sync_channel::<Vec<(RecordRow, T)>>(1);
-            scope.spawn(move || {
-                for chunk in chunks {
-                    let out = chunk
-                        .into_iter()
-                        .map(|r| {
-                            let t = prepare(&r);
-                            (r, t)
-                        })
-                        .collect();
-                    if prepared.send(out).is_err() {
-                        return; // `f` failed: nobody is listening
-                    }
-                }
-            });
-            let mut after = (i64::MIN, i64::MIN);
-            let mut in_flight = 0usize;
-            loop {
-                // Small chunks: three are alive at once (queued, prepared, written), each record
-                // with its parsed evaluation and answers beside it.
-                let chunk = self.current_records_after(run, &mut after, 500)?;
-                let done = chunk.is_empty();
-                if !done {
-                    to_worker
-                        .send(chunk)
-                        .map_err(|_| anyhow::anyhow!("the planning thread stopped"))?;
-                    in_flight += 1;
-                }
-                // One chunk stays with the worker while this thread writes the one before.
-                while in_flight > usize::from(!done) {
-                    let out = from_worker
-                        .recv()
-                        .map_err(|_| anyhow::anyhow!("the planning thread stopped"))?;
-                    in_flight -= 1;
-                    for (r, t) in out {
-                        f(r, t)?;
-                    }
-                }
-                if done {
-                    return Ok(());
-                }
-            }
+    /// SQLite errors.
+    pub fn current_records_cursor(&self) -> Result<RecordCursor> {
+        Ok(RecordCursor {
+            run: self.latest_extract()?,
+            after: (i64::MIN, i64::MIN),
         })
+    }
+
+    /// The next `limit` records of the latest extract after `cursor`, in source order (empty at
+    /// the end). No statement stays open between calls.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn next_current_records(
+        &self,
+        cursor: &mut RecordCursor,
+        limit: usize,
+    ) -> Result<Vec<RecordRow>> {
+        match cursor.run {
+            Some(run) => self.current_records_after(run, &mut cursor.after, limit),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// The next chunk of records of extract `run` after position `after` (moved to its last).

@@ -59,16 +59,16 @@ pub(super) fn to_history(
 }
 
 /// What planning one record consults: the configuration, the directory, the recording map and the
-/// default evaluator.
-pub(super) struct Ctx<'a> {
-    pub(super) cfg: &'a Config,
-    pub(super) dir: &'a Directory,
-    pub(super) mapping: &'a HashMap<String, Vec<String>>,
-    pub(super) default_evaluator: Option<(&'a str, Option<&'a User>)>,
+/// default evaluator (its key, and the user it names if exactly one active user).
+pub(super) struct Ctx {
+    pub(super) cfg: Config,
+    pub(super) dir: Directory,
+    pub(super) mapping: HashMap<String, Vec<String>>,
+    pub(super) default_evaluator: Option<(String, Option<User>)>,
 }
 
 pub(super) fn plan_one(
-    ctx: &Ctx<'_>,
+    ctx: &Ctx,
     record_id: i64,
     locator: &str,
     ev: CanonicalEvaluation,
@@ -79,7 +79,10 @@ pub(super) fn plan_one(
         dir,
         mapping,
         default_evaluator,
-    } = *ctx;
+    } = ctx;
+    let default_evaluator = default_evaluator
+        .as_ref()
+        .map(|(k, u)| (k.as_str(), u.as_ref()));
     let q = |reason: String| decided(record_id, Disposition::Quarantined, reason);
     if ev.kind == Kind::Calibration {
         return decided(

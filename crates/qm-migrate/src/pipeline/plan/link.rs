@@ -1,0 +1,463 @@
+//! Linking, the part of planning that asks Genesys: the check of each conversation a record was
+//! linked to by `field` or `mapping` (it must exist, with the record's agent as an agent
+//! participant), and the `match` strategy's queries (one per agent and UTC day).
+//!
+//! A linked record waits here, unwritten, until its conversation's answer is in; then it is
+//! written once, as an evaluation or as history with the reason. A record `match` is to link
+//! waits until the end of the pass, when its agent's day has been queried.
+
+use std::collections::VecDeque;
+
+use super::pass::{Load, Writer};
+use super::*;
+
+/// Conversations asked in one request (the API takes up to 100 ids).
+const BATCH: usize = 100;
+
+/// A conversation id: a UUID (16 bytes) as Genesys ids are, else the text.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum ConvId {
+    Uuid(uuid::Uuid),
+    Text(Box<str>),
+}
+
+impl ConvId {
+    fn new(id: &str) -> Self {
+        match uuid::Uuid::try_parse(id) {
+            Ok(u) if u.to_string() == id => ConvId::Uuid(u),
+            _ => ConvId::Text(id.into()),
+        }
+    }
+}
+
+impl std::fmt::Display for ConvId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConvId::Uuid(u) => write!(f, "{u}"),
+            ConvId::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+/// Genesys users by index: each id and label is held once, however many records name it.
+#[derive(Default)]
+struct Users {
+    list: Vec<(String, String)>,
+    index: HashMap<String, u32>,
+}
+
+impl Users {
+    /// The index of user `id`, added when first seen; a label given later fills an empty one.
+    fn intern(&mut self, id: &str, label: &str) -> u32 {
+        if let Some(&i) = self.index.get(id) {
+            let known = &mut self.list[i as usize].1;
+            if known.is_empty() && !label.is_empty() {
+                label.clone_into(known);
+            }
+            return i;
+        }
+        let i = u32::try_from(self.list.len()).unwrap_or(u32::MAX);
+        self.list.push((id.to_owned(), label.to_owned()));
+        self.index.insert(id.to_owned(), i);
+        i
+    }
+
+    fn get(&self, i: u32) -> (&str, &str) {
+        self.list
+            .get(i as usize)
+            .map_or(("", ""), |(id, label)| (id.as_str(), label.as_str()))
+    }
+}
+
+/// A record linked to a conversation, waiting for the conversation's check.
+struct Waiting {
+    row: PlanRow,
+    conversation: ConvId,
+    agent: u32,
+    key: uuid::Uuid,
+}
+
+/// A request for up to [`BATCH`] conversations, and the records waiting for it.
+#[derive(Default)]
+struct Batch {
+    ids: Vec<String>,
+    waiting: Vec<Waiting>,
+}
+
+/// A request in flight, or none when every conversation of the batch's records was asked before.
+type Answer =
+    Option<tokio::task::JoinHandle<Result<Vec<AnalyticsConversation>, genesys::GenesysError>>>;
+
+/// A record `match` is to link: its agent and contact start (epoch ms).
+struct MatchNeed {
+    record_id: i64,
+    agent: u32,
+    at: i64,
+}
+
+/// The conversation checks in flight and the records waiting for them, and the records waiting
+/// for `match`.
+pub(super) struct Links {
+    client: GenesysClient,
+    /// Requests in flight at most (`[genesys] concurrency`).
+    concurrency: usize,
+    users: Users,
+    /// Conversations answered: absent, or the users who took part as agents. Kept for the whole
+    /// plan, so each conversation is asked once however far apart its records are.
+    known: HashMap<ConvId, Option<Box<[u32]>>>,
+    /// Conversations asked and not yet answered (in `open` or in `sent`).
+    asked: HashSet<ConvId>,
+    /// The request being filled.
+    open: Batch,
+    /// Requests sent, oldest first, with their records.
+    sent: VecDeque<(Batch, Answer)>,
+    /// Distinct conversations asked.
+    pub(super) checked: usize,
+    needs: Vec<MatchNeed>,
+}
+
+impl Drop for Links {
+    fn drop(&mut self) {
+        // A plan that failed leaves no request running behind it.
+        for answer in self.sent.iter().filter_map(|(_, a)| a.as_ref()) {
+            answer.abort();
+        }
+    }
+}
+
+impl Links {
+    pub(super) fn new(client: &GenesysClient, concurrency: usize) -> Self {
+        Self {
+            client: client.clone(),
+            concurrency: concurrency.max(1),
+            users: Users::default(),
+            known: HashMap::new(),
+            asked: HashSet::new(),
+            open: Batch::default(),
+            sent: VecDeque::new(),
+            checked: 0,
+            needs: Vec::new(),
+        }
+    }
+
+    /// Records waiting for a conversation check.
+    pub(super) fn waiting(&self) -> usize {
+        self.open.waiting.len()
+            + self
+                .sent
+                .iter()
+                .map(|(b, _)| b.waiting.len())
+                .sum::<usize>()
+    }
+
+    /// Takes record `p`, linked to `conversation` for `agent` (id, label): written at once if the
+    /// conversation was answered before, else when its request comes back. Writes the records of
+    /// the requests that came back meanwhile.
+    ///
+    /// # Errors
+    /// Ledger errors, or a failed request (nothing is guessed).
+    pub(super) async fn check(
+        &mut self,
+        row: PlanRow,
+        conversation: &str,
+        agent: (&str, &str),
+        key: uuid::Uuid,
+        writer: &mut Writer<'_>,
+    ) -> Result<()> {
+        let w = Waiting {
+            row,
+            conversation: ConvId::new(conversation),
+            agent: self.users.intern(agent.0, agent.1),
+            key,
+        };
+        if self.known.contains_key(&w.conversation) {
+            return self.settle(w, writer);
+        }
+        if self.asked.insert(w.conversation.clone()) {
+            self.open.ids.push(w.conversation.to_string());
+        }
+        self.open.waiting.push(w);
+        if self.open.ids.len() >= BATCH {
+            self.send();
+        }
+        // Write what has come back; wait only when too many requests are in flight.
+        while self
+            .sent
+            .front()
+            .is_some_and(|(_, answer)| answer.as_ref().is_none_or(|a| a.is_finished()))
+            || self.sent.len() > self.concurrency
+        {
+            self.receive(writer).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends the open request (none if it asks nothing: its records wait for earlier ones).
+    fn send(&mut self) {
+        let batch = std::mem::take(&mut self.open);
+        self.checked += batch.ids.len();
+        let answer = (!batch.ids.is_empty()).then(|| {
+            let client = self.client.clone();
+            let ids = batch.ids.clone();
+            tokio::spawn(async move { client.conversation_details(&ids).await })
+        });
+        self.sent.push_back((batch, answer));
+    }
+
+    /// Waits for the oldest request in flight and writes its records.
+    async fn receive(&mut self, writer: &mut Writer<'_>) -> Result<()> {
+        let Some((batch, answer)) = self.sent.pop_front() else {
+            return Ok(());
+        };
+        let found = match answer {
+            Some(answer) => answer
+                .await
+                .context("a conversation check stopped")?
+                .context(
+                    "cannot check conversations (GET /api/v2/analytics/conversations/details)",
+                )?,
+            None => Vec::new(),
+        };
+        let mut answered: HashMap<String, &AnalyticsConversation> = found
+            .iter()
+            .map(|c| (c.conversation_id.clone(), c))
+            .collect();
+        for id in &batch.ids {
+            let conversation = ConvId::new(id);
+            let agents = answered.remove(id).map(|c| {
+                c.participants
+                    .iter()
+                    .filter(|p| p.purpose.as_deref() == Some("agent"))
+                    .filter_map(|p| p.user_id.as_deref())
+                    .map(|u| self.users.intern(u, ""))
+                    .collect::<Box<[u32]>>()
+            });
+            self.asked.remove(&conversation);
+            self.known.insert(conversation, agents);
+        }
+        for w in batch.waiting {
+            self.settle(w, writer)?;
+        }
+        Ok(())
+    }
+
+    /// Sends what is left and writes every record still waiting for a check.
+    ///
+    /// # Errors
+    /// Ledger errors, or a failed request.
+    pub(super) async fn finish_checks(&mut self, writer: &mut Writer<'_>) -> Result<()> {
+        if !self.open.waiting.is_empty() {
+            self.send();
+        }
+        while !self.sent.is_empty() {
+            self.receive(writer).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes record `w` with what its conversation's check found.
+    fn settle(&self, w: Waiting, writer: &mut Writer<'_>) -> Result<()> {
+        let Waiting {
+            mut row,
+            conversation,
+            agent,
+            key,
+        } = w;
+        let (agent_id, agent_label) = self.users.get(agent);
+        let strategy = row.link_strategy.as_deref().unwrap_or_default();
+        let history = match self.known.get(&conversation) {
+            Some(Some(agents)) if agents.contains(&agent) => None,
+            Some(Some(_)) => Some(format!(
+                "agent {agent_label} ({agent_id}) did not take part in conversation {conversation} as an agent, so Genesys cannot hold this evaluation; kept in the history"
+            )),
+            _ => Some(format!(
+                "conversation {conversation} (from {strategy}) does not exist in Genesys (never a Genesys interaction, or removed by retention); kept in the history"
+            )),
+        };
+        if let Some(reason) = history {
+            row.disposition = Some(Disposition::History);
+            row.reason = reason;
+            row.answers = None;
+            row.predicted = None;
+            row.form_name = None;
+            return writer.write(&row, None);
+        }
+        let conversation = conversation.to_string();
+        writer.write(
+            &row,
+            Some(Load {
+                key,
+                conversation: &conversation,
+                agent: agent_id,
+            }),
+        )
+    }
+
+    /// Records waiting for `match`.
+    pub(super) fn deferred(&self) -> usize {
+        self.needs.len()
+    }
+
+    /// Holds record `record_id` for `match`: agent (id, label) and contact start (epoch ms).
+    pub(super) fn defer_match(&mut self, record_id: i64, agent: (&str, &str), at: i64) {
+        let agent = self.users.intern(agent.0, agent.1);
+        self.needs.push(MatchNeed {
+            record_id,
+            agent,
+            at,
+        });
+    }
+
+    /// `match`: one analytics query per agent and UTC day (plus pages), however many of that
+    /// agent's evaluations fall on the day; then each waiting record is planned with what the
+    /// query found, and written.
+    ///
+    /// # Errors
+    /// Ledger errors, or a failed query.
+    pub(super) async fn run_matches(
+        &mut self,
+        planner: &Planner,
+        writer: &mut Writer<'_>,
+        summary: &mut PlanSummary,
+    ) -> Result<()> {
+        let cfg = &planner.ctx.cfg;
+        let ledger = writer.ledger;
+        let mut needs = std::mem::take(&mut self.needs);
+        summary.match_tried = needs.len() as u64;
+        let tol_ms = i64::try_from(cfg.link.match_tolerance_s)
+            .unwrap_or(i64::MAX / 2_000)
+            .saturating_mul(1000);
+        let day_of = |ms: i64| ms.div_euclid(86_400_000);
+        needs.sort_by_key(|n| (n.agent, day_of(n.at), n.at));
+        let ts =
+            |ms: i64| jiff::Timestamp::from_millisecond(ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        let secs = |d: i64| format!("{:+} s", d / 1000);
+        for day in needs.chunk_by(|a, b| a.agent == b.agent && day_of(a.at) == day_of(b.at)) {
+            let (first, last) = (&day[0], &day[day.len() - 1]);
+            let (agent_id, agent_label) = self.users.get(first.agent);
+            let interval = format!("{}/{}", ts(first.at - tol_ms), ts(last.at + tol_ms));
+            let found: Vec<AnalyticsConversation> = match ledger.match_cache(agent_id, &interval)? {
+                Some(json) => {
+                    summary.match_cache_hits += 1;
+                    serde_json::from_str(&json)?
+                }
+                None => {
+                    let before = self.client.requests_sent();
+                    let found = self
+                        .client
+                        .conversations_of_user(agent_id, &interval)
+                        .await
+                        .context("cannot query conversations (POST /api/v2/analytics/conversations/details/query)")?;
+                    summary.analytics_requests +=
+                        self.client.requests_sent().saturating_sub(before);
+                    ledger.put_match_cache(agent_id, &interval, &serde_json::to_string(&found)?)?;
+                    found
+                }
+            };
+            let starts: Vec<(&str, i64)> = found
+                .iter()
+                .filter(|c| c.has_agent(agent_id))
+                .filter_map(|c| {
+                    let t = c
+                        .conversation_start
+                        .as_deref()?
+                        .parse::<jiff::Timestamp>()
+                        .ok()?;
+                    Some((c.conversation_id.as_str(), t.as_millisecond()))
+                })
+                .collect();
+            for n in day {
+                let mut near: Vec<(&str, i64)> = starts
+                    .iter()
+                    .map(|(id, t)| (*id, t - n.at))
+                    .filter(|(_, d)| d.abs() <= tol_ms)
+                    .collect();
+                near.sort_by_key(|(_, d)| d.abs());
+                let text = ledger.canonical_of(n.record_id)?.with_context(|| {
+                    format!(
+                        "ledger record {} lost its canonical JSON during the plan",
+                        n.record_id
+                    )
+                })?;
+                let ev: CanonicalEvaluation = serde_json::from_str(&text)?;
+                let locator = ledger.locator_of(n.record_id)?;
+                let hash = ledger.hash_of(n.record_id)?;
+                let linked = match near.as_slice() {
+                    [(cid, delta)] => Some((
+                        (*cid).to_owned(),
+                        format!("match ({} from the contact start)", secs(*delta)),
+                    )),
+                    _ => None,
+                };
+                let mut p = planner.plan(n.record_id, &locator, ev, linked);
+                p.row.record_hash = Some(hash);
+                match (&p.candidate, near.as_slice()) {
+                    (Some((cid, _)), _) => {
+                        let evaluation = p.row.disposition == Some(Disposition::Evaluation);
+                        if evaluation {
+                            summary.match_linked += 1;
+                        }
+                        writer.write(
+                            &p.row,
+                            Some(Load {
+                                key: create_key(cfg, &p.evaluation_id),
+                                conversation: cid,
+                                agent: agent_id,
+                            }),
+                        )?;
+                    }
+                    (None, near) => {
+                        // Not linked: the reason says what the query found.
+                        let notes = p.row.link_detail.as_deref().unwrap_or_default();
+                        let prior = if notes.is_empty() {
+                            String::new()
+                        } else {
+                            format!("{notes}; ")
+                        };
+                        let (detail, reason) = if near.is_empty() {
+                            let nearest = starts
+                                .iter()
+                                .map(|(id, t)| (*id, t - n.at))
+                                .min_by_key(|(_, d)| d.abs())
+                                .map(|(id, d)| {
+                                    format!("; the nearest, {id}, started {} from it", secs(d))
+                                })
+                                .unwrap_or_default();
+                            let detail = format!(
+                                "{prior}match: no conversation of agent {agent_label} started within ±{} s of the contact start {}{nearest}",
+                                cfg.link.match_tolerance_s,
+                                ts(n.at)
+                            );
+                            let reason = format!(
+                                "no Genesys conversation to attach it to ({detail}); kept in the history"
+                            );
+                            (detail, reason)
+                        } else {
+                            let list = near
+                                .iter()
+                                .map(|(id, d)| format!("{id} ({})", secs(*d)))
+                                .collect::<Vec<_>>()
+                                .join(", ");
+                            let detail = format!(
+                                "{prior}match: {} conversations of agent {agent_label} started within ±{} s of the contact start {}: {list}",
+                                near.len(),
+                                cfg.link.match_tolerance_s,
+                                ts(n.at),
+                            );
+                            let reason = format!(
+                                "not linked, never guessed ({detail}); kept in the history"
+                            );
+                            (detail, reason)
+                        };
+                        if p.row.disposition == Some(Disposition::History) {
+                            p.row.reason = reason;
+                            p.row.link_detail = Some(detail);
+                        }
+                        writer.write(&p.row, None)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

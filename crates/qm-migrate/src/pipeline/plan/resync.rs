@@ -1,0 +1,102 @@
+//! Sync: a record whose evaluation is already in Genesys is never planned again; a change of its
+//! content since it was sent is a sync action (`[sync] on_change`), and a change that moves it
+//! off its conversation, agent or disposition is withdrawn or listed (`[sync] on_withdraw`).
+
+use super::pass::{Planner, SyncCounts};
+use super::*;
+use crate::ledger::SyncRow;
+
+/// The sync action for record `r`, whose evaluation Genesys holds as `s` says.
+///
+/// # Errors
+/// Ledger errors, or a record whose canonical JSON cannot be read.
+pub(super) fn resync(
+    planner: &Planner,
+    ledger: &Ledger,
+    r: &RecordRow,
+    s: &SyncRow,
+    counts: &mut SyncCounts,
+) -> Result<()> {
+    let cfg = &planner.ctx.cfg;
+    let back = s.synced_hash.as_deref() == Some(r.hash.as_str());
+    // Back to what Genesys holds (a change undone, a record that returned): nothing to do, and a
+    // pending update must not send the content in between.
+    if back && matches!(s.sync_state.as_deref(), Some("flagged" | "withdraw")) {
+        ledger.set_sync(r.id, None, Some("back in step with the source"))?;
+    }
+    if s.synced_hash.is_none()
+        || (back && s.sync_state.as_deref() != Some("update"))
+        || matches!(s.sync_state.as_deref(), Some("edited" | "updating"))
+    {
+        return Ok(());
+    }
+    let mut p = match &r.canonical {
+        Some(text) => {
+            let ev: CanonicalEvaluation = serde_json::from_str(text).with_context(|| {
+                format!("ledger record {} holds unreadable canonical JSON", r.id)
+            })?;
+            let mut p = plan_one(&planner.ctx, r.id, &r.locator, ev, None);
+            if p.row.disposition.is_none() {
+                // Linked before (by any strategy): it stays on its conversation.
+                if p.candidate.is_none() && p.match_at.is_some() {
+                    p.candidate = Some((s.conversation_id.clone(), "kept".into()));
+                    p.match_at = None;
+                }
+                if p.candidate.is_some() {
+                    prepare_one(cfg, &planner.def, &planner.mirrors, &mut p);
+                }
+            }
+            p
+        }
+        None => decided(
+            r.id,
+            Disposition::Quarantined,
+            format!("{}: now unreadable", r.locator),
+        ),
+    };
+    let same_target = p.row.answers.is_some()
+        && p.row
+            .disposition
+            .is_none_or(|d| d == Disposition::Evaluation)
+        && p.candidate
+            .as_ref()
+            .is_some_and(|(c, _)| *c == s.conversation_id)
+        && p.agent.as_ref().is_some_and(|a| a.id == s.agent_user_id);
+    if !same_target {
+        let why = format!(
+            "changed in Calabrio and no longer this evaluation: now {} ({})",
+            p.row.disposition.map_or("unlinked", |d| d.as_str()),
+            p.row.reason
+        );
+        return withdraw_or_flag(cfg, ledger, r.id, &why, counts);
+    }
+    if back {
+        // The change was undone before it was sent: the plan is Genesys' content again.
+        p.row.record_hash = Some(r.hash.clone());
+        p.row.disposition = Some(Disposition::Evaluation);
+        ledger.put_plan(&p.row)?;
+        ledger.set_sync(
+            r.id,
+            None,
+            Some("the change was undone in Calabrio before it was sent"),
+        )?;
+    } else if cfg.sync.on_change == "update" {
+        p.row.record_hash = Some(r.hash.clone());
+        p.row.disposition = Some(Disposition::Evaluation);
+        ledger.put_plan(&p.row)?;
+        let why = format!(
+            "changed in Calabrio (now {:.2} %): Genesys is to take the new answers",
+            p.row.predicted.unwrap_or_default()
+        );
+        ledger.set_sync(r.id, Some("update"), Some(&why))?;
+        counts.0 += 1;
+    } else {
+        let why = format!(
+            "changed in Calabrio (now {:.2} %); left as it is in Genesys ([sync] on_change = \"flag\")",
+            p.row.predicted.unwrap_or_default()
+        );
+        ledger.set_sync(r.id, Some("flagged"), Some(&why))?;
+        counts.1 += 1;
+    }
+    Ok(())
+}
