@@ -609,3 +609,42 @@ async fn a_change_undone_and_a_record_restored_before_the_load_send_nothing() {
     let v = verify(&env).await;
     assert!(v.clean(), "{} {:?}", v.line(), v.drift);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_to_an_evaluation_linked_by_match_is_synced_like_any_other() {
+    // `match` re-plans the records it links once the agent's day is queried; that plan must
+    // carry the record's content hash like any other, or a later edit could never be synced.
+    let env = setup(60, "csv", fast_settings()).await;
+    cycle(&env).await;
+    let id = env
+        .manifest
+        .iter()
+        .find(|c| c.case.starts_with("linked only by match"))
+        .unwrap()
+        .evaluation_id
+        .clone();
+    assert!(
+        created_ids(&env).contains(&id),
+        "the match-linked evaluation was created"
+    );
+    let path = env.cfg.source.path.clone();
+    let (header, mut all) = rows(&path);
+    let ix = all.iter().position(|r| id_of(r) == id).unwrap();
+    let col = columns(&header)
+        .iter()
+        .position(|h| h == "evaluation_comment")
+        .unwrap();
+    all[ix] = edit_row(&all[ix], &[(col, "Re-read after a complaint")]);
+    write(&path, &header, &all);
+    let evaluation = evaluation_of(&env, &id);
+
+    let (_, l) = cycle(&env).await;
+    assert_eq!(l.updated_now, 1, "{l:?}");
+    let comments = held(&env, &evaluation)
+        .answers
+        .unwrap()
+        .comments
+        .unwrap_or_default();
+    assert!(comments.contains("Re-read after a complaint"), "{comments}");
+    assert_eq!(env.emu.state.evaluation_versions(&evaluation), Some(2));
+}

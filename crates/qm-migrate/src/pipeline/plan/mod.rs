@@ -13,6 +13,13 @@
 //! tolerance (else `quarantined` with both numbers). Records already sent are not re-planned.
 //!
 //! The invariant `records = Σ dispositions` is checked at the end.
+//!
+//! Each record is decided once and written once. `pass` streams the records in source order (a
+//! second thread decides the next chunk: `decide` for the disposition, `encode` for the answers);
+//! a record linked to a conversation waits in `link`, unwritten, until Genesys answers its check,
+//! and a record for `match` until its agent's day is queried; `resync` handles records already
+//! in Genesys. This file reads the inputs (directory, mapping files, mirrored forms, what was
+//! sent) and sums up.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;

@@ -35,16 +35,19 @@ pub(super) fn resync(
             let ev: CanonicalEvaluation = serde_json::from_str(text).with_context(|| {
                 format!("ledger record {} holds unreadable canonical JSON", r.id)
             })?;
-            let mut p = plan_one(&planner.ctx, r.id, &r.locator, ev, None);
-            if p.row.disposition.is_none() {
-                // Linked before (by any strategy): it stays on its conversation.
-                if p.candidate.is_none() && p.match_at.is_some() {
-                    p.candidate = Some((s.conversation_id.clone(), "kept".into()));
-                    p.match_at = None;
-                }
-                if p.candidate.is_some() {
-                    prepare_one(cfg, &planner.def, &planner.mirrors, &mut p);
-                }
+            let mut p = plan_one(&planner.ctx, r.id, &r.locator, ev.clone(), None);
+            if p.match_at.is_some() {
+                // Only `match` could link it, and it did: it stays on that conversation (the
+                // agent's day is not queried again).
+                let strategy = ledger
+                    .plan(r.id)?
+                    .and_then(|p| p.link_strategy)
+                    .unwrap_or_else(|| "kept".into());
+                let kept = Some((s.conversation_id.clone(), strategy));
+                p = plan_one(&planner.ctx, r.id, &r.locator, ev, kept);
+            }
+            if p.row.disposition.is_none() && p.candidate.is_some() {
+                prepare_one(cfg, &planner.def, &planner.mirrors, &mut p);
             }
             p
         }
