@@ -39,6 +39,66 @@ impl std::fmt::Display for ConvId {
     }
 }
 
+/// What Genesys answered about each conversation asked: absent, or the users who took part as
+/// agents. Kept for the whole plan (so each conversation is asked once however far apart its
+/// records are) and kept small: at a million records it holds some 800,000 conversations, about
+/// 30 bytes each (a UUID key and an offset into one array of user indexes).
+#[derive(Default)]
+struct Answers {
+    by_uuid: HashMap<[u8; 16], u32>,
+    by_text: HashMap<Box<str>, u32>,
+    /// At each offset: the number of agents, then their user indexes.
+    agents: Vec<u32>,
+}
+
+/// The offset of a conversation that does not exist.
+const ABSENT: u32 = u32::MAX;
+
+impl Answers {
+    fn offset(&self, id: &ConvId) -> Option<u32> {
+        match id {
+            ConvId::Uuid(u) => self.by_uuid.get(u.as_bytes()).copied(),
+            ConvId::Text(t) => self.by_text.get(t).copied(),
+        }
+    }
+
+    fn contains(&self, id: &ConvId) -> bool {
+        self.offset(id).is_some()
+    }
+
+    /// `None`: not asked; `Some(None)`: absent; `Some(Some(agents))`: its agents.
+    fn get(&self, id: &ConvId) -> Option<Option<&[u32]>> {
+        self.offset(id).map(|at| {
+            (at != ABSENT).then(|| {
+                let at = at as usize;
+                let n = self.agents.get(at).copied().unwrap_or(0) as usize;
+                self.agents.get(at + 1..at + 1 + n).unwrap_or_default()
+            })
+        })
+    }
+
+    fn insert(&mut self, id: ConvId, agents: Option<Vec<u32>>) {
+        let at = match agents {
+            None => ABSENT,
+            Some(list) => {
+                let at = u32::try_from(self.agents.len()).unwrap_or(ABSENT);
+                self.agents
+                    .push(u32::try_from(list.len()).unwrap_or(u32::MAX));
+                self.agents.extend(list);
+                at
+            }
+        };
+        match id {
+            ConvId::Uuid(u) => {
+                self.by_uuid.insert(u.into_bytes(), at);
+            }
+            ConvId::Text(t) => {
+                self.by_text.insert(t, at);
+            }
+        }
+    }
+}
+
 /// Genesys users by index: each id and label is held once, however many records name it.
 #[derive(Default)]
 struct Users {
@@ -102,9 +162,8 @@ pub(super) struct Links {
     /// Requests in flight at most (`[genesys] concurrency`).
     concurrency: usize,
     users: Users,
-    /// Conversations answered: absent, or the users who took part as agents. Kept for the whole
-    /// plan, so each conversation is asked once however far apart its records are.
-    known: HashMap<ConvId, Option<Box<[u32]>>>,
+    /// Conversations answered.
+    known: Answers,
     /// Conversations asked and not yet answered (in `open` or in `sent`).
     asked: HashSet<ConvId>,
     /// The request being filled.
@@ -131,7 +190,7 @@ impl Links {
             client: client.clone(),
             concurrency: concurrency.max(1),
             users: Users::default(),
-            known: HashMap::new(),
+            known: Answers::default(),
             asked: HashSet::new(),
             open: Batch::default(),
             sent: VecDeque::new(),
@@ -170,7 +229,7 @@ impl Links {
             agent: self.users.intern(agent.0, agent.1),
             key,
         };
-        if self.known.contains_key(&w.conversation) {
+        if self.known.contains(&w.conversation) {
             return self.settle(w, writer);
         }
         if self.asked.insert(w.conversation.clone()) {
@@ -230,7 +289,7 @@ impl Links {
                     .filter(|p| p.purpose.as_deref() == Some("agent"))
                     .filter_map(|p| p.user_id.as_deref())
                     .map(|u| self.users.intern(u, ""))
-                    .collect::<Box<[u32]>>()
+                    .collect::<Vec<u32>>()
             });
             self.asked.remove(&conversation);
             self.known.insert(conversation, agents);
