@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use emulator::{FixtureConversation, FixtureParticipant};
 use rand_chacha::ChaCha8Rng;
 
-use super::{Agent, FormM, Row, iso, participants, section_scores_of, uuid};
+use super::{Agent, FormM, Row, direct, iso, participants, section_scores_of, uuid};
 
 /// The person a case is about.
 #[derive(Clone, Copy)]
@@ -98,16 +98,7 @@ impl Scene<'_> {
                 conversation_id: id,
                 start: self.start,
                 end: self.start,
-                participants: vec![
-                    FixtureParticipant {
-                        purpose: "customer".into(),
-                        user_id: None,
-                    },
-                    FixtureParticipant {
-                        purpose: "agent".into(),
-                        user_id: self.agents[r.agent].genesys.clone(),
-                    },
-                ],
+                participants: direct(self.agents[r.agent].genesys.clone()),
             });
         }
         Ok(())

@@ -6,103 +6,59 @@ pub(super) type Malformed = (String, &'static str, &'static str, &'static str);
 
 /// Malformed rows of the wide CSV, `width` fields wide unless the case is the width.
 pub(super) fn csv_rows(width: usize) -> Vec<Malformed> {
-    let pad = |fields: Vec<&str>| -> String {
-        let mut v: Vec<String> = fields.iter().map(|s| (*s).to_owned()).collect();
-        while v.len() < width {
-            v.push(String::new());
+    // Evaluation `n` (id 9000n, contact 690000n), a call scored on the Inbound Support form: the
+    // first thirteen columns, then the agent's five unless `agent` is false, padded to `width`.
+    let row = |n: u32, evaluated_at: &str, total: &str, agent: bool| -> String {
+        let (id, contact) = (format!("9000{n}"), format!("690000{n}"));
+        let mut v: Vec<String> = [
+            id.as_str(),
+            contact.as_str(),
+            "",
+            "CALL",
+            "2024-02-01T10:00:00Z",
+            "12",
+            "Inbound Support v3",
+            "percentage",
+            "evaluation",
+            "SCORED",
+            evaluated_at,
+            "",
+            total,
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        if agent {
+            v.extend(["", "", "1010", "x@example.com", "x@example.com"].map(str::to_owned));
         }
+        v.resize(width.max(v.len()), String::new());
         v.join(",")
     };
     vec![
         (
-            pad(vec![
-                "90001",
-                "6900001",
-                "",
-                "CALL",
-                "2024-02-01T10:00:00Z",
-                "12",
-                "Inbound Support v3",
-                "percentage",
-                "evaluation",
-                "SCORED",
+            row(
+                1,
                 "2024-02-02T10:00:00Z",
-                "",
                 "eighty<script>document.title='pwned'</script>",
-                "",
-                "",
-                "1010",
-                "x@example.com",
-                "x@example.com",
-            ]),
+                true,
+            ),
             "malformed: score is not a number",
             "quarantined",
             "total_score",
         ),
         (
-            format!(
-                "{},extra",
-                pad(vec![
-                    "90002",
-                    "6900002",
-                    "",
-                    "CALL",
-                    "2024-02-01T10:00:00Z",
-                    "12",
-                    "Inbound Support v3",
-                    "percentage",
-                    "evaluation",
-                    "SCORED",
-                    "2024-02-02T10:00:00Z",
-                    "",
-                    "80"
-                ])
-            ),
+            format!("{},extra", row(2, "2024-02-02T10:00:00Z", "80", false)),
             "malformed: a stray comma adds a field",
             "quarantined",
             "fields but the header has",
         ),
         (
-            pad(vec![
-                "90003",
-                "6900003",
-                "",
-                "CALL",
-                "2024-02-01T10:00:00Z",
-                "12",
-                "Inbound Support v3",
-                "percentage",
-                "evaluation",
-                "SCORED",
-                "2023-02-30T10:00:00Z",
-                "",
-                "80",
-                "",
-                "",
-                "1010",
-                "x@example.com",
-                "x@example.com",
-            ]),
+            row(3, "2023-02-30T10:00:00Z", "80", true),
             "malformed: impossible date",
             "quarantined",
             "evaluated_at",
         ),
         (
-            pad(vec![
-                "90004",
-                "6900004",
-                "",
-                "CALL",
-                "2024-02-01T10:00:00Z",
-                "12",
-                "Inbound Support v3",
-                "percentage",
-                "evaluation",
-                "SCORED",
-                "2024-02-02T10:00:00Z",
-                "",
-                "80",
-            ]),
+            row(4, "2024-02-02T10:00:00Z", "80", false),
             "malformed: no agent identifier",
             "quarantined",
             "agent",

@@ -161,6 +161,20 @@ fn participants(who: Option<String>) -> Vec<FixtureParticipant> {
     ]
 }
 
+/// The participants of a conversation that reached agent `who` directly: the customer, the agent.
+fn direct(who: Option<String>) -> Vec<FixtureParticipant> {
+    vec![
+        FixtureParticipant {
+            purpose: "customer".into(),
+            user_id: None,
+        },
+        FixtureParticipant {
+            purpose: "agent".into(),
+            user_id: who,
+        },
+    ]
+}
+
 /// Writes the dataset into `out`.
 ///
 /// # Errors
@@ -319,16 +333,7 @@ pub fn generate_with(n: usize, seed: u64, out: &Path, all_formats: bool) -> Resu
             conversation_id: uuid(&mut rng),
             start,
             end: start.checked_add(jiff::SignedDuration::from_secs(300))?,
-            participants: vec![
-                FixtureParticipant {
-                    purpose: "customer".into(),
-                    user_id: None,
-                },
-                FixtureParticipant {
-                    purpose: "agent".into(),
-                    user_id: who,
-                },
-            ],
+            participants: direct(who),
         });
     }
     let secret: String = (0..32)
