@@ -4,26 +4,21 @@
 use super::*;
 
 pub(super) fn assign_ids(form: &mut EvaluationForm, fresh_context: bool) {
-    let new = || Some(Uuid::new_v4().to_string());
-    form.id = new();
-    if fresh_context || form.context_id.is_none() {
-        form.context_id = new();
-    }
-    for g in &mut form.question_groups {
-        g.id = new();
-        if fresh_context || g.context_id.is_none() {
-            g.context_id = new();
+    // Every element gets a new id; its context id (what stays across versions) only when the
+    // form is new or the element has none.
+    let assign = |id: &mut Option<String>, context_id: &mut Option<String>| {
+        *id = Some(Uuid::new_v4().to_string());
+        if fresh_context || context_id.is_none() {
+            *context_id = Some(Uuid::new_v4().to_string());
         }
+    };
+    assign(&mut form.id, &mut form.context_id);
+    for g in &mut form.question_groups {
+        assign(&mut g.id, &mut g.context_id);
         for q in &mut g.questions {
-            q.id = new();
-            if fresh_context || q.context_id.is_none() {
-                q.context_id = new();
-            }
+            assign(&mut q.id, &mut q.context_id);
             for o in &mut q.answer_options {
-                o.id = new();
-                if fresh_context || o.context_id.is_none() {
-                    o.context_id = new();
-                }
+                assign(&mut o.id, &mut o.context_id);
             }
         }
     }
