@@ -14,6 +14,10 @@
 //! - `person/permission/ViewOrg` lists only *active* persons; inactive ones are found only by
 //!   `person/{id}` (the directory pitfall of §5).
 //! - A seeded `fault_rate` of GETs answer 503.
+//!
+//! One file per API area: `session`, `forms`, `people`, `contacts` (contacts and their
+//! evaluations). This file holds the dataset, the state, the admission of each request (session,
+//! CSRF token, faults) and the router.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -28,6 +32,16 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+mod contacts;
+mod forms;
+mod people;
+mod session;
+
+use contacts::{eval_comments, eval_detail, eval_list, search};
+use forms::forms;
+use people::{person, persons};
+use session::{authorize, logout};
 
 /// An API user.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -240,74 +254,6 @@ fn error(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(serde_json::json!({"message": message}))).into_response()
 }
 
-async fn authorize(State(s): State<CalabrioState>, body: axum::body::Bytes) -> Response {
-    let mut inner = s.lock();
-    inner.stats.requests += 1;
-    let Ok(value) = serde_json::from_slice::<Value>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "body is not JSON");
-    };
-    let (creds, legacy) = match &value {
-        Value::Object(_) if inner.settings.legacy_login => {
-            return error(StatusCode::BAD_REQUEST, "expected an array body");
-        }
-        Value::Object(_) => (value.clone(), false),
-        Value::Array(items) if items.len() == 1 => (items[0].clone(), true),
-        _ => return error(StatusCode::BAD_REQUEST, "expected a login object"),
-    };
-    let user = creds
-        .get("userId")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let password = creds
-        .get("password")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    if !inner
-        .data
-        .api_users
-        .iter()
-        .any(|u| u.user_id == user && u.password == password)
-    {
-        return error(StatusCode::UNAUTHORIZED, "invalid credentials");
-    }
-    let n = inner.next_session;
-    inner.next_session += 1;
-    let sid = format!("hz-{n:08}-{}", inner.rng.random_range(100_000..999_999u32));
-    let csrf = legacy.then(|| format!("csrf-{}", inner.rng.random_range(100_000..999_999u32)));
-    inner.sessions.insert(
-        sid.clone(),
-        Session {
-            used: 0,
-            csrf: csrf.clone(),
-        },
-    );
-    inner.stats.logins += 1;
-    let mut headers = HeaderMap::new();
-    if let Ok(v) = format!("hazelcast.sessionId={sid}; Path=/; HttpOnly").parse() {
-        headers.append(header::SET_COOKIE, v);
-    }
-    if let Some(t) = &csrf
-        && let Ok(v) = format!("CSRFTOKEN={t}; Path=/").parse()
-    {
-        headers.append(header::SET_COOKIE, v);
-    }
-    let body = if legacy {
-        serde_json::json!([{"id": "recording", "sessionId": sid}])
-    } else {
-        serde_json::json!({"sessionId": sid})
-    };
-    (StatusCode::OK, headers, axum::Json(body)).into_response()
-}
-
-async fn logout(State(s): State<CalabrioState>, headers: HeaderMap) -> Response {
-    let mut inner = s.lock();
-    inner.stats.requests += 1;
-    if let Some(sid) = cookie(&headers, "hazelcast.sessionId") {
-        inner.sessions.remove(&sid);
-    }
-    StatusCode::OK.into_response()
-}
-
 /// Checks the session and the fault dice; `Err` is the status and message to answer.
 fn admit(inner: &mut Inner, headers: &HeaderMap) -> Result<(), (StatusCode, &'static str)> {
     inner.stats.requests += 1;
@@ -350,226 +296,6 @@ fn admit(inner: &mut Inner, headers: &HeaderMap) -> Result<(), (StatusCode, &'st
 
 fn json(v: Value) -> Response {
     axum::Json(v).into_response()
-}
-
-async fn forms(State(s): State<CalabrioState>, headers: HeaderMap) -> Response {
-    let mut inner = s.lock();
-    if let Err((status, message)) = admit(&mut inner, &headers) {
-        return error(status, message);
-    }
-    json(Value::Array(inner.data.forms.clone()))
-}
-
-async fn persons(State(s): State<CalabrioState>, headers: HeaderMap) -> Response {
-    let mut inner = s.lock();
-    if let Err((status, message)) = admit(&mut inner, &headers) {
-        return error(status, message);
-    }
-    let active: Vec<Value> = inner
-        .data
-        .persons
-        .iter()
-        .filter(|p| p.get("active").and_then(Value::as_bool) != Some(false))
-        .cloned()
-        .collect();
-    json(Value::Array(active))
-}
-
-async fn person(
-    State(s): State<CalabrioState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let mut inner = s.lock();
-    if let Err((status, message)) = admit(&mut inner, &headers) {
-        return error(status, message);
-    }
-    let found = inner.data.persons.iter().find(|p| {
-        p.get("personId").map(|v| match v {
-            Value::Number(n) => n.to_string(),
-            Value::String(s) => s.clone(),
-            _ => String::new(),
-        }) == Some(id.clone())
-    });
-    match found {
-        Some(p) => json(p.clone()),
-        None => error(StatusCode::NOT_FOUND, "no such person"),
-    }
-}
-
-#[derive(Deserialize)]
-struct SearchParams {
-    #[serde(rename = "beginDate")]
-    begin: Option<String>,
-    #[serde(rename = "endDate")]
-    end: Option<String>,
-    #[serde(rename = "searchStats")]
-    stats: Option<bool>,
-    limit: Option<usize>,
-}
-
-async fn search(
-    State(s): State<CalabrioState>,
-    headers: HeaderMap,
-    Query(q): Query<SearchParams>,
-) -> Response {
-    let mut inner = s.lock();
-    if let Err((status, message)) = admit(&mut inner, &headers) {
-        return error(status, message);
-    }
-    let parse = |d: &Option<String>| {
-        d.as_deref()
-            .map(str::parse::<jiff::civil::Date>)
-            .transpose()
-    };
-    let (Ok(begin), Ok(end)) = (parse(&q.begin), parse(&q.end)) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "beginDate/endDate must be YYYY-MM-DD",
-        );
-    };
-    let day_of = |c: &Value| {
-        c.get("startTime")
-            .and_then(Value::as_i64)
-            .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
-            .map(|t| jiff::tz::TimeZone::UTC.to_datetime(t).date())
-    };
-    let matching: Vec<&DatasetContact> = inner
-        .data
-        .contacts
-        .iter()
-        .filter(|c| match day_of(&c.contact) {
-            Some(d) => begin.is_none_or(|b| d >= b) && end.is_none_or(|e| d <= e),
-            None => false,
-        })
-        .collect();
-    if q.stats == Some(true) {
-        return json(serde_json::json!({"count": matching.len()}));
-    }
-    let total = matching.len();
-    let (start, last) = headers
-        .get(header::RANGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("items="))
-        .and_then(|v| v.split_once('-'))
-        .and_then(|(a, b)| {
-            Some((
-                a.trim().parse::<usize>().ok()?,
-                b.trim().parse::<usize>().ok()?,
-            ))
-        })
-        .unwrap_or((0, usize::MAX - 1));
-    let cap = q
-        .limit
-        .unwrap_or(usize::MAX)
-        .min(inner.settings.max_page)
-        .max(1);
-    let end_excl = (last.saturating_add(1))
-        .min(start.saturating_add(cap))
-        .min(total);
-    let page: Vec<Value> = matching
-        .get(start.min(total)..end_excl.max(start.min(total)))
-        .unwrap_or_default()
-        .iter()
-        .map(|c| {
-            let mut v = c.contact.clone();
-            if let (Value::Object(m), Some(first)) = (&mut v, c.evaluations.first()) {
-                m.insert(
-                    "evaluation".into(),
-                    serde_json::json!({
-                        "id": first.detail.get("id"),
-                        "evaluated": first.detail.get("evaluated"),
-                    }),
-                );
-            }
-            v
-        })
-        .collect();
-    inner.stats.pages += 1;
-    let mut h = HeaderMap::new();
-    if let Ok(v) = format!(
-        "items {}-{}/{total}",
-        start,
-        (start + page.len()).saturating_sub(1)
-    )
-    .parse()
-    {
-        h.insert(header::CONTENT_RANGE, v);
-    }
-    (StatusCode::OK, h, axum::Json(Value::Array(page))).into_response()
-}
-
-fn contact_of<'a>(inner: &'a Inner, cid: &str) -> Option<&'a DatasetContact> {
-    inner.by_id.get(cid).map(|&i| &inner.data.contacts[i])
-}
-
-async fn eval_list(
-    State(s): State<CalabrioState>,
-    headers: HeaderMap,
-    Path(cid): Path<String>,
-) -> Response {
-    let mut inner = s.lock();
-    if let Err((status, message)) = admit(&mut inner, &headers) {
-        return error(status, message);
-    }
-    match contact_of(&inner, &cid) {
-        Some(c) => json(Value::Array(
-            c.evaluations
-                .iter()
-                .map(|e| {
-                    serde_json::json!({
-                        "id": e.detail.get("id"),
-                        "evaluated": e.detail.get("evaluated"),
-                        "state": e.detail.get("state"),
-                    })
-                })
-                .collect(),
-        )),
-        None => error(StatusCode::NOT_FOUND, "no such contact"),
-    }
-}
-
-fn find_eval<'a>(inner: &'a Inner, cid: &str, eid: &str) -> Option<&'a DatasetEvaluation> {
-    contact_of(inner, cid)?
-        .evaluations
-        .iter()
-        .find(|e| id_of(&e.detail).as_deref() == Some(eid))
-}
-
-/// Answers with `what` of the evaluation `eid` of contact `cid`, after the session checks.
-fn with_eval(
-    s: &CalabrioState,
-    headers: &HeaderMap,
-    cid: &str,
-    eid: &str,
-    what: impl FnOnce(&DatasetEvaluation) -> Value,
-) -> Response {
-    let mut inner = s.lock();
-    if let Err((status, message)) = admit(&mut inner, headers) {
-        return error(status, message);
-    }
-    match find_eval(&inner, cid, eid) {
-        Some(e) => json(what(e)),
-        None => error(StatusCode::NOT_FOUND, "no such evaluation"),
-    }
-}
-
-async fn eval_detail(
-    State(s): State<CalabrioState>,
-    headers: HeaderMap,
-    Path((cid, eid)): Path<(String, String)>,
-) -> Response {
-    with_eval(&s, &headers, &cid, &eid, |e| e.detail.clone())
-}
-
-async fn eval_comments(
-    State(s): State<CalabrioState>,
-    headers: HeaderMap,
-    Path((cid, eid)): Path<(String, String)>,
-) -> Response {
-    with_eval(&s, &headers, &cid, &eid, |e| {
-        Value::Array(e.comments.clone())
-    })
 }
 
 async fn not_found() -> Response {

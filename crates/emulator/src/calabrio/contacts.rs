@@ -1,0 +1,179 @@
+//! Contacts and their evaluations: the contact search (by start date, `searchStats`, pages by
+//! `Range: items=a-b`), and each contact's evaluations, their detail and comments.
+
+use super::*;
+
+#[derive(Deserialize)]
+pub(super) struct SearchParams {
+    #[serde(rename = "beginDate")]
+    begin: Option<String>,
+    #[serde(rename = "endDate")]
+    end: Option<String>,
+    #[serde(rename = "searchStats")]
+    stats: Option<bool>,
+    limit: Option<usize>,
+}
+
+pub(super) async fn search(
+    State(s): State<CalabrioState>,
+    headers: HeaderMap,
+    Query(q): Query<SearchParams>,
+) -> Response {
+    let mut inner = s.lock();
+    if let Err((status, message)) = admit(&mut inner, &headers) {
+        return error(status, message);
+    }
+    let parse = |d: &Option<String>| {
+        d.as_deref()
+            .map(str::parse::<jiff::civil::Date>)
+            .transpose()
+    };
+    let (Ok(begin), Ok(end)) = (parse(&q.begin), parse(&q.end)) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "beginDate/endDate must be YYYY-MM-DD",
+        );
+    };
+    let day_of = |c: &Value| {
+        c.get("startTime")
+            .and_then(Value::as_i64)
+            .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+            .map(|t| jiff::tz::TimeZone::UTC.to_datetime(t).date())
+    };
+    let matching: Vec<&DatasetContact> = inner
+        .data
+        .contacts
+        .iter()
+        .filter(|c| match day_of(&c.contact) {
+            Some(d) => begin.is_none_or(|b| d >= b) && end.is_none_or(|e| d <= e),
+            None => false,
+        })
+        .collect();
+    if q.stats == Some(true) {
+        return json(serde_json::json!({"count": matching.len()}));
+    }
+    let total = matching.len();
+    let (start, last) = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("items="))
+        .and_then(|v| v.split_once('-'))
+        .and_then(|(a, b)| {
+            Some((
+                a.trim().parse::<usize>().ok()?,
+                b.trim().parse::<usize>().ok()?,
+            ))
+        })
+        .unwrap_or((0, usize::MAX - 1));
+    let cap = q
+        .limit
+        .unwrap_or(usize::MAX)
+        .min(inner.settings.max_page)
+        .max(1);
+    let end_excl = (last.saturating_add(1))
+        .min(start.saturating_add(cap))
+        .min(total);
+    let page: Vec<Value> = matching
+        .get(start.min(total)..end_excl.max(start.min(total)))
+        .unwrap_or_default()
+        .iter()
+        .map(|c| {
+            let mut v = c.contact.clone();
+            if let (Value::Object(m), Some(first)) = (&mut v, c.evaluations.first()) {
+                m.insert(
+                    "evaluation".into(),
+                    serde_json::json!({
+                        "id": first.detail.get("id"),
+                        "evaluated": first.detail.get("evaluated"),
+                    }),
+                );
+            }
+            v
+        })
+        .collect();
+    inner.stats.pages += 1;
+    let mut h = HeaderMap::new();
+    if let Ok(v) = format!(
+        "items {}-{}/{total}",
+        start,
+        (start + page.len()).saturating_sub(1)
+    )
+    .parse()
+    {
+        h.insert(header::CONTENT_RANGE, v);
+    }
+    (StatusCode::OK, h, axum::Json(Value::Array(page))).into_response()
+}
+
+fn contact_of<'a>(inner: &'a Inner, cid: &str) -> Option<&'a DatasetContact> {
+    inner.by_id.get(cid).map(|&i| &inner.data.contacts[i])
+}
+
+pub(super) async fn eval_list(
+    State(s): State<CalabrioState>,
+    headers: HeaderMap,
+    Path(cid): Path<String>,
+) -> Response {
+    let mut inner = s.lock();
+    if let Err((status, message)) = admit(&mut inner, &headers) {
+        return error(status, message);
+    }
+    match contact_of(&inner, &cid) {
+        Some(c) => json(Value::Array(
+            c.evaluations
+                .iter()
+                .map(|e| {
+                    serde_json::json!({
+                        "id": e.detail.get("id"),
+                        "evaluated": e.detail.get("evaluated"),
+                        "state": e.detail.get("state"),
+                    })
+                })
+                .collect(),
+        )),
+        None => error(StatusCode::NOT_FOUND, "no such contact"),
+    }
+}
+
+fn find_eval<'a>(inner: &'a Inner, cid: &str, eid: &str) -> Option<&'a DatasetEvaluation> {
+    contact_of(inner, cid)?
+        .evaluations
+        .iter()
+        .find(|e| id_of(&e.detail).as_deref() == Some(eid))
+}
+
+/// Answers with `what` of the evaluation `eid` of contact `cid`, after the session checks.
+fn with_eval(
+    s: &CalabrioState,
+    headers: &HeaderMap,
+    cid: &str,
+    eid: &str,
+    what: impl FnOnce(&DatasetEvaluation) -> Value,
+) -> Response {
+    let mut inner = s.lock();
+    if let Err((status, message)) = admit(&mut inner, headers) {
+        return error(status, message);
+    }
+    match find_eval(&inner, cid, eid) {
+        Some(e) => json(what(e)),
+        None => error(StatusCode::NOT_FOUND, "no such evaluation"),
+    }
+}
+
+pub(super) async fn eval_detail(
+    State(s): State<CalabrioState>,
+    headers: HeaderMap,
+    Path((cid, eid)): Path<(String, String)>,
+) -> Response {
+    with_eval(&s, &headers, &cid, &eid, |e| e.detail.clone())
+}
+
+pub(super) async fn eval_comments(
+    State(s): State<CalabrioState>,
+    headers: HeaderMap,
+    Path((cid, eid)): Path<(String, String)>,
+) -> Response {
+    with_eval(&s, &headers, &cid, &eid, |e| {
+        Value::Array(e.comments.clone())
+    })
+}
