@@ -19,10 +19,7 @@ pub(super) async fn search(
     headers: HeaderMap,
     Query(q): Query<SearchParams>,
 ) -> Response {
-    let mut inner = s.lock();
-    if let Err((status, message)) = admit(&mut inner, &headers) {
-        return error(status, message);
-    }
+    let mut inner = admitted!(s, &headers);
     let parse = |d: &Option<String>| {
         d.as_deref()
             .map(str::parse::<jiff::civil::Date>)
@@ -114,10 +111,7 @@ pub(super) async fn eval_list(
     headers: HeaderMap,
     Path(cid): Path<String>,
 ) -> Response {
-    let mut inner = s.lock();
-    if let Err((status, message)) = admit(&mut inner, &headers) {
-        return error(status, message);
-    }
+    let inner = admitted!(s, &headers);
     match contact_of(&inner, &cid) {
         Some(c) => json(Value::Array(
             c.evaluations
@@ -150,10 +144,7 @@ fn with_eval(
     eid: &str,
     what: impl FnOnce(&DatasetEvaluation) -> Value,
 ) -> Response {
-    let mut inner = s.lock();
-    if let Err((status, message)) = admit(&mut inner, headers) {
-        return error(status, message);
-    }
+    let inner = admitted!(s, headers);
     match find_eval(&inner, cid, eid) {
         Some(e) => json(what(e)),
         None => error(StatusCode::NOT_FOUND, "no such evaluation"),

@@ -3,9 +3,6 @@
 use super::*;
 
 pub(super) async fn forms(State(s): State<CalabrioState>, headers: HeaderMap) -> Response {
-    let mut inner = s.lock();
-    if let Err((status, message)) = admit(&mut inner, &headers) {
-        return error(status, message);
-    }
+    let inner = admitted!(s, &headers);
     json(Value::Array(inner.data.forms.clone()))
 }

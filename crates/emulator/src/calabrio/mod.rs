@@ -33,6 +33,18 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// The state, locked, for a request [`admit`] lets through; otherwise the handler answers with
+/// the refusal.
+macro_rules! admitted {
+    ($s:expr, $headers:expr) => {{
+        let mut inner = $s.lock();
+        if let Err((status, message)) = admit(&mut inner, $headers) {
+            return error(status, message);
+        }
+        inner
+    }};
+}
+
 mod contacts;
 mod forms;
 mod people;

@@ -4,10 +4,7 @@
 use super::*;
 
 pub(super) async fn persons(State(s): State<CalabrioState>, headers: HeaderMap) -> Response {
-    let mut inner = s.lock();
-    if let Err((status, message)) = admit(&mut inner, &headers) {
-        return error(status, message);
-    }
+    let inner = admitted!(s, &headers);
     let active: Vec<Value> = inner
         .data
         .persons
@@ -23,10 +20,7 @@ pub(super) async fn person(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let mut inner = s.lock();
-    if let Err((status, message)) = admit(&mut inner, &headers) {
-        return error(status, message);
-    }
+    let inner = admitted!(s, &headers);
     let found = inner.data.persons.iter().find(|p| {
         p.get("personId").map(|v| match v {
             Value::Number(n) => n.to_string(),
