@@ -170,6 +170,16 @@ pub struct Settings {
     /// A create with `status: FINISHED` and full answers is stored submitted (default). Off: an
     /// org that stores it `INPROGRESS`, unsubmitted, whatever the request said (unverified #3).
     pub finished_on_create: bool,
+    /// Longest overall and agent comments of an evaluation, as Genesys' help pages state for
+    /// evaluations created since 2024-02-19 (4000); counted as a Java string's length (UTF-16 code
+    /// units). A longer one answers 400 `invalid.value` on create and update; 0: no limit.
+    pub comment_limit: usize,
+    /// Longest private comments and comments of one answer (help pages: 2000); 0: no limit.
+    pub answer_comment_limit: usize,
+    /// Genesys refuses to re-score or delete an evaluation this many days after its creation (a
+    /// Genesys answer on its developer forum: 90), on the emulator's clock: `PUT` answers 400
+    /// `quality.evaluation.too.old.to.score`, `DELETE` a 400. 0: no window.
+    pub edit_window_days: u32,
 }
 
 impl Default for Settings {
@@ -204,6 +214,9 @@ impl Default for Settings {
             fatal_keeps_total: false,
             max_query_page_size: 200,
             finished_on_create: true,
+            comment_limit: 4000,
+            answer_comment_limit: 2000,
+            edit_window_days: 90,
         }
     }
 }
@@ -275,6 +288,10 @@ pub(crate) struct Store {
     /// Fault: every evaluation update is applied and its connection dropped.
     pub(crate) drop_update_answers: bool,
     pub(crate) throttled_until: Option<Timestamp>,
+    /// An outage: every route answers 503 until then.
+    pub(crate) outage_until: Option<Timestamp>,
+    /// Refusals staged by tests: (HTTP method, evaluation id) → (status, code).
+    pub(crate) refusals: HashMap<(String, String), (u16, String)>,
     /// Evaluations a stale index leaves out of queries by agent or evaluator (tests).
     pub(crate) hidden_from_pages: std::collections::HashSet<String>,
     pub(crate) agent_creates: HashMap<String, VecDeque<Timestamp>>,
@@ -335,6 +352,8 @@ pub struct Stats {
     pub publishes_dropped: AtomicU64,
     /// 429s without `Retry-After`.
     pub throttled_without_retry_after: AtomicU64,
+    /// Requests answered 503 during an outage.
+    pub outage_answers: AtomicU64,
     /// Creates that carried an `Idempotency-Key` already used (replayed or not).
     pub repeated_keys: AtomicU64,
     /// Every request body that did not match its official model: `operation: violation`.
@@ -560,6 +579,35 @@ impl EmulatorState {
             .checked_add(SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX))
             .unwrap_or(Timestamp::MAX);
         self.store().throttled_until = Some(until);
+    }
+
+    /// From now on, every `method` (`GET`, `PUT`, `DELETE`) of evaluation `id` is answered
+    /// `status` with `code`, for that evaluation alone (tests of one item's refusal).
+    pub fn refuse(&self, method: &str, id: &str, status: u16, code: &str) {
+        self.store().refusals.insert(
+            (method.to_owned(), id.to_owned()),
+            (status, code.to_owned()),
+        );
+    }
+
+    /// A refusal staged with [`EmulatorState::refuse`], as its answer.
+    pub(crate) fn refusal(&self, method: &str, id: &str) -> Option<(u16, String)> {
+        self.store()
+            .refusals
+            .get(&(method.to_owned(), id.to_owned()))
+            .cloned()
+    }
+
+    /// From now on, for `d` of the emulator's clock, every route (tokens included) answers 503
+    /// `service.unavailable`: an outage (tests).
+    pub fn outage(&self, d: std::time::Duration) {
+        let until = self
+            .inner
+            .clock
+            .now()
+            .checked_add(SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX))
+            .unwrap_or(Timestamp::MAX);
+        self.store().outage_until = Some(until);
     }
 
     /// Fault, switched at run time: every evaluation update is applied and its connection dropped

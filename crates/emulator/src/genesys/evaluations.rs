@@ -10,6 +10,87 @@ pub(super) fn usable(st: &EmulatorState, u: &FixtureUser) -> bool {
     u.state == "active" || st.inner.settings.accept_inactive_users
 }
 
+/// Genesys' published comment limits (help pages: 4000 characters of overall and agent comments,
+/// 2000 of private comments and of each answer's comments, for evaluations created since
+/// 2024-02-19), counted as a Java string's `length()`: UTF-16 code units. The first comment over
+/// its limit answers 400 `invalid.value`, naming the field.
+fn comments_too_long(st: &EmulatorState, answers: &ScoringSet) -> Option<Response> {
+    let s = &st.inner.settings;
+    let over = |field: &str, text: Option<&String>, limit: usize| -> Option<Response> {
+        let n = text.map_or(0, |t| t.encode_utf16().count());
+        (limit > 0 && n > limit).then(|| {
+            error(
+                StatusCode::BAD_REQUEST,
+                "invalid.value",
+                format!("{field} is {n} characters long; the maximum is {limit}"),
+            )
+        })
+    };
+    over(
+        "answers.comments",
+        answers.comments.as_ref(),
+        s.comment_limit,
+    )
+    .or_else(|| {
+        over(
+            "answers.agentComments",
+            answers.agent_comments.as_ref(),
+            s.comment_limit,
+        )
+    })
+    .or_else(|| {
+        over(
+            "answers.privateComments",
+            answers.private_comments.as_ref(),
+            s.answer_comment_limit,
+        )
+    })
+    .or_else(|| {
+        answers
+            .question_group_scores
+            .iter()
+            .flat_map(|g| &g.question_scores)
+            .find_map(|q| {
+                over(
+                    &format!("comments of question {}", q.question_id),
+                    q.comments.as_ref(),
+                    s.answer_comment_limit,
+                )
+            })
+    })
+}
+
+/// A refusal a test staged for `method` on evaluation `id`.
+fn staged_refusal(st: &EmulatorState, method: &str, id: &str) -> Option<Response> {
+    st.refusal(method, id).map(|(status, code)| {
+        error(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            &code,
+            format!("{method} of evaluation {id} refused (staged)"),
+        )
+    })
+}
+
+/// Whether evaluation `e` is past Genesys' edit window (re-scores and deletions refused), on the
+/// emulator's clock.
+fn past_edit_window(st: &EmulatorState, e: &Evaluation) -> Option<String> {
+    let days = st.inner.settings.edit_window_days;
+    if days == 0 {
+        return None;
+    }
+    let created: Timestamp = e.created_date.as_deref()?.parse().ok()?;
+    let closes = created
+        .checked_add(SignedDuration::from_hours(24 * i64::from(days)))
+        .ok()?;
+    (st.inner.clock.now() >= closes).then(|| {
+        format!(
+            "Evaluation {} was created {}: evaluations cannot be signed-off, re-scored or deleted after {days} days of creation",
+            e.id,
+            e.created_date.as_deref().unwrap_or("")
+        )
+    })
+}
+
 pub(crate) async fn create_evaluation(
     State(st): State<EmulatorState>,
     headers: HeaderMap,
@@ -179,6 +260,9 @@ pub(crate) async fn create_evaluation(
             format!("An evaluation for this conversation already exists ({conversation_id})"),
         );
     }
+    if let Some(r) = comments_too_long(&st, &req.answers) {
+        return r;
+    }
     let finished = req.status.as_deref() == Some("FINISHED");
     let answers = match crate::scoring::judge_with(st.rules(), &form, &req.answers, finished) {
         Ok(a) => a,
@@ -322,6 +406,9 @@ pub(crate) async fn get_evaluation(
     Path((conversation_id, evaluation_id)): Path<(String, String)>,
 ) -> Response {
     admit!(st, headers);
+    if let Some(r) = staged_refusal(&st, "GET", &evaluation_id) {
+        return r;
+    }
     let store = st.store();
     match store
         .evaluations
@@ -348,6 +435,9 @@ pub(crate) async fn update_evaluation(
 ) -> Response {
     admit!(st, headers);
     check_body!(st, "put_quality_conversation_evaluation", body);
+    if let Some(r) = staged_refusal(&st, "PUT", &evaluation_id) {
+        return r;
+    }
     let req: Evaluation = match parse_json(&body) {
         Ok(r) => r,
         Err(r) => return r,
@@ -365,6 +455,13 @@ pub(crate) async fn update_evaluation(
                 format!("Evaluation {evaluation_id} not found"),
             );
         };
+        if let Some(why) = past_edit_window(&st, &e.evaluation) {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "quality.evaluation.too.old.to.score",
+                format!("Evaluation is too old to score. {why}"),
+            );
+        }
         (
             e.evaluation
                 .evaluation_form
@@ -418,6 +515,9 @@ pub(crate) async fn update_evaluation(
             format!("Evaluation form {form_id} does not exist"),
         );
     };
+    if let Some(r) = req.answers.as_ref().and_then(|a| comments_too_long(&st, a)) {
+        return r;
+    }
     let finished = req.status.as_deref() == Some("FINISHED");
     let answers = match &req.answers {
         Some(a) => match crate::scoring::judge_with(st.rules(), &form, a, finished) {
@@ -481,6 +581,9 @@ pub(crate) async fn delete_evaluation(
     Path((conversation_id, evaluation_id)): Path<(String, String)>,
 ) -> Response {
     admit!(st, headers);
+    if let Some(r) = staged_refusal(&st, "DELETE", &evaluation_id) {
+        return r;
+    }
     let mut store = st.store();
     let Some(pos) = store
         .evaluations
@@ -493,6 +596,11 @@ pub(crate) async fn delete_evaluation(
             format!("Evaluation {evaluation_id} not found"),
         );
     };
+    if let Some(why) = past_edit_window(&st, &store.evaluations[pos].evaluation) {
+        // The forum answer says only that an API edit after the window is a 400; no code is
+        // published for a deletion.
+        return error(StatusCode::BAD_REQUEST, "bad.request", why);
+    }
     let removed = store.evaluations.remove(pos);
     Json(removed.evaluation).into_response()
 }

@@ -34,6 +34,25 @@ pub(crate) async fn faults(
             .sleep(std::time::Duration::from_millis(latency))
             .await;
     }
+    // An outage: every route (the token endpoint too) answers 503 until it ends.
+    let outage_until = st.store().outage_until;
+    if outage_until.is_some_and(|t| st.inner.clock.now() < t)
+        && !req.uri().path().starts_with("/emulator/")
+    {
+        st.inner
+            .stats
+            .requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        st.inner
+            .stats
+            .outage_answers
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service.unavailable",
+            "The service is temporarily unavailable (injected outage)",
+        );
+    }
     if req.uri().path().starts_with("/api/v2/") {
         let throttled_until = st.store().throttled_until;
         if throttled_until.is_some_and(|t| st.inner.clock.now() < t) {
