@@ -109,6 +109,21 @@ pub enum CreateFailure {
     StopRun,
 }
 
+/// What a failed request about one existing evaluation (read, update, delete) means for the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemFailure {
+    /// 404: the evaluation is not there.
+    Gone,
+    /// A 4xx about this evaluation (400, 409, 410, 422, …): that item is flagged with Genesys' code
+    /// and message, and the run goes on.
+    ThisItem,
+    /// Every request would fail alike (401 after one new token, 403, 415, credentials): stop.
+    StopRun,
+    /// A server error after the retries, a timeout, no answer, or throttling beyond patience: an
+    /// outage to wait out (`--follow`) or to stop cleanly on.
+    Outage,
+}
+
 impl GenesysError {
     /// What this error means for an evaluation create (see [`CreateFailure`]).
     pub fn create_failure(&self) -> CreateFailure {
@@ -221,6 +236,35 @@ impl GenesysError {
             GenesysError::Api { status, .. } => *status >= 500 || *status == 408,
             GenesysError::Undecodable { .. } => true,
             _ => false,
+        }
+    }
+
+    /// The service did not answer this request usefully: a server error (500, 502, 503, 504), a
+    /// timeout (408), or no answer at all. Not this item's fault: an outage to wait out.
+    pub fn is_outage(&self) -> bool {
+        match self {
+            GenesysError::Transport { .. } => true,
+            GenesysError::Api { status, .. } => matches!(*status, 408 | 500 | 502 | 503 | 504),
+            _ => false,
+        }
+    }
+
+    /// What a failed read, update or deletion of one evaluation means for a run that goes on:
+    /// [`ItemFailure`].
+    pub fn item_failure(&self) -> ItemFailure {
+        match self {
+            GenesysError::Api { status: 404, .. } => ItemFailure::Gone,
+            _ if self.is_outage() => ItemFailure::Outage,
+            GenesysError::Api {
+                status: 401 | 403 | 415,
+                ..
+            }
+            | GenesysError::Auth(_)
+            | GenesysError::Config(_) => ItemFailure::StopRun,
+            GenesysError::Throttled { .. } | GenesysError::Transport { .. } => ItemFailure::Outage,
+            GenesysError::Api { .. }
+            | GenesysError::Decode { .. }
+            | GenesysError::Undecodable { .. } => ItemFailure::ThisItem,
         }
     }
 

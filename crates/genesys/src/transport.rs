@@ -88,6 +88,9 @@ pub struct ClientConfig {
     /// successes earn one back; with the budget spent, failures are returned at once, so a long run
     /// against a failing service cannot storm it.
     pub retry_budget: i64,
+    /// Longest wait between two requests during an outage (every request failing): the client
+    /// backs off as a whole, one request at a time, doubling from `initial_backoff` up to this.
+    pub outage_max_backoff: Duration,
     /// The clock every wait and the request rate are measured on.
     pub clock: Clock,
 }
@@ -107,6 +110,7 @@ impl ClientConfig {
             initial_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(30),
             retry_budget: 500,
+            outage_max_backoff: Duration::from_secs(60),
             clock: Clock::system(),
         }
     }
@@ -135,7 +139,20 @@ struct Inner {
     /// 429s without `Retry-After` in a row (reset by any success).
     throttle_streak: std::sync::atomic::AtomicU32,
     paused_until: std::sync::Mutex<Option<SystemTime>>,
+    /// Requests in a row that met a server error or no answer (reset by any other answer).
+    failure_streak: std::sync::atomic::AtomicU32,
+    /// During an outage, one request at a time: the holder is the probe.
+    outage_gate: Arc<Mutex<()>>,
+    /// Requests sent while an outage was under way.
+    outage_requests: AtomicU64,
+    /// Back off as a whole during an outage (long runs); off, failures are returned as they come
+    /// (one-shot checks: preflight, probe).
+    patient: std::sync::atomic::AtomicBool,
 }
+
+/// Failures in a row (server errors or no answer, on any request of the client) that make an
+/// outage: from then on the client backs off as a whole.
+const OUTAGE_AFTER: u32 = 3;
 
 /// Whose evaluations a paged query reads.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -186,6 +203,10 @@ impl GenesysClient {
                 retries: AtomicU64::new(0),
                 throttle_streak: std::sync::atomic::AtomicU32::new(0),
                 paused_until: std::sync::Mutex::new(None),
+                failure_streak: std::sync::atomic::AtomicU32::new(0),
+                outage_gate: Arc::new(Mutex::new(())),
+                outage_requests: AtomicU64::new(0),
+                patient: std::sync::atomic::AtomicBool::new(true),
             }),
         })
     }
@@ -232,21 +253,108 @@ impl GenesysClient {
             });
     }
 
-    /// Waits while a short 429 has paused every request, then for the rate limiter.
-    async fn admit(&self) {
+    /// How long every request still waits (a 429's pause, or an outage's back-off).
+    fn paused_for(&self) -> Option<Duration> {
+        let until = *self
+            .inner
+            .paused_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        until
+            .and_then(|u| u.duration_since(self.clock().now()).ok())
+            .filter(|w| !w.is_zero())
+    }
+
+    /// Waits while a short 429 or an outage has paused every request, then for the rate limiter.
+    /// During an outage only one request is let through at a time (the returned guard, held until
+    /// its answer is in): the client probes, it does not send at the permitted rate.
+    async fn admit(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
         loop {
-            let until = *self
-                .inner
-                .paused_until
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            match until.and_then(|u| u.duration_since(self.clock().now()).ok()) {
-                Some(wait) if !wait.is_zero() => self.clock().sleep(wait).await,
-                _ => break,
+            if let Some(wait) = self.paused_for() {
+                self.clock().sleep(wait).await;
+                continue;
             }
+            if !self.in_outage() {
+                self.inner.limiter.until_ready().await;
+                self.inner.requests.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
+            let probe = Arc::clone(&self.inner.outage_gate).lock_owned().await;
+            if self.paused_for().is_some() {
+                continue; // the probe before us failed: wait for the next step
+            }
+            self.inner.limiter.until_ready().await;
+            self.inner.requests.fetch_add(1, Ordering::Relaxed);
+            if self.in_outage() {
+                self.inner.outage_requests.fetch_add(1, Ordering::Relaxed);
+                return Some(probe);
+            }
+            return None;
         }
-        self.inner.limiter.until_ready().await;
-        self.inner.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// True while requests keep failing (server errors, no answer): see [`OUTAGE_AFTER`].
+    pub fn in_outage(&self) -> bool {
+        self.inner.patient.load(Ordering::Relaxed)
+            && self.inner.failure_streak.load(Ordering::Relaxed) >= OUTAGE_AFTER
+    }
+
+    /// Whether the client backs off as a whole during an outage (the default, for long runs);
+    /// returns the previous setting. A one-shot check (preflight, probe) turns it off to report
+    /// failures as they come instead of waiting an outage out.
+    pub fn set_patient(&self, on: bool) -> bool {
+        self.inner.patient.swap(on, Ordering::Relaxed)
+    }
+
+    /// Requests in a row that met a server error or no answer (0 after any other answer).
+    pub fn failures_in_a_row(&self) -> u32 {
+        self.inner.failure_streak.load(Ordering::Relaxed)
+    }
+
+    /// Requests sent while an outage was under way (one at a time, backing off).
+    pub fn outage_requests(&self) -> u64 {
+        self.inner.outage_requests.load(Ordering::Relaxed)
+    }
+
+    /// How long until the client sends its next request during an outage (zero when none).
+    pub fn outage_wait(&self) -> Duration {
+        if self.in_outage() {
+            self.paused_for().unwrap_or_default()
+        } else {
+            Duration::ZERO
+        }
+    }
+
+    /// A request met a server error or no answer: from [`OUTAGE_AFTER`] in a row, every request
+    /// waits `initial_backoff × 2^n` (at most `outage_max_backoff`, equal jitter).
+    fn note_failure(&self) {
+        let n = self.inner.failure_streak.fetch_add(1, Ordering::Relaxed) + 1;
+        if n < OUTAGE_AFTER || !self.inner.patient.load(Ordering::Relaxed) {
+            return;
+        }
+        let cfg = &self.inner.cfg;
+        let step = (n - OUTAGE_AFTER).min(20);
+        let full = cfg
+            .initial_backoff
+            .max(Duration::from_millis(100))
+            .saturating_mul(1u32 << step)
+            .min(cfg.outage_max_backoff);
+        let wait = full / 2 + (full / 2).mul_f64(fastrand::f64());
+        if n == OUTAGE_AFTER {
+            tracing::warn!(
+                failures = n,
+                "Genesys is failing every request; backing off as a whole (one request at a time)."
+            );
+        }
+        self.pause(wait);
+    }
+
+    /// An answer other than a server error: the service is up.
+    fn note_answer(&self) {
+        let was = self.inner.failure_streak.swap(0, Ordering::Relaxed);
+        if was >= OUTAGE_AFTER {
+            tracing::warn!(failures = was, "Genesys answers again.");
+        }
     }
 
     /// A short 429 slows everyone: no request leaves before `wait` has passed.
@@ -282,7 +390,7 @@ impl GenesysClient {
         {
             return Ok(t.value.clone());
         }
-        self.admit().await;
+        let _probe = self.admit().await;
         let url = format!("{}/oauth/token", self.inner.cfg.login_url);
         let resp = self
             .inner
@@ -295,8 +403,16 @@ impl GenesysClient {
             .form(&[("grant_type", "client_credentials")])
             .send()
             .await
-            .map_err(|e| GenesysError::Auth(transport_message(&e)))?;
+            .map_err(|e| {
+                self.note_failure();
+                GenesysError::Auth(transport_message(&e))
+            })?;
         let status = resp.status();
+        if status.is_server_error() {
+            self.note_failure();
+        } else {
+            self.note_answer();
+        }
         let bytes = resp
             .bytes()
             .await
@@ -366,7 +482,7 @@ impl GenesysClient {
         loop {
             attempt += 1;
             let token = self.bearer(false).await?;
-            self.admit().await;
+            let probe = self.admit().await;
             let mut req = self
                 .inner
                 .http
@@ -385,6 +501,8 @@ impl GenesysClient {
             let resp = match req.send().await {
                 Ok(r) => r,
                 Err(e) => {
+                    self.note_failure();
+                    drop(probe);
                     let possibly_sent = !e.is_connect() && !e.is_builder();
                     let retry = resend == Resend::Safe || !possibly_sent;
                     if retry && attempt < cfg.max_attempts && self.spend(5) {
@@ -415,6 +533,7 @@ impl GenesysClient {
             let bytes = match resp.bytes().await {
                 Ok(b) => b,
                 Err(e) => {
+                    self.note_failure();
                     return Err(GenesysError::Transport {
                         url: path.to_owned(),
                         message: transport_message(&e),
@@ -422,6 +541,12 @@ impl GenesysClient {
                     });
                 }
             };
+            if matches!(status.as_u16(), 408 | 500 | 502 | 503 | 504) {
+                self.note_failure();
+            } else {
+                self.note_answer();
+            }
+            drop(probe);
             if status.is_success() {
                 self.earn();
                 self.inner.throttle_streak.store(0, Ordering::Relaxed);
