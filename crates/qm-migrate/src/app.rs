@@ -39,7 +39,11 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         }
     };
     let json_out = cli.json;
-    match runtime.block_on(dispatch(cli)) {
+    let result = runtime.block_on(async {
+        crate::interrupt::install();
+        dispatch(cli).await
+    });
+    match result {
         Ok(out) => {
             if json_out {
                 println!(
@@ -57,6 +61,21 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
                     .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
             }) {
                 return ExitCode::SUCCESS;
+            }
+            // A stop (a signal, an outage) loses nothing: the command said how far it got, and a
+            // plain re-run resumes. Done but not finished: 1, never 2.
+            if let Some(stopped) = crate::interrupt::stopped_in(&e) {
+                eprintln!("{stopped}");
+                return ExitCode::from(1);
+            }
+            if let Some(g) = e
+                .chain()
+                .find_map(|c| c.downcast_ref::<genesys::GenesysError>())
+                .filter(|g| g.is_outage())
+            {
+                eprintln!("error: {e:#}");
+                eprintln!("{}", crate::interrupt::Stopped::genesys_outage(g, "run"));
+                return ExitCode::from(1);
             }
             eprintln!("error: {e:#}");
             ExitCode::from(2)
@@ -137,33 +156,10 @@ pub fn client_today(client: &genesys::GenesysClient) -> jiff::civil::Date {
     jiff::tz::TimeZone::UTC.to_datetime(ts).date()
 }
 
-/// A switch that turns true on Ctrl-C or SIGTERM: the loader sends nothing new and lets in-flight
-/// requests settle.
+/// A switch that turns true on Ctrl-C or SIGTERM (see [`crate::interrupt`]): the loader sends
+/// nothing new and lets in-flight requests settle.
 pub fn stop_signal() -> tokio::sync::watch::Receiver<bool> {
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        #[cfg(unix)]
-        {
-            let mut term =
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(t) => t,
-                    Err(_) => {
-                        let _ = tokio::signal::ctrl_c().await;
-                        let _ = tx.send(true);
-                        return;
-                    }
-                };
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        #[cfg(not(unix))]
-        let _ = tokio::signal::ctrl_c().await;
-        eprintln!("Stopping: no new request leaves; waiting for the ones in flight.");
-        let _ = tx.send(true);
-    });
-    rx
+    crate::interrupt::receiver()
 }
 
 /// `report.html` beside the ledger.

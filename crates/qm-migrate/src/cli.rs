@@ -119,6 +119,9 @@ pub enum Command {
         /// Also delete the Legacy Migration Form (once no evaluation uses it).
         #[arg(long)]
         forms: bool,
+        /// Delete nothing: say what would be deleted, and what falls outside Genesys' edit window.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Serve a stand-in API until stopped.
     Emulator {
@@ -264,6 +267,15 @@ pub struct GenesysFlags {
     /// unverified #3).
     #[arg(long)]
     pub no_finished_on_create: bool,
+    /// Longest overall and agent comments (Genesys' help pages: 4000; 0: no limit).
+    #[arg(long, default_value_t = 4000)]
+    pub comment_limit: usize,
+    /// Longest private and answer comments (help pages: 2000; 0: no limit).
+    #[arg(long, default_value_t = 2000)]
+    pub answer_comment_limit: usize,
+    /// Re-scores and deletions are refused this many days after an evaluation's creation (0: never).
+    #[arg(long, default_value_t = 90)]
+    pub edit_window_days: u32,
     /// Run the emulator's clock this many times faster than real time.
     #[arg(long, default_value_t = 1.0)]
     pub time_scale: f64,
@@ -305,6 +317,9 @@ impl GenesysFlags {
             fatal_keeps_total: self.fatal_keeps_total,
             max_query_page_size: self.max_query_page_size,
             finished_on_create: !self.no_finished_on_create,
+            comment_limit: self.comment_limit,
+            answer_comment_limit: self.answer_comment_limit,
+            edit_window_days: self.edit_window_days,
         }
     }
 }

@@ -61,6 +61,11 @@ pub struct SyncConfig {
     /// A record gone from the source (or no longer an evaluation) whose evaluation exists in
     /// Genesys: `flag` (listed) or `delete` (that evaluation is deleted).
     pub on_withdraw: String,
+    /// Genesys refuses to re-score or delete an evaluation this many days after its creation (a
+    /// Genesys answer on its developer forum: 90). A change or withdrawal past it is listed, not
+    /// sent; `rollback` cannot delete such evaluations. 0: no window is assumed (Genesys' refusal
+    /// still tells).
+    pub edit_window_days: u32,
 }
 
 impl Default for SyncConfig {
@@ -68,6 +73,7 @@ impl Default for SyncConfig {
         SyncConfig {
             on_change: "update".into(),
             on_withdraw: "flag".into(),
+            edit_window_days: 90,
         }
     }
 }
@@ -208,9 +214,16 @@ pub struct FormConfig {
     /// `immediate` (release date = first send), `never` (neverRelease), `omit` (no release date,
     /// Genesys' default) — unverified #4.
     pub release_policy: String,
-    /// Longest comment carried (characters); a longer one quarantines its record (Genesys' own limit
-    /// is not documented: an assumption).
-    pub max_comment_chars: usize,
+    /// Longest overall (and agent) comment Genesys takes, in characters (help pages: 4000 for
+    /// evaluations created since 2024-02-19). A longer Calabrio comment is shortened to fit, with a
+    /// note saying where the full text is; never quarantined.
+    pub comment_limit: usize,
+    /// Longest private comment and answer comment Genesys takes (help pages: 2000).
+    pub answer_comment_limit: usize,
+    /// No longer used (comments are shortened to the limits above, never quarantined); accepted so
+    /// that older configuration files still load, with a warning.
+    #[serde(default, skip_serializing)]
+    pub max_comment_chars: Option<usize>,
 }
 
 impl Default for FormConfig {
@@ -222,7 +235,9 @@ impl Default for FormConfig {
             sections: Vec::new(),
             status: "FINISHED".into(),
             release_policy: "immediate".into(),
-            max_comment_chars: 100_000,
+            comment_limit: 4000,
+            answer_comment_limit: 2000,
+            max_comment_chars: None,
         }
     }
 }
@@ -445,6 +460,16 @@ impl Default for LedgerConfig {
     }
 }
 
+impl FormConfig {
+    /// Genesys' comment limits as configured.
+    pub fn comment_limits(&self) -> crate::pipeline::forms::comments::Limits {
+        crate::pipeline::forms::comments::Limits {
+            comments: self.comment_limit,
+            answer: self.answer_comment_limit,
+        }
+    }
+}
+
 impl Config {
     /// Reads and validates `path`; relative paths inside are taken relative to the file's folder.
     ///
@@ -465,6 +490,11 @@ impl Config {
         );
         cfg.validate()
             .with_context(|| format!("invalid config {}", path.display()))?;
+        if cfg.form.max_comment_chars.is_some() {
+            tracing::warn!(
+                "[form] max_comment_chars is no longer used: comments longer than Genesys takes are shortened to [form] comment_limit and answer_comment_limit, with a note naming where the full text is; no record is quarantined for a comment's length."
+            );
+        }
         Ok(cfg)
     }
 
@@ -561,6 +591,13 @@ impl Config {
         }
         if !["container", "mirror"].contains(&self.form.mode.as_str()) {
             bail!("[form] mode = '{}': container or mirror", self.form.mode);
+        }
+        if self.form.comment_limit < 200 || self.form.answer_comment_limit < 200 {
+            bail!(
+                "[form] comment_limit ({}) and answer_comment_limit ({}) must be at least 200 characters",
+                self.form.comment_limit,
+                self.form.answer_comment_limit
+            );
         }
         let step = self.form.score_step;
         if !(step > 0.0 && step <= 10.0 && (100.0 / step - (100.0 / step).round()).abs() < 1e-9) {
@@ -812,7 +849,8 @@ score_step = 1.0                  # 1 => options 0..100; 0.5 => 0, 0.5, ..., 100
 sections = []                     # Calabrio sections shown as their own (weight 0) question groups
 status = "FINISHED"               # unverified #3: FINISHED with full answers in one call
 release_policy = "immediate"      # immediate | never | omit (unverified #4)
-max_comment_chars = 100000        # a longer comment quarantines its record
+comment_limit = 4000              # Genesys' limit on overall comments (help pages); longer ones are shortened, the full text kept in the history
+answer_comment_limit = 2000       # Genesys' limit on private comments and each answer's comments
 
 [users]
 match_keys = ["email", "username"]  # also windows_login (DOMAIN\user), employee_id, mapping (needs mapping_file)
@@ -859,6 +897,7 @@ sections = []                     # Calabrio sections with a metric of their own
 [sync]
 on_change = "update"              # a record changed in Calabrio after its evaluation was created: update | flag
 on_withdraw = "flag"              # a record gone from Calabrio whose evaluation exists: flag | delete
+edit_window_days = 90             # Genesys refuses re-scores and deletions this many days after creation: past it, changes are listed, not sent
 
 [ledger]
 path = "qm-migrate.db"

@@ -13,11 +13,13 @@
 //! - [`config`] and [`cli`] — what the user says; [`sample`] — a synthetic Calabrio dataset with its
 //!   planted cases; [`demo`] — the whole job against the built-in emulators.
 
+pub mod accounting;
 pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod fsutil;
+pub mod interrupt;
 pub mod ledger;
 pub mod pipeline;
 pub mod sample;

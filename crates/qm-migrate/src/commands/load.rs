@@ -31,15 +31,16 @@ pub(crate) async fn command(
         stop: Some(stop_signal()),
     };
     let s = load::run(&cfg, &ledger, &client, &opts, &progress).await?;
+    let stopped = s.interrupted || s.outage.is_some();
     // The history channel: every record, whatever its fate (not on a dry run).
-    let (hist, card) = if dry_run {
+    let (hist, card) = if dry_run || stopped {
         (None, None)
     } else {
         let card = scorecard::run(&cfg, &ledger, &client, client_today(&client)).await?;
         (Some(history::write(&cfg, &ledger)?), Some(card))
     };
     let (records, dispositions, _) = ledger_counts(&ledger)?;
-    let code = exit_code(&dispositions, Some(&s.load));
+    let code = exit_code(&dispositions, Some(&s.load)).max(u8::from(stopped));
     Ok(Outcome {
         human: format!(
             "load: created {} now ({} adopted after an unknown outcome), rejected {}, deferred {}, unknown {}; estimated {} at the start, took {}{}{}\n{}",
@@ -50,10 +51,14 @@ pub(crate) async fn command(
             s.unknown_now,
             load::human_duration(s.eta_seconds),
             load::human_duration(s.elapsed_seconds),
-            if s.interrupted {
-                "; stopped by a signal: run load again to resume"
-            } else {
-                ""
+            match (&s.outage, s.interrupted) {
+                (Some(o), _) => format!(
+                    "; stopped: Genesys kept failing ({o}), {} requests sent during the outage: nothing is lost, run load again to resume (`load --follow` waits an outage out)",
+                    s.outage_requests
+                ),
+                (None, true) =>
+                    "; stopped by a signal: nothing is lost, run load again to resume".to_owned(),
+                (None, false) => String::new(),
             },
             if dry_run {
                 format!("; dry run: {} creates would be sent", s.would_send)

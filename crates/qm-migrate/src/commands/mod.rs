@@ -28,9 +28,6 @@ use serde_json::Value;
 
 use crate::app::*;
 use crate::cli::{Cli, Command};
-use crate::ledger::Ledger;
-#[allow(clippy::wildcard_imports)]
-use crate::*;
 
 /// What a command reports: a JSON summary (for `--json`), a human text, and the exit code.
 pub struct Outcome {
@@ -42,54 +39,7 @@ pub struct Outcome {
     pub code: u8,
 }
 
-/// Counts per disposition (all four keys) and the number of records of the latest extract.
-///
-/// # Errors
-/// Ledger errors.
-pub fn ledger_counts(ledger: &Ledger) -> Result<(u64, BTreeMap<String, u64>, u64)> {
-    let mut dispositions: BTreeMap<String, u64> = qm_model::Disposition::ALL
-        .iter()
-        .map(|d| (d.as_str().to_owned(), 0))
-        .collect();
-    let mut records = 0;
-    let mut unplanned = 0;
-    for (d, n) in ledger.disposition_counts()? {
-        let n = u64::try_from(n).unwrap_or(0);
-        records += n;
-        if d == "unplanned" {
-            unplanned += n;
-        } else {
-            *dispositions.entry(d).or_insert(0) += n;
-        }
-    }
-    Ok((records, dispositions, unplanned))
-}
-
-/// Counts per load state (all six keys).
-///
-/// # Errors
-/// Ledger errors.
-pub fn load_counts(ledger: &Ledger) -> Result<BTreeMap<String, u64>> {
-    let mut out: BTreeMap<String, u64> = ledger::state::ALL
-        .iter()
-        .map(|s| ((*s).to_owned(), 0))
-        .collect();
-    for (s, n) in ledger.load_counts()? {
-        out.insert(s, u64::try_from(n).unwrap_or(0));
-    }
-    Ok(out)
-}
-
-pub(crate) fn exit_code(
-    dispositions: &BTreeMap<String, u64>,
-    load: Option<&BTreeMap<String, u64>>,
-) -> u8 {
-    let q = dispositions.get("quarantined").copied().unwrap_or(0);
-    let bad = load.map_or(0, |l| {
-        l.get("rejected").copied().unwrap_or(0) + l.get("unknown").copied().unwrap_or(0)
-    });
-    u8::from(q > 0 || bad > 0)
-}
+pub use crate::accounting::{exit_code, ledger_counts, load_counts};
 
 pub(crate) fn table(rows: &[(&str, String)]) -> String {
     let w = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
@@ -98,34 +48,9 @@ pub(crate) fn table(rows: &[(&str, String)]) -> String {
         .collect()
 }
 
-pub(crate) fn invariant_line(records: u64, d: &BTreeMap<String, u64>) -> String {
-    invariant_line_with(records, d, 0)
-}
-
-/// `records N = evaluation + history + excluded + quarantined (+ not yet planned)`, checked.
-pub(crate) fn invariant_line_with(
-    records: u64,
-    d: &BTreeMap<String, u64>,
-    unplanned: u64,
-) -> String {
-    let sum: u64 = d.values().sum::<u64>() + unplanned;
-    let pending = if unplanned > 0 {
-        format!(" + not yet planned {unplanned}")
-    } else {
-        String::new()
-    };
-    format!(
-        "records {records} = evaluation {} + history {} + excluded {} + quarantined {}{pending} = {sum} ({})",
-        d.get("evaluation").unwrap_or(&0),
-        d.get("history").unwrap_or(&0),
-        d.get("excluded").unwrap_or(&0),
-        d.get("quarantined").unwrap_or(&0),
-        if sum == records {
-            "invariant holds"
-        } else {
-            "INVARIANT BROKEN"
-        }
-    )
+/// The compliance line of a summary (see [`crate::accounting::invariant_line`]).
+pub(crate) fn invariant_line(records: u64, d: &BTreeMap<String, u64>, left_source: u64) -> String {
+    crate::accounting::invariant_line(records, d, 0, left_source)
 }
 
 pub(crate) async fn dispatch(cli: Cli) -> Result<Outcome> {
@@ -159,9 +84,12 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<Outcome> {
         }
         Command::Verify => verify::command(config_path).await,
         Command::Report { format, out } => report::command(config_path, format, out).await,
-        Command::Rollback { yes, since, forms } => {
-            rollback::command(config_path, yes, since, forms).await
-        }
+        Command::Rollback {
+            yes,
+            since,
+            forms,
+            dry_run,
+        } => rollback::command(config_path, yes, since, forms, dry_run).await,
         Command::Preflight => preflight::command(config_path).await,
         Command::Probe(args) => probe::command(config_path, args).await,
         Command::Status => status::command(config_path).await,

@@ -39,7 +39,7 @@ pub(crate) async fn command(
     Ok(Outcome {
         human: format!(
             "plan: {}{}",
-            invariant_line(s.records, &s.dispositions),
+            invariant_line(s.records, &s.dispositions, s.records_left_source),
             written
                 .map(|n| format!("\n{n} exceptions written"))
                 .unwrap_or_default()

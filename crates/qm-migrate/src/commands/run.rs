@@ -131,6 +131,9 @@ pub async fn run_all_with(
         },
     )
     .await?;
+    if crate::interrupt::requested() {
+        return Err(crate::interrupt::Stopped::signal("run (after plan)", "run").into());
+    }
     counts.plan = since(client);
     counts.match_analytics = pl.analytics_requests;
     counts.match_per_record_tried =
@@ -144,21 +147,65 @@ pub async fn run_all_with(
         cfg,
         &ledger,
         client,
-        &load::LoadOptions::default(),
+        &load::LoadOptions {
+            stop: Some(crate::interrupt::receiver()),
+            ..load::LoadOptions::default()
+        },
         progress,
     )
     .await?;
+    if ld.interrupted || ld.outage.is_some() {
+        // Stopped cleanly: every request in flight settled and was recorded; a re-run resumes.
+        let why = match &ld.outage {
+            Some(o) => format!(
+                "Genesys kept failing ({o}); {} requests were sent during the outage",
+                ld.outage_requests
+            ),
+            None => "stopped by a signal".to_owned(),
+        };
+        return Ok(Outcome {
+            human: format!(
+                "{}
+load stopped: {why}. Created {} evaluations now; nothing is lost: run `qm-migrate run` again to resume (`load --follow` waits an outage out).
+load states:
+{}",
+                invariant_line(pl.records, &pl.dispositions, pl.records_left_source),
+                ld.created_now,
+                table(
+                    &ld.load
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.to_string()))
+                        .collect::<Vec<_>>()
+                ),
+            ),
+            json: json!({
+                "command": "run",
+                "records": pl.records,
+                "dispositions": pl.dispositions,
+                "invariant_holds": pl.invariant_holds(),
+                "load": ld.load,
+                "interrupted": ld.interrupted,
+                "outage": ld.outage,
+                "requests": client.requests_sent(),
+                "plan": pl,
+                "extract": ex,
+                "load_run": ld,
+            }),
+            code: 1,
+        });
+    }
     let card = scorecard::run(cfg, &ledger, client, client_today(client)).await?;
     let hist = history::write(cfg, &ledger)?;
     counts.load = since(client);
-    let v = verify::verify(cfg, &ledger, client).await?;
+    let v =
+        crate::interrupt::or_stop("verify", "verify", verify::verify(cfg, &ledger, client)).await?;
     counts.verify = since(client);
     let counts = counts.with_preflight(preflight_requests, ld.created_now);
     report::write(cfg, &ledger, "html", report)?;
     let code = exit_code(&pl.dispositions, Some(&ld.load)).max(u8::from(!v.clean()));
     let human = format!(
         "{}\nform '{}' ({})\ncreated {} evaluations now; load states:\n{}requests sent: {} (preflight {}, plan {}{}, provision {}, load {}, verify {}){}\nhistory: {} entries for {} agents ({} without a Genesys account); site {}",
-        invariant_line(pl.records, &pl.dispositions),
+        invariant_line(pl.records, &pl.dispositions, pl.records_left_source),
         pr.form,
         if pr.created {
             "created"
@@ -195,12 +242,14 @@ pub async fn run_all_with(
         hist.legacy_agents,
         hist.index
     ) + &format!(
-        "\nsync: {} changed in Calabrio and updated, {} created, {} listed (flagged: {} by plan; {} edited in Genesys, never overwritten), {} deleted as gone from the source",
+        "\nsync: {} changed in Calabrio and updated, {} created, {} listed (flagged: {} by plan; {} edited in Genesys, never overwritten; {} past Genesys' edit window; {} refused by Genesys for that evaluation alone), {} deleted as gone from the source",
         ld.updated_now,
         ld.created_now,
-        pl.sync_flagged + ld.edited_in_genesys,
+        pl.sync_flagged + ld.edited_in_genesys + ld.past_edit_window + ld.sync_refused,
         pl.sync_flagged,
         ld.edited_in_genesys,
+        ld.past_edit_window,
+        ld.sync_refused,
         ld.withdrawn_now
     ) + &format!("\nverify: {}\nreport: {}", v.line(), report.display());
     Ok(Outcome {

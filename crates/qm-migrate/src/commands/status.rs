@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use serde_json::json;
 
-use super::{Outcome, exit_code, invariant_line_with, table};
+use super::{Outcome, exit_code, table};
 use crate::app::*;
 use crate::ledger::Ledger;
 #[allow(clippy::wildcard_imports)]
@@ -31,14 +31,25 @@ pub(crate) async fn command(config_path: PathBuf) -> Result<Outcome> {
     let last_sync = runs
         .iter()
         .find(|r| r.command == "load" || r.command == "run");
+    // When Genesys stops taking re-scores and deletions of each run's evaluations.
+    let windows = crate::pipeline::edit_window::per_run(&cfg, &ledger, now_ms)?;
+    let window_text: String = windows
+        .iter()
+        .map(|w| format!("\n  {}", w.line()))
+        .collect();
     Ok(Outcome {
         human: format!(
-            "{}{}{}\nstale records (no longer in the source) {}\nsync: {}; last sync {}\nform: {}\nlast run: {}\nestimated time to finish the load: {}\nload:\n{}recent runs (rollback --since takes the id):\n{}",
+            "{}{}{}\nstale records (no longer in the source) {}\nsync: {}; last sync {}\nedit window (re-scores and deletions refused after [sync] edit_window_days = {}):{}\nform: {}\nlast run: {}\nestimated time to finish the load: {}\nload:\n{}recent runs (rollback --since takes the id):\n{}",
             writer
                 .as_ref()
                 .map(|w| format!("being written by {w}\n"))
                 .unwrap_or_default(),
-            invariant_line_with(records, &dispositions, unplanned),
+            crate::accounting::invariant_line(
+                records,
+                &dispositions,
+                unplanned,
+                ledger.left_source_count()?
+            ),
             match capped.iter().map(|c| c.until_ms).min() {
                 Some(next) => format!(
                     "\nagents Genesys answered with their cap: {} (the first is tried again {})",
@@ -53,6 +64,12 @@ pub(crate) async fn command(config_path: PathBuf) -> Result<Outcome> {
                 .collect::<Vec<_>>()
                 .join(", "),
             last_sync.map_or("never".to_owned(), |r| r.started_at.clone()),
+            cfg.sync.edit_window_days,
+            if window_text.is_empty() {
+                " no evaluation created yet".to_owned()
+            } else {
+                window_text
+            },
             form.and_then(|f| f.published_id)
                 .map(|p| format!("published version {p}"))
                 .unwrap_or_else(|| "not provisioned".into()),
@@ -87,6 +104,7 @@ pub(crate) async fn command(config_path: PathBuf) -> Result<Outcome> {
         ),
         code: exit_code(&dispositions, Some(&load)),
         json: json!({"command": "status", "records": records, "dispositions": dispositions, "unplanned": unplanned, "load": load, "eta_seconds": eta, "last_run": last, "runs": runs,
-            "capped_agents": capped, "writer": writer, "sync": sync, "last_sync": last_sync}),
+            "capped_agents": capped, "writer": writer, "sync": sync, "last_sync": last_sync,
+            "edit_windows": windows, "records_left_source": ledger.left_source_count()?}),
     })
 }

@@ -16,16 +16,17 @@ pub(crate) async fn command(config_path: PathBuf) -> Result<Outcome> {
     let cfg = load_config(&config_path)?;
     let ledger = Ledger::open(&cfg.ledger.path)?;
     let client = client_for(&cfg, Credentials::from_env()?)?;
-    let v = verify::verify(&cfg, &ledger, &client).await?;
+    let v = crate::interrupt::or_stop("verify", "verify", verify::verify(&cfg, &ledger, &client))
+        .await?;
     let (records, dispositions, _) = ledger_counts(&ledger)?;
     let mut human = format!("verify: {}", v.line());
     for (record, id) in &v.missing {
-        human.push_str(&format!("\n  missing: {id} ({record})"));
+        human.push_str(&format!("\n  missing: {record} (Genesys evaluation {id})"));
     }
     for m in &v.mismatched {
         human.push_str(&format!(
-            "\n  mismatched: {} ({}) {}: ledger {} / Genesys {}",
-            m.evaluation_id, m.record, m.field, m.ledger, m.genesys
+            "\n  mismatched: {} (Genesys evaluation {}; last seen at {}) {}: ledger {} / Genesys {}",
+            m.record, m.evaluation_id, m.last_seen, m.field, m.ledger, m.genesys
         ));
     }
     for id in &v.unknown {
@@ -33,9 +34,10 @@ pub(crate) async fn command(config_path: PathBuf) -> Result<Outcome> {
     }
     for d in &v.drift {
         human.push_str(&format!(
-            "\n  drift: {} ({}) {}: Genesys {} / source now {}{}",
-            d.evaluation_id,
+            "\n  drift: {} (Genesys evaluation {}; last seen at {}) {}: Genesys {} / source now {}{}",
             d.record,
+            d.evaluation_id,
+            d.last_seen,
             d.what,
             d.genesys_total.map_or("—".into(), |t| format!("{t:.2}")),
             d.source_now.map_or("—".into(), |t| format!("{t:.2}")),

@@ -4,7 +4,7 @@
 use anyhow::Result;
 use rusqlite::params;
 
-use super::Ledger;
+use super::{ACCOUNTED, Ledger};
 
 /// One scorecard point: a planned record with an agent, a score and a date.
 #[derive(Debug, Clone)]
@@ -214,6 +214,10 @@ pub struct HistoryRow {
     pub code: Option<String>,
     /// Genesys' message.
     pub message: Option<String>,
+    /// The record by its Calabrio identity (`calabrio_one evaluation 80017`).
+    pub name: String,
+    /// Comments shortened to fit Genesys' limits (the full text is in `canonical`).
+    pub comments_shortened: i64,
 }
 
 /// One HTTP attempt made for a record.
@@ -251,14 +255,19 @@ impl Ledger {
                     r.error_field, r.error, p.disposition, p.reason, p.agent_user_id, p.evaluator_user_id,
                     p.conversation_id, p.link_strategy, p.evaluated_at, p.date_basis, p.score, p.method,
                     p.predicted, p.agent_match, p.link_detail, l.state, l.evaluation_id, l.idempotency_key,
-                    l.sent_at, l.release_date, l.genesys_total, l.code, l.message
+                    l.sent_at, l.release_date, l.genesys_total, l.code, l.message, r.identity,
+                    coalesce(p.comments_shortened, 0)
              FROM records r LEFT JOIN plans p ON p.record_id = r.id LEFT JOIN loads l ON l.record_id = r.id
-             WHERE r.last_seen_run = ?1 ORDER BY agent_key, r.sort_at, r.seq, r.id"
+             WHERE {ACCOUNTED} ORDER BY agent_key, r.sort_at, r.seq, r.id"
         );
         let mut stmt = self.conn.prepare(&sql)?;
         let mut rows = stmt.query(params![run])?;
         while let Some(r) = rows.next()? {
+            let locator: String = r.get(2)?;
+            let identity: String = r.get(30)?;
             f(HistoryRow {
+                name: super::record_name(&identity, &locator),
+                comments_shortened: r.get(31)?,
                 agent_key: r.get(0)?,
                 record_id: r.get(1)?,
                 locator: r.get(2)?,

@@ -26,6 +26,12 @@ pub struct CreatedItem {
     pub sent_at: Option<i64>,
     /// The form it was created on.
     pub form_name: Option<String>,
+    /// The record by its Calabrio identity (`calabrio_one evaluation 80017`).
+    pub name: String,
+    /// Genesys' `createdDate` of the evaluation, when it was read.
+    pub genesys_created: Option<String>,
+    /// When Genesys said the evaluation is past its edit window.
+    pub edit_window_closed: Option<String>,
 }
 
 /// A created evaluation the source no longer gives as it is (or that was edited in Genesys).
@@ -49,6 +55,8 @@ pub struct DriftRow {
     pub hash: String,
     /// The record is not in the latest extract.
     pub gone: bool,
+    /// The record by its Calabrio identity (`calabrio_one evaluation 80017`).
+    pub name: String,
 }
 
 impl Ledger {
@@ -59,13 +67,19 @@ impl Ledger {
     pub fn created_items(&self) -> Result<Vec<CreatedItem>> {
         let mut stmt = self.conn.prepare(
             "SELECT l.record_id, r.locator, l.evaluation_id, l.conversation_id, l.agent_user_id,
-                    p.evaluator_user_id, p.predicted, l.sent_at, p.form_name
+                    p.evaluator_user_id, p.predicted, l.sent_at, p.form_name, r.identity,
+                    l.genesys_created, l.edit_window_closed
              FROM loads l JOIN records r ON r.id = l.record_id LEFT JOIN plans p ON p.record_id = l.record_id
              WHERE l.state = 'created' AND l.evaluation_id IS NOT NULL ORDER BY l.conversation_id",
         )?;
         let rows = stmt
             .query_map([], |r| {
+                let locator: String = r.get(1)?;
+                let identity: String = r.get(9)?;
                 Ok(CreatedItem {
+                    name: super::record_name(&identity, &locator),
+                    genesys_created: r.get(10)?,
+                    edit_window_closed: r.get(11)?,
                     record_id: r.get(0)?,
                     locator: r.get(1)?,
                     evaluation_id: r.get(2)?,
@@ -89,7 +103,7 @@ impl Ledger {
     pub fn drift_rows(&self, latest: i64) -> Result<Vec<DriftRow>> {
         let mut stmt = self.conn.prepare(
             "SELECT r.locator, l.evaluation_id, l.sync_state, l.sync_note, l.genesys_total, p.predicted,
-                    p.record_hash, r.hash, r.last_seen_run < ?1
+                    p.record_hash, r.hash, r.last_seen_run < ?1, r.identity
              FROM loads l JOIN records r ON r.id = l.record_id LEFT JOIN plans p ON p.record_id = l.record_id
              WHERE l.state = 'created' AND (l.sync_state IS NOT NULL
                 OR (l.synced_hash IS NOT NULL AND l.synced_hash != r.hash) OR r.last_seen_run < ?1)
@@ -97,8 +111,11 @@ impl Ledger {
         )?;
         let rows = stmt
             .query_map([latest], |r| {
+                let locator: String = r.get(0)?;
+                let identity: String = r.get(9)?;
                 Ok(DriftRow {
-                    locator: r.get(0)?,
+                    name: super::record_name(&identity, &locator),
+                    locator,
                     evaluation_id: r.get(1)?,
                     sync_state: r.get(2)?,
                     sync_note: r.get(3)?,
@@ -181,6 +198,7 @@ impl Ledger {
         )?;
         tx.execute(
             "UPDATE loads SET state = 'planned', evaluation_id = NULL, sent_at = NULL, genesys_total = NULL,
+               genesys_created = NULL, edit_window_closed = NULL, sync_state = NULL, sync_note = NULL,
                idempotency_key = ?2, updated_at = ?3 WHERE record_id = ?1",
             params![record_id, uuid::Uuid::new_v4().to_string(), now],
         )?;

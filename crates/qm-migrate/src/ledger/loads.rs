@@ -43,7 +43,13 @@ pub struct SyncRow {
     pub agent_user_id: String,
     /// `update`, `updating`, `flagged`, `edited`, `withdraw`, or none.
     pub sync_state: Option<String>,
+    /// When Genesys' edit window was found closed (changes are then only listed).
+    pub edit_window_closed: Option<String>,
 }
+
+/// When a created evaluation's edit window started: (Genesys `createdDate`, when its create was
+/// sent in epoch ms, when Genesys said its window had closed).
+pub type WindowStart = (Option<String>, Option<i64>, Option<String>);
 
 /// An evaluation with a sync action to take or resolve.
 #[derive(Debug, Clone)]
@@ -60,6 +66,12 @@ pub struct SyncDue {
     pub genesys_changed: Option<String>,
     /// The item's key (named in the marker).
     pub idempotency_key: String,
+    /// Genesys' `createdDate` of the evaluation, when known.
+    pub genesys_created: Option<String>,
+    /// When the create was sent (epoch ms): the window's start when `createdDate` is not known.
+    pub sent_at: Option<i64>,
+    /// When Genesys said it is past its edit window.
+    pub edit_window_closed: Option<String>,
 }
 
 /// A load item.
@@ -391,8 +403,8 @@ impl Ledger {
     /// SQLite errors.
     pub fn synced(&self) -> Result<HashMap<i64, SyncRow>> {
         let mut stmt = self.conn.prepare(
-            "SELECT record_id, synced_hash, conversation_id, agent_user_id, sync_state FROM loads
-             WHERE state = 'created'",
+            "SELECT record_id, synced_hash, conversation_id, agent_user_id, sync_state, edit_window_closed
+             FROM loads WHERE state = 'created'",
         )?;
         let rows = stmt
             .query_map([], |r| {
@@ -403,6 +415,7 @@ impl Ledger {
                         conversation_id: r.get(2)?,
                         agent_user_id: r.get(3)?,
                         sync_state: r.get(4)?,
+                        edit_window_closed: r.get(5)?,
                     },
                 ))
             })?
@@ -434,6 +447,48 @@ impl Ledger {
         Ok(())
     }
 
+    /// Genesys' `createdDate` of record `id`'s evaluation (kept when `created` is none).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn set_genesys_created(&self, id: i64, created: Option<&str>) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE loads SET genesys_created = coalesce(?2, genesys_created) WHERE record_id = ?1",
+            )?
+            .execute(params![id, created])?;
+        Ok(())
+    }
+
+    /// Genesys refused a re-score or deletion of record `id`'s evaluation as past its edit window
+    /// (or its date says so): listed (`flagged`) with `note`, and nothing is sent for it again.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn close_edit_window(&self, id: i64, note: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE loads SET edit_window_closed = coalesce(edit_window_closed, ?3), sync_state = 'flagged',
+             sync_note = ?2, updated_at = ?3 WHERE record_id = ?1",
+            params![id, note, now()],
+        )?;
+        Ok(())
+    }
+
+    /// Every created evaluation's window start: (Genesys `createdDate`, when it was sent in epoch
+    /// ms, when Genesys said its window had closed).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn created_windows(&self) -> Result<Vec<WindowStart>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT genesys_created, sent_at, edit_window_closed FROM loads WHERE state = 'created'",
+        )?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
     /// The evaluations with a sync action to take or resolve: (record, evaluation id,
     /// conversation, sync state, the `changedDate` of our last write).
     ///
@@ -441,7 +496,8 @@ impl Ledger {
     /// SQLite errors.
     pub fn sync_due(&self) -> Result<Vec<SyncDue>> {
         let mut stmt = self.conn.prepare(
-            "SELECT record_id, evaluation_id, conversation_id, sync_state, genesys_changed, idempotency_key
+            "SELECT record_id, evaluation_id, conversation_id, sync_state, genesys_changed, idempotency_key,
+                    genesys_created, sent_at, edit_window_closed
              FROM loads
              WHERE state = 'created' AND evaluation_id IS NOT NULL
                AND sync_state IN ('update', 'updating', 'withdraw') ORDER BY record_id",
@@ -455,6 +511,9 @@ impl Ledger {
                     sync_state: r.get(3)?,
                     genesys_changed: r.get(4)?,
                     idempotency_key: r.get(5)?,
+                    genesys_created: r.get(6)?,
+                    sent_at: r.get(7)?,
+                    edit_window_closed: r.get(8)?,
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;

@@ -28,12 +28,13 @@ pub(crate) use channels::AGENT_KEY;
 pub use channels::{AttemptRow, HistoryRow, ScorePoint, ScorecardDay};
 pub use created::{CreatedItem, DriftRow};
 pub use forms::FormRow;
-pub use loads::{AgentCap, ItemPeople, LoadRow, SyncDue, SyncRow, state};
+pub use loads::{AgentCap, ItemPeople, LoadRow, SyncDue, SyncRow, WindowStart, state};
 pub use plans::{Exception, PlanRow};
-pub use records::{RecordCursor, RecordRow, StagedRecord};
+pub use records::{RecordCursor, RecordRow, StagedRecord, record_name};
 pub use reports::{ExceptionData, MonthStats, ReportRow, RunSummary};
 
 use anyhow::Result;
+use rusqlite::OptionalExtension as _;
 use rusqlite::{Connection, params};
 
 /// One run of a command, as `status` lists it.
@@ -57,6 +58,12 @@ pub struct Ledger {
 fn now() -> String {
     jiff::Timestamp::now().to_string()
 }
+
+/// The records accounted for, given the latest extract as `?1` (see [`crate::accounting`]): those
+/// of the latest extract, and those that left the source whose evaluation is (or may be) in
+/// Genesys.
+pub(crate) const ACCOUNTED: &str = "(r.last_seen_run = ?1 OR (r.last_seen_run < ?1 AND r.id IN
+    (SELECT record_id FROM loads WHERE state IN ('created', 'sending', 'unknown'))))";
 
 impl Ledger {
     /// Starts a run of `command`.
@@ -102,6 +109,38 @@ impl Ledger {
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
+    }
+
+    /// Every run of `command`: (id, started at), oldest first.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn runs_of(&self, command: &str) -> Result<Vec<(i64, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, started_at FROM runs WHERE command = ?1 ORDER BY id")?;
+        let rows = stmt
+            .query_map([command], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// The latest extract run, when it did not finish (stopped, or failed) and records were staged
+    /// by it: the ledger's current records are then incomplete.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn unfinished_extract(&self) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id FROM runs WHERE command = 'extract' AND finished_at IS NULL
+               AND id = (SELECT max(id) FROM runs WHERE command = 'extract')
+               AND id = (SELECT max(last_seen_run) FROM records)",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 
     /// The id of the latest finished extract run.

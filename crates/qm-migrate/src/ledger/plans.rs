@@ -45,10 +45,14 @@ pub struct PlanRow {
     pub form_name: Option<String>,
     /// The record content (hash) this plan was made from.
     pub record_hash: Option<String>,
+    /// Comments shortened to fit Genesys' limits (the full text is in the history).
+    pub comments_shortened: i64,
 }
 
-/// A non-`evaluation` record: (locator, evaluation id, disposition, reason).
+/// A non-`evaluation` record: (its name by Calabrio identity, locator, evaluation id,
+/// disposition, reason, agent match, link).
 pub type Exception = (
+    String,
     String,
     Option<String>,
     String,
@@ -66,8 +70,8 @@ impl Ledger {
         self.conn.prepare_cached(
             "INSERT OR REPLACE INTO plans (record_id, disposition, reason, agent_user_id, evaluator_user_id,
              conversation_id, link_strategy, evaluated_at, date_basis, score, method, predicted, answers, planned_at,
-             agent_match, link_detail, form_name, record_hash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+             agent_match, link_detail, form_name, record_hash, comments_shortened)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
         )?
         .execute(params![
                 p.record_id,
@@ -87,7 +91,8 @@ impl Ledger {
                 p.agent_match,
                 p.link_detail,
                 p.form_name,
-                p.record_hash
+                p.record_hash,
+                p.comments_shortened
         ])?;
         Ok(())
     }
@@ -102,7 +107,7 @@ impl Ledger {
             .query_row(
                 "SELECT record_id, disposition, reason, agent_user_id, evaluator_user_id, conversation_id,
                  link_strategy, evaluated_at, date_basis, score, method, predicted, answers, agent_match,
-                 link_detail, form_name, record_hash
+                 link_detail, form_name, record_hash, comments_shortened
                  FROM plans WHERE record_id = ?1",
                 [record_id],
                 |r| {
@@ -125,6 +130,7 @@ impl Ledger {
                         link_detail: r.get(14)?,
                         form_name: r.get(15)?,
                         record_hash: r.get(16)?,
+                        comments_shortened: r.get(17)?,
                     })
                 },
             )
@@ -160,20 +166,40 @@ impl Ledger {
         Ok(rows)
     }
 
-    /// Counts of current records by disposition (records without a plan count as `unplanned`).
+    /// Counts by disposition of the records accounted for (records without a plan count as
+    /// `unplanned`): those of the latest extract, and those that left the source whose evaluation
+    /// is still in Genesys (they keep the disposition they had; see [`Self::left_source_count`]).
     ///
     /// # Errors
     /// SQLite errors.
     pub fn disposition_counts(&self) -> Result<Vec<(String, i64)>> {
         let run = self.latest_extract()?.unwrap_or(-1);
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare(&format!(
             "SELECT coalesce(p.disposition, 'unplanned'), count(*) FROM records r
-             LEFT JOIN plans p ON p.record_id = r.id WHERE r.last_seen_run = ?1 GROUP BY 1",
-        )?;
+             LEFT JOIN plans p ON p.record_id = r.id WHERE {ACCOUNTED} GROUP BY 1"
+        ))?;
         let rows = stmt
             .query_map([run], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
+    }
+
+    /// Records that left the source (not in the latest extract) whose evaluation is still in
+    /// Genesys (or may be): they are still accounted for, under the disposition they had.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn left_source_count(&self) -> Result<u64> {
+        let Some(run) = self.latest_extract()? else {
+            return Ok(0);
+        };
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM records r JOIN loads l ON l.record_id = r.id
+             WHERE r.last_seen_run < ?1 AND l.state IN ('created', 'sending', 'unknown')",
+            [run],
+            |r| r.get(0),
+        )?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// The cached analytics answer for `agent` over `interval` (JSON conversations).
@@ -264,14 +290,18 @@ impl Ledger {
     pub fn exceptions(&self) -> Result<Vec<Exception>> {
         let run = self.latest_extract()?.unwrap_or(-1);
         let mut stmt = self.conn.prepare(
-            "SELECT r.locator, r.evaluation_id, p.disposition, p.reason, p.agent_match, p.link_detail
+            "SELECT r.locator, r.evaluation_id, p.disposition, p.reason, p.agent_match, p.link_detail,
+                    r.identity
              FROM records r JOIN plans p ON p.record_id = r.id
              WHERE r.last_seen_run = ?1 AND p.disposition <> 'evaluation' ORDER BY r.seq",
         )?;
         let rows = stmt
             .query_map([run], |r| {
+                let locator: String = r.get(0)?;
+                let identity: String = r.get(6)?;
                 Ok((
-                    r.get(0)?,
+                    super::record_name(&identity, &locator),
+                    locator,
                     r.get(1)?,
                     r.get(2)?,
                     r.get(3)?,

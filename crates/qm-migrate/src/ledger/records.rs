@@ -52,6 +52,16 @@ impl StagedRecord {
     }
 }
 
+/// How a person is told which record this is: by what it is in Calabrio (`calabrio_one evaluation
+/// 80017`), from its stored `identity`; a record without a readable evaluation id by its place.
+pub fn record_name(identity: &str, locator: &str) -> String {
+    let mut parts = identity.split('\u{1f}');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("evaluation"), Some(system), Some(id)) => format!("{system} evaluation {id}"),
+        _ => format!("the record at {locator} (no readable evaluation id)"),
+    }
+}
+
 fn record_identity(rec: &calabrio::SourceRecord, locator: &str) -> String {
     match &rec.parsed {
         Ok(ev) => format!(

@@ -5,12 +5,14 @@ use anyhow::Result;
 use rusqlite::{OptionalExtension as _, params};
 use serde::Serialize;
 
-use super::{AGENT_KEY, Ledger};
+use super::{ACCOUNTED, AGENT_KEY, Ledger};
 
 /// One record in the report.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReportRow {
-    /// File and line (or JSON path, or API URL).
+    /// The record, by what it is in Calabrio (`calabrio_one evaluation 80017`).
+    pub record: String,
+    /// Where it was last seen: file and line (or JSON path, or API URL).
     pub source: String,
     /// Calabrio evaluation id, when readable.
     pub evaluation_id: Option<String>,
@@ -52,6 +54,8 @@ pub struct MonthStats {
 /// A record that did not become a created evaluation (yet), for the report's exceptions.
 #[derive(Debug, Clone)]
 pub struct ExceptionData {
+    /// The record, by what it is in Calabrio (`calabrio_one evaluation 80017`).
+    pub name: String,
     /// Where it stood in the source.
     pub locator: String,
     /// Calabrio evaluation id.
@@ -93,16 +97,19 @@ impl Ledger {
     /// # Errors
     /// SQLite errors.
     pub fn report_rows(&self, run: i64) -> Result<Vec<ReportRow>> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare(&format!(
             "SELECT r.locator, r.evaluation_id, coalesce(p.disposition, 'unplanned'), coalesce(p.reason, ''),
-                    p.agent_user_id, p.conversation_id, p.score, l.state, l.evaluation_id
+                    p.agent_user_id, p.conversation_id, p.score, l.state, l.evaluation_id, r.identity
              FROM records r LEFT JOIN plans p ON p.record_id = r.id LEFT JOIN loads l ON l.record_id = r.id
-             WHERE r.last_seen_run = ?1 ORDER BY r.seq, r.id",
-        )?;
+             WHERE {ACCOUNTED} ORDER BY r.last_seen_run < ?1, r.seq, r.id"
+        ))?;
         let rows = stmt
             .query_map([run], |r| {
+                let source: String = r.get(0)?;
+                let identity: String = r.get(9)?;
                 Ok(ReportRow {
-                    source: r.get(0)?,
+                    record: super::record_name(&identity, &source),
+                    source,
                     evaluation_id: r.get(1)?,
                     disposition: r.get(2)?,
                     reason: r.get(3)?,
@@ -188,7 +195,8 @@ impl Ledger {
     pub fn report_exceptions(&self, run: i64, limit: usize) -> Result<Vec<ExceptionData>> {
         let sql = format!(
             "SELECT r.locator, r.evaluation_id, coalesce(p.disposition, 'unplanned'), coalesce(p.reason, ''),
-                    l.state, l.code, l.message, (SELECT page FROM history_pages h WHERE h.agent_key = {AGENT_KEY})
+                    l.state, l.code, l.message, (SELECT page FROM history_pages h WHERE h.agent_key = {AGENT_KEY}),
+                    r.identity
              FROM records r LEFT JOIN plans p ON p.record_id = r.id LEFT JOIN loads l ON l.record_id = r.id
              WHERE r.last_seen_run = ?1 AND {EXCEPTION}
              ORDER BY r.seq, r.id LIMIT ?2"
@@ -196,8 +204,11 @@ impl Ledger {
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt
             .query_map(params![run, i64::try_from(limit)?], |r| {
+                let locator: String = r.get(0)?;
+                let identity: String = r.get(8)?;
                 Ok(ExceptionData {
-                    locator: r.get(0)?,
+                    name: super::record_name(&identity, &locator),
+                    locator,
                     evaluation_id: r.get(1)?,
                     disposition: r.get(2)?,
                     reason: r.get(3)?,
@@ -209,6 +220,24 @@ impl Ledger {
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
+    }
+
+    /// Of extract `run`'s evaluation records: how many had comments shortened to fit Genesys'
+    /// limits, and how many comments that was.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn shortened_comments(&self, run: i64) -> Result<(u64, u64)> {
+        let (records, comments): (i64, Option<i64>) = self.conn.query_row(
+            "SELECT count(*), sum(p.comments_shortened) FROM records r JOIN plans p ON p.record_id = r.id
+             WHERE r.last_seen_run = ?1 AND p.disposition = 'evaluation' AND p.comments_shortened > 0",
+            [run],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok((
+            u64::try_from(records).unwrap_or(0),
+            u64::try_from(comments.unwrap_or(0)).unwrap_or(0),
+        ))
     }
 
     /// The last `verify` as it recorded itself: (finished at, summary JSON).

@@ -286,6 +286,15 @@ END;
     r#"
 ALTER TABLE api_days ADD COLUMN run INTEGER;
 "#,
+    // Genesys' published rules (#24): how many of a plan's comments were shortened to fit Genesys'
+    // limits (the full text stays in the history), each evaluation's `createdDate` as Genesys gave
+    // it (its 90-day edit window starts then), and when Genesys said an evaluation was past that
+    // window (a refused re-score or deletion), so nothing is sent for it again.
+    r#"
+ALTER TABLE plans ADD COLUMN comments_shortened INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE loads ADD COLUMN genesys_created TEXT;
+ALTER TABLE loads ADD COLUMN edit_window_closed TEXT;
+"#,
 ];
 
 impl Ledger {

@@ -340,7 +340,15 @@ async fn run_api(
         if done.contains(&key) {
             *summary.days_resumed.get_or_insert(0) += 1;
         } else {
-            let got = api.day(day).await.with_context(|| {
+            // A stop (Ctrl-C) drops the day being read: it is not marked complete, and the next
+            // extract reads it again (the days before it are saved).
+            let got = crate::interrupt::or_stop(
+                &format!("extract (contact day {day}; the days before it are saved)"),
+                "extract",
+                async { Ok(api.day(day).await?) },
+            )
+            .await
+            .with_context(|| {
                 format!("contact day {day} (days before it are saved; run extract again to resume)")
             })?;
             let records = got.records.len() as u64;

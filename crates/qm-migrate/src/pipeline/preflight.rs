@@ -244,6 +244,14 @@ async fn role_permissions(
 /// # Errors
 /// None of its own: every failure is a check.
 pub async fn run(cfg: &Config, client: &GenesysClient, client_id: &str) -> Result<Preflight> {
+    // A one-shot check: an outage is reported as it comes (each check `unknown`), not waited out.
+    let patient = client.set_patient(false);
+    let out = checks(cfg, client, client_id).await;
+    client.set_patient(patient);
+    out
+}
+
+async fn checks(cfg: &Config, client: &GenesysClient, client_id: &str) -> Result<Preflight> {
     let before = client.requests_sent();
     let mut p = Preflight::default();
     let (api, _) = cfg.endpoints()?;

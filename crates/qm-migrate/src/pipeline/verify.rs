@@ -25,8 +25,11 @@ pub use crate::pipeline::rollback::{RollbackSummary, rollback};
 /// One difference between the ledger and Genesys.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Mismatch {
-    /// Source record (file:line or JSON path).
+    /// The record, by what it is in Calabrio (`calabrio_one evaluation 80017`).
     pub record: String,
+    /// Where it was last seen in the source (file:line or JSON path).
+    #[serde(default)]
+    pub last_seen: String,
     /// Genesys evaluation id.
     pub evaluation_id: String,
     /// `agent`, `evaluator`, `form`, `conversation` or `total_score`.
@@ -59,7 +62,8 @@ pub struct VerifySummary {
     pub checked: u64,
     /// Held by Genesys exactly as planned.
     pub matched: u64,
-    /// `created` in the ledger, absent from Genesys: (record, evaluation id).
+    /// `created` in the ledger, absent from Genesys: (record by its Calabrio identity, Genesys
+    /// evaluation id).
     pub missing: Vec<(String, String)>,
     /// Present but different.
     pub mismatched: Vec<Mismatch>,
@@ -85,8 +89,11 @@ pub struct VerifySummary {
 /// One evaluation that no longer matches the source as it stands.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Drift {
-    /// The record (where it stands, or stood, in the source).
+    /// The record, by what it is in Calabrio (`calabrio_one evaluation 80017`).
     pub record: String,
+    /// Where it stands, or last stood, in the source (file:line or JSON path).
+    #[serde(default)]
+    pub last_seen: String,
     /// The Genesys evaluation.
     pub evaluation_id: String,
     /// `changed in Calabrio`, `gone from the source`, `edited in Genesys`, `flagged`, or an update
@@ -110,16 +117,23 @@ pub fn drift(ledger: &Ledger) -> Result<Vec<Drift>> {
         .drift_rows(latest)?
         .into_iter()
         .map(|r| {
+            let past_window = r
+                .sync_note
+                .as_deref()
+                .is_some_and(|n| n.starts_with("past Genesys'"));
             let what = match r.sync_state.as_deref() {
                 Some("edited") => "edited in Genesys",
                 Some("update" | "updating") => "changed in Calabrio: update pending",
                 Some("withdraw") => "gone from the source: deletion pending",
+                _ if past_window && r.gone => "gone from the source, past Genesys' edit window",
+                _ if past_window => "changed in Calabrio, past Genesys' edit window",
                 _ if r.gone => "gone from the source",
                 Some("flagged") => "flagged",
                 _ => "changed in Calabrio",
             };
             Drift {
-                record: r.locator,
+                record: r.name,
+                last_seen: r.locator,
                 evaluation_id: r.evaluation_id.unwrap_or_default(),
                 what: what.to_owned(),
                 genesys_total: r.genesys_total,
@@ -224,7 +238,8 @@ fn compare(ours: &Ours, item: &Item, e: &genesys::models::Evaluation) -> Vec<Mis
     let mut check = |field: &str, ledger_value: String, genesys_value: String| {
         if ledger_value != genesys_value {
             diffs.push(Mismatch {
-                record: item.locator.clone(),
+                record: item.name.clone(),
+                last_seen: item.locator.clone(),
                 evaluation_id: item.evaluation_id.clone(),
                 field: field.into(),
                 ledger: ledger_value,
@@ -355,7 +370,7 @@ pub async fn verify(
         let Some(e) = seen.get(&item.evaluation_id) else {
             summary
                 .missing
-                .push((item.locator.clone(), item.evaluation_id.clone()));
+                .push((item.name.clone(), item.evaluation_id.clone()));
             continue;
         };
         let diffs = compare(&ours, item, e);

@@ -100,14 +100,24 @@ async fn exceptions_say_which_key_and_which_link_and_queries_grow_with_agent_day
     assert_eq!(
         headers.iter().collect::<Vec<_>>(),
         [
-            "source",
+            "record",
             "evaluation_id",
             "disposition",
             "reason",
             "agent_match",
-            "link"
+            "link",
+            "last_seen"
         ]
     );
+    // A record is named by what it is in Calabrio, its place in the file a detail (#24).
+    let first = rdr.records().next().unwrap().unwrap();
+    assert_eq!(
+        &first[0],
+        format!("calabrio_one evaluation {}", &first[1]),
+        "{first:?}"
+    );
+    assert!(first[6].contains("calabrio-export.csv:"), "{first:?}");
+    let mut rdr = csv::Reader::from_path(&csv_path).unwrap();
     let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
     let ambiguous = rows
         .iter()

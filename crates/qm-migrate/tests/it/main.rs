@@ -12,6 +12,7 @@ mod mirror;
 mod pipeline;
 mod preflight;
 mod probe;
+mod published_rules;
 mod report;
 mod requests;
 mod scorecard;

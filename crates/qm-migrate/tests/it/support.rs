@@ -251,3 +251,133 @@ impl Env {
             .ok()
     }
 }
+
+// ---- A sample export, row by row, and what the ledger made of it (the sync and #24 tests).
+
+/// The export's header and each row's exact bytes (so a re-sorted export holds the same rows).
+pub(crate) fn rows(path: &std::path::Path) -> (Vec<u8>, Vec<Vec<u8>>) {
+    qm_migrate::demo::export_rows(path).unwrap()
+}
+
+pub(crate) fn write(path: &std::path::Path, header: &[u8], rows: &[Vec<u8>]) {
+    let mut bytes = header.to_vec();
+    for r in rows {
+        bytes.extend_from_slice(r);
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// `row` with the fields at the given columns replaced (written back as CSV).
+pub(crate) fn edit_row(row: &[u8], edits: &[(usize, &str)]) -> Vec<u8> {
+    qm_migrate::demo::edit_row(row, edits).unwrap()
+}
+
+/// One field of a row.
+pub(crate) fn field(row: &[u8], col: usize) -> String {
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(row);
+    r.records().next().unwrap().unwrap()[col].to_owned()
+}
+
+/// The first field of a row (the evaluation id).
+pub(crate) fn id_of(row: &[u8]) -> String {
+    String::from_utf8_lossy(row)
+        .split(',')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// The Calabrio evaluation ids whose evaluation exists in Genesys, in record order.
+pub(crate) fn created_ids(env: &Env) -> Vec<String> {
+    env.ledger()
+        .conn()
+        .prepare(
+            "SELECT r.evaluation_id FROM loads l JOIN records r ON r.id = l.record_id
+             WHERE l.state = 'created' ORDER BY r.id",
+        )
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// The export's column names.
+pub(crate) fn columns(header: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(header)
+        .trim_end()
+        .split(',')
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `verify` on the env's ledger.
+pub(crate) async fn verify(env: &Env) -> qm_migrate::verify::VerifySummary {
+    qm_migrate::verify::verify(&env.cfg, &env.ledger(), &env.client)
+        .await
+        .unwrap()
+}
+
+/// The evaluation `id` as the emulator holds it.
+pub(crate) fn held(env: &Env, id: &str) -> genesys::models::Evaluation {
+    env.emu
+        .state
+        .evaluations()
+        .into_iter()
+        .find(|e| e.id == id)
+        .unwrap()
+}
+
+pub(crate) async fn cycle(
+    env: &Env,
+) -> (
+    qm_migrate::extract::ExtractSummary,
+    qm_migrate::load::LoadSummary,
+) {
+    let mut ledger = env.ledger();
+    let bar = indicatif::ProgressBar::hidden();
+    let x = qm_migrate::extract::run(&env.cfg, &mut ledger, &bar)
+        .await
+        .unwrap();
+    qm_migrate::plan::run(&env.cfg, &mut ledger, &env.client, &Default::default())
+        .await
+        .unwrap();
+    qm_migrate::provision::run(&env.cfg, &ledger, &env.client)
+        .await
+        .unwrap();
+    let l = qm_migrate::load::run(&env.cfg, &ledger, &env.client, &Default::default(), &bar)
+        .await
+        .unwrap();
+    (x, l)
+}
+
+/// Every record's disposition, by evaluation id and occurrence.
+pub(crate) fn dispositions(env: &Env) -> std::collections::BTreeMap<(String, i64), String> {
+    env.ledger()
+        .conn()
+        .prepare(
+            "SELECT r.evaluation_id, r.occurrence, p.disposition
+             FROM records r JOIN plans p ON p.record_id = r.id WHERE r.evaluation_id IS NOT NULL",
+        )
+        .unwrap()
+        .query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// The created evaluation of the record with evaluation id `id`.
+pub(crate) fn evaluation_of(env: &Env, id: &str) -> String {
+    env.ledger()
+        .conn()
+        .query_row(
+            "SELECT l.evaluation_id FROM loads l JOIN records r ON r.id = l.record_id
+             WHERE r.evaluation_id = ?1 AND l.state = 'created'",
+            [id],
+            |r| r.get(0),
+        )
+        .unwrap()
+}

@@ -95,6 +95,7 @@ struct EntryRow {
     disposition: String,
     genesys: String,
     reason: String,
+    name: String,
     source: String,
     comments: Vec<String>,
 }
@@ -216,8 +217,8 @@ pub fn write(cfg: &Config, ledger: &Ledger) -> Result<HistorySummary> {
             })
             .collect();
         let entry_json = json!({
-            "record": {"id": record_id, "locator": locator, "evaluation_id": r.evaluation_id,
-                       "sha256": r.hash},
+            "record": {"id": record_id, "name": r.name, "evaluation_id": r.evaluation_id,
+                       "last_seen": locator, "sha256": r.hash},
             "raw": r.raw,
             "canonical": canonical_text.as_deref().and_then(|t| serde_json::from_str::<Value>(t).ok()),
             "error": r.error.as_ref().map(|m| json!({"field": r.error_field, "message": m})),
@@ -229,6 +230,7 @@ pub fn write(cfg: &Config, ledger: &Ledger) -> Result<HistorySummary> {
                 "evaluated_at": r.evaluated_at, "date_basis": r.date_basis,
                 "score": score, "method": r.method, "predicted": r.predicted,
                 "agent_match": r.agent_match, "link": r.link_detail,
+                "comments_shortened": r.comments_shortened,
             },
             "load": load_state.as_ref().map(|st| json!({
                 "state": st, "genesys_evaluation_id": genesys_eval, "idempotency_key": r.idempotency_key,
@@ -293,6 +295,7 @@ pub fn write(cfg: &Config, ledger: &Ledger) -> Result<HistorySummary> {
                 String::new()
             },
             reason: visible(&reason.clone().unwrap_or_default()),
+            name: visible(&r.name),
             source: visible(&locator),
             comments: ev
                 .as_ref()

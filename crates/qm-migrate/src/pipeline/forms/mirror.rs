@@ -244,7 +244,11 @@ pub fn answer(
                 .filter(|c| {
                     c.scope == qm_model::CommentScope::Question
                         && c.question_id.as_deref() == Some(qid.as_str())
-                        && c.section_id.as_deref().is_none_or(|s| s == sid)
+                        // A comment names its section by id or (the tables source) by name.
+                        && c
+                            .section_id
+                            .as_deref()
+                            .is_none_or(|cs| cs == sid || s.name.as_deref() == Some(cs))
                 })
                 .map(|c| c.text.as_str())
                 .collect();

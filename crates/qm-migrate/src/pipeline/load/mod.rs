@@ -84,6 +84,18 @@ pub struct LoadSummary {
     pub elapsed_seconds: f64,
     /// Stopped by a signal before finishing.
     pub interrupted: bool,
+    /// Stopped because Genesys kept failing (an outage `--follow` would have waited out): the
+    /// last failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outage: Option<String>,
+    /// Requests sent while Genesys was failing every request (the client backs off as a whole).
+    pub outage_requests: u64,
+    /// Sync: changes and withdrawals not applied because the evaluation is past Genesys' edit
+    /// window (listed, `flagged`).
+    pub past_edit_window: u64,
+    /// Sync: evaluations whose read, update or deletion Genesys refused for that evaluation alone
+    /// (listed with Genesys' code; the run went on).
+    pub sync_refused: u64,
     /// Load items by state after the run.
     pub load: BTreeMap<String, u64>,
 }
@@ -99,6 +111,11 @@ struct Ctx<'a> {
     mirrors: MirrorForms,
 }
 
+/// Failures in a row after which a `load` without `--follow` stops sending creates and ends
+/// cleanly (with the client's back-off, about a minute of outage; a blip of a few failures among
+/// successes never reaches it).
+const OUTAGE_GIVE_UP: u32 = 8;
+
 /// From this many `unknown` items due at once, they are first looked for in pages.
 const PAGED_RECONCILE_FROM: usize = 8;
 
@@ -110,11 +127,65 @@ const RETRY_LATER_MS: i64 = 120_000;
 enum Settled {
     /// Recorded; the pass goes on.
     Done,
-    /// Recorded; the whole run must stop (credentials, permissions, the form): the message.
-    Stop(String),
+    /// Recorded; the whole run must stop (credentials, permissions, the form; or Genesys cannot be
+    /// reached, an outage): why.
+    Stop(anyhow::Error),
+}
+
+/// Genesys is failing every request (the client counts failures in a row): an outage, nobody's
+/// fault, waited out with `--follow` or stopped on cleanly.
+#[derive(Debug, thiserror::Error)]
+#[error("Genesys is failing every request (server errors or no answer)")]
+pub(crate) struct Outage;
+
+/// An error that is an outage rather than a refusal: [`Outage`], or a Genesys failure that is a
+/// server error or no answer.
+pub(crate) fn is_outage(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<Outage>().is_some()
+            || c.downcast_ref::<GenesysError>()
+                .is_some_and(GenesysError::is_outage)
+    })
+}
+
+/// What to do after a step met an outage.
+enum Weather {
+    /// Waited (`--follow`): do the step again.
+    Retry,
+    /// Recorded in the summary: stop cleanly.
+    Stop,
 }
 
 impl Ctx<'_> {
+    /// An error of a step: anything but an outage is returned; an outage is waited out with
+    /// `--follow` (the client backs off as a whole meanwhile), or recorded for a clean stop.
+    async fn weather(&self, e: anyhow::Error, summary: &mut LoadSummary) -> Result<Weather> {
+        if !is_outage(&e) {
+            return Err(e);
+        }
+        if !self.opts.follow || self.stopped() {
+            tracing::warn!(error = %format!("{e:#}"), "Genesys is failing; stopping cleanly (load --follow waits an outage out).");
+            summary.outage = Some(format!("{e:#}"));
+            return Ok(Weather::Stop);
+        }
+        let wait = self
+            .client
+            .outage_wait()
+            .max(std::time::Duration::from_secs(1));
+        tracing::warn!(error = %format!("{e:#}"), wait_s = wait.as_secs_f64(), "Genesys is failing; waiting the outage out.");
+        let sleep = self.client.clock().sleep(wait);
+        match self.opts.stop.clone() {
+            Some(mut stop) => {
+                tokio::select! {
+                    () = sleep => {}
+                    _ = stop.changed() => {}
+                }
+            }
+            None => sleep.await,
+        }
+        Ok(Weather::Retry)
+    }
+
     fn now_ms(&self) -> i64 {
         self.client.clock().now_unix_ms()
     }
@@ -197,6 +268,7 @@ impl Ctx<'_> {
                     None,
                 )?;
                 ledger.set_genesys_changed(item.record_id, ev.changed_date.as_deref())?;
+                ledger.set_genesys_created(item.record_id, ev.created_date.as_deref())?;
                 summary.created_now += 1;
                 return Ok(Settled::Done);
             }
@@ -266,16 +338,19 @@ impl Ctx<'_> {
             }
             CreateFailure::NotSent => {
                 mark(state::PLANNED, "not sent", &e, &e.to_string())?;
-                return Ok(Settled::Stop(format!("Genesys cannot be reached: {e}")));
+                return Ok(Settled::Stop(
+                    anyhow::Error::new(e).context("Genesys cannot be reached"),
+                ));
             }
             CreateFailure::AlreadyExists => {
                 // Maybe ours, from an attempt whose answer was lost: look before rejecting.
-                if let Some((id, total)) = find_existing(self.client, &item).await? {
+                if let Some((id, total, at)) = find_existing(self.client, &item).await? {
                     created(
                         &id,
                         total,
                         Some("adopted: Genesys said it already exists, and it carries our key"),
                     )?;
+                    ledger.set_genesys_created(item.record_id, at.as_deref())?;
                     summary.adopted += 1;
                 } else {
                     self.reject(&item, &e, started, summary)?;
@@ -287,7 +362,7 @@ impl Ctx<'_> {
                 // created), and the run stops with what to fix.
                 ledger.next_key_generation(item.record_id)?;
                 mark(state::PLANNED, "refused", &e, &e.to_string())?;
-                return Ok(Settled::Stop(stop_hint(&e)));
+                return Ok(Settled::Stop(anyhow::anyhow!(stop_hint(&e))));
             }
         }
         Ok(Settled::Done)
@@ -387,38 +462,59 @@ pub async fn run(
         mirrors: mirror_forms(ledger)?,
     };
     let started = ctx.now_ms();
-    if !opts.dry_run {
-        ctx.recover_sending()?;
-        ctx.adopt_from_forms(&mut summary).await?;
-        ctx.reconcile_due(&mut summary).await?;
-    }
-    ctx.release_due()?;
-    summary.eta_seconds = ctx.eta()?;
-    let pending = ledger.loads_in(&[state::PLANNED, state::DEFERRED])?.len();
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{msg:>8} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})",
-    ) {
-        progress.set_style(style.progress_chars("=> "));
-    }
-    progress.set_length(pending as u64);
-    progress.set_position(0);
-    progress.set_message(format!("load, eta {}", human_duration(summary.eta_seconds)));
-    tracing::info!(
-        items = pending,
-        eta_s = summary.eta_seconds,
-        "Loading evaluations."
-    );
+    let outage_before = client.outage_requests();
     let mut budget = opts.max;
     let mut idle_rounds = 0;
-    loop {
+    let mut prepared = false;
+    // A step that meets an outage is done again once the outage is over (`--follow`: the client
+    // backs off as a whole meanwhile), or ends the run cleanly, the outage in the summary.
+    macro_rules! step {
+        ($label:lifetime, $e:expr) => {
+            match $e {
+                Ok(v) => v,
+                Err(e) => match ctx.weather(e, &mut summary).await? {
+                    Weather::Retry => continue $label,
+                    Weather::Stop => break $label,
+                },
+            }
+        };
+    }
+    'run: loop {
+        if ctx.stopped() {
+            break;
+        }
+        if !prepared {
+            if !opts.dry_run {
+                ctx.recover_sending()?;
+                step!('run, ctx.adopt_from_forms(&mut summary).await);
+                step!('run, ctx.reconcile_due(&mut summary).await);
+            }
+            ctx.release_due()?;
+            summary.eta_seconds = ctx.eta()?;
+            let pending = ledger.loads_in(&[state::PLANNED, state::DEFERRED])?.len();
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{msg:>8} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})",
+            ) {
+                progress.set_style(style.progress_chars("=> "));
+            }
+            progress.set_length(pending as u64);
+            progress.set_position(0);
+            progress.set_message(format!("load, eta {}", human_duration(summary.eta_seconds)));
+            tracing::info!(
+                items = pending,
+                eta_s = summary.eta_seconds,
+                "Loading evaluations."
+            );
+            prepared = true;
+        }
         let created_before = summary.created_now + summary.adopted;
-        let sent = ctx.pass(&mut summary, &mut budget, progress).await?;
+        let sent = step!('run, ctx.pass(&mut summary, &mut budget, progress).await);
         if opts.dry_run || ctx.stopped() || budget == Some(0) {
             break;
         }
         // Outcomes that may have been sent are resolved once the query can be trusted to show
         // them, and re-sent if absent, in the same run.
-        let next_unknown = ctx.reconcile_due(&mut summary).await?;
+        let next_unknown = step!('run, ctx.reconcile_due(&mut summary).await);
         let next_release = ctx.release_due()?;
         // A round is idle when it sent and nothing came of it (neither created nor found); a
         // round that sent nothing (it only waited) neither counts nor resets.
@@ -468,13 +564,18 @@ pub async fn run(
             }
             None => sleep.await,
         }
-        if ctx.stopped() {
-            break;
+    }
+    // The sync of evaluations whose record changed or left the source.
+    while !opts.dry_run && !ctx.stopped() && opts.max.is_none() && summary.outage.is_none() {
+        match ctx.sync(&mut summary).await {
+            Ok(()) => break,
+            Err(e) => match ctx.weather(e, &mut summary).await? {
+                Weather::Retry => {}
+                Weather::Stop => break,
+            },
         }
     }
-    if !opts.dry_run && !ctx.stopped() && opts.max.is_none() {
-        ctx.sync(&mut summary).await?;
-    }
+    summary.outage_requests = client.outage_requests().saturating_sub(outage_before);
     summary.interrupted = ctx.stopped();
     summary.unknown_now = ledger.loads_in(&[state::UNKNOWN])?.len() as u64;
     progress.finish_and_clear();

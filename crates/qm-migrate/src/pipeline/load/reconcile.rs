@@ -31,16 +31,24 @@ pub(super) fn is_ours(e: &genesys::models::Evaluation, item: &LoadRow) -> bool {
         && e.agent.as_ref().is_none_or(|a| a.id == item.agent_user_id)
 }
 
+/// Our evaluation of an item as found in Genesys: (id, total, `createdDate`).
+pub(super) type Found = (String, Option<f64>, Option<String>);
+
+fn found(e: &genesys::models::Evaluation) -> Found {
+    (
+        e.id.clone(),
+        e.answers.as_ref().and_then(|a| a.total_score),
+        e.created_date.clone(),
+    )
+}
+
 /// Looks for the evaluation of `item` in Genesys by its idempotency key marker.
-pub(super) async fn find_existing(
-    client: &GenesysClient,
-    item: &LoadRow,
-) -> Result<Option<(String, Option<f64>)>> {
+pub(super) async fn find_existing(client: &GenesysClient, item: &LoadRow) -> Result<Option<Found>> {
     Ok(evaluations_on(client, item)
         .await?
-        .into_iter()
+        .iter()
         .find(|e| is_ours(e, item))
-        .map(|e| (e.id.clone(), e.answers.and_then(|a| a.total_score))))
+        .map(found))
 }
 
 impl Ctx<'_> {
@@ -75,7 +83,7 @@ impl Ctx<'_> {
                 None => find_existing(self.client, &item).await?,
             };
             match found {
-                Some((id, total)) => {
+                Some((id, total, created)) => {
                     self.ledger.set_load(
                         item.record_id,
                         state::CREATED,
@@ -85,6 +93,8 @@ impl Ctx<'_> {
                         Some("adopted: found in Genesys by its idempotency key"),
                         total,
                     )?;
+                    self.ledger
+                        .set_genesys_created(item.record_id, created.as_deref())?;
                     summary.adopted += 1;
                 }
                 None => {
@@ -113,7 +123,7 @@ impl Ctx<'_> {
         &self,
         items: &[LoadRow],
         summary: &mut LoadSummary,
-    ) -> Result<HashMap<i64, (String, Option<f64>)>> {
+    ) -> Result<HashMap<i64, Found>> {
         let contexts = self.ledger.form_contexts()?;
         let mut wanted = Vec::new();
         for item in items {
@@ -144,10 +154,7 @@ impl Ctx<'_> {
         let mut out = HashMap::new();
         for item in items {
             if let Some(e) = pages.by_id.values().find(|e| is_ours(e, item)) {
-                out.insert(
-                    item.record_id,
-                    (e.id.clone(), e.answers.as_ref().and_then(|a| a.total_score)),
-                );
+                out.insert(item.record_id, found(e));
             }
         }
         Ok(out)
@@ -224,6 +231,8 @@ impl Ctx<'_> {
                     )),
                     e.answers.as_ref().and_then(|a| a.total_score),
                 )?;
+                self.ledger
+                    .set_genesys_created(item.record_id, e.created_date.as_deref())?;
                 let now = ts_from_ms(self.now_ms()).to_string();
                 self.ledger.record_attempt(
                     item.record_id,

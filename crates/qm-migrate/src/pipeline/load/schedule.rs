@@ -208,8 +208,20 @@ impl Ctx<'_> {
         let mut failure: Option<anyhow::Error> = None;
         loop {
             // Fill the pipe, agents in turn.
+            // During an outage (the client counts failures in a row) one create at a time leaves,
+            // the client's probe, backing off; without `--follow`, an outage that outlasts the
+            // client's patience ends the pass (and the run, cleanly).
+            let outage = self.client.in_outage();
+            if outage
+                && !self.opts.follow
+                && self.client.failures_in_a_row() >= OUTAGE_GIVE_UP
+                && failure.is_none()
+                && !self.opts.dry_run
+            {
+                failure = Some(anyhow::Error::new(Outage));
+            }
             while failure.is_none()
-                && inflight.len() < concurrency
+                && inflight.len() < if outage { 1 } else { concurrency }
                 && !self.stopped()
                 && budget.is_none_or(|b| b > 0)
             {
@@ -281,7 +293,7 @@ impl Ctx<'_> {
                     {
                         Ok(Settled::Done) => {}
                         Ok(Settled::Stop(why)) => {
-                            failure.get_or_insert_with(|| anyhow::anyhow!(why));
+                            failure.get_or_insert(why);
                         }
                         Err(e) => {
                             failure.get_or_insert(e);

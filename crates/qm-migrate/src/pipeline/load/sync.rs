@@ -1,8 +1,31 @@
 //! The sync pass: evaluations whose Calabrio record changed are read, then updated in place (or
 //! listed when edited in Genesys); records gone from the source are withdrawn or flagged.
+//!
+//! One evaluation's problem is that evaluation's: a change or withdrawal past Genesys' edit window
+//! is listed, not sent; a 4xx about one evaluation (its read, update or deletion) flags it with
+//! Genesys' code and message and the pass goes on. Only what every request would meet stops the
+//! run: a 401 after one new token, a 403, and an outage (5xx or no answer after the retries), which
+//! `load` waits out with `--follow` or stops on cleanly.
+
+use genesys::error::ItemFailure;
 
 #[allow(clippy::wildcard_imports)]
 use super::*;
+use crate::ledger::SyncDue;
+use crate::pipeline::edit_window;
+
+/// Genesys' code for a re-score refused as past the edit window (the API description lists it
+/// for `PUT` of an evaluation).
+const TOO_OLD: &str = "quality.evaluation.too.old.to.score";
+
+/// What the sync was asked to do, in words.
+fn action(due: &SyncDue) -> &'static str {
+    if due.sync_state == "withdraw" {
+        "gone from the source"
+    } else {
+        "changed in Calabrio"
+    }
+}
 
 impl Ctx<'_> {
     /// The sync actions `plan` decided: an evaluation whose record changed takes the new answers
@@ -18,36 +41,61 @@ impl Ctx<'_> {
                 break;
             }
             let id = due.record_id;
+            let closed = edit_window::past(
+                self.cfg,
+                self.now_ms(),
+                due.genesys_created.as_deref(),
+                due.sent_at,
+                due.edit_window_closed.as_deref(),
+            );
+            // Past the window nothing is sent; an update whose answer was lost is still read back
+            // (it may have been applied before the window closed).
+            if let Some(why) = &closed
+                && due.sync_state != "updating"
+            {
+                self.past_window(&due, why, None, summary)?;
+                continue;
+            }
             let current = match self
                 .client
                 .get_evaluation(&due.conversation_id, &due.evaluation_id)
                 .await
             {
                 Ok(e) => e,
-                Err(GenesysError::Api { status: 404, .. }) => {
-                    if due.sync_state == "withdraw" {
-                        self.withdrawn(
-                            &due,
-                            "gone from the source; already absent from Genesys",
-                            summary,
-                        )?;
-                    } else {
-                        self.ledger.set_sync(id,
-                            Some("edited"),
-                            Some(
-                                "deleted in Genesys by someone else: the Calabrio change is not applied",
-                            ),
-                        )?;
-                        summary.edited_in_genesys += 1;
+                Err(e) => match e.item_failure() {
+                    ItemFailure::Gone => {
+                        if due.sync_state == "withdraw" {
+                            self.withdrawn(
+                                &due,
+                                "gone from the source; already absent from Genesys",
+                                summary,
+                            )?;
+                        } else {
+                            self.ledger.set_sync(
+                                id,
+                                Some("edited"),
+                                Some(
+                                    "deleted in Genesys by someone else: the Calabrio change is not applied",
+                                ),
+                            )?;
+                            summary.edited_in_genesys += 1;
+                        }
+                        continue;
                     }
-                    continue;
-                }
-                Err(e) => {
-                    return Err(e).with_context(|| {
-                        format!("cannot read evaluation {} to sync it", due.evaluation_id)
-                    });
-                }
+                    ItemFailure::ThisItem => {
+                        self.refused(&due, "read", &e, summary)?;
+                        continue;
+                    }
+                    ItemFailure::StopRun | ItemFailure::Outage => {
+                        return Err(e).with_context(|| {
+                            format!("cannot read evaluation {} to sync it", due.evaluation_id)
+                        });
+                    }
+                },
             };
+            // The window's start as Genesys gives it.
+            self.ledger
+                .set_genesys_created(id, current.created_date.as_deref())?;
             let plan = self
                 .ledger
                 .plan(id)?
@@ -71,6 +119,19 @@ impl Ctx<'_> {
                 summary.updated_now += 1;
                 continue;
             }
+            let closed = closed.or_else(|| {
+                edit_window::past(
+                    self.cfg,
+                    self.now_ms(),
+                    current.created_date.as_deref(),
+                    due.sent_at,
+                    None,
+                )
+            });
+            if let Some(why) = &closed {
+                self.past_window(&due, why, None, summary)?;
+                continue;
+            }
             if due.genesys_changed.is_some() && current.changed_date != due.genesys_changed {
                 self.ledger.set_sync(id,
                     Some("edited"),
@@ -88,18 +149,33 @@ impl Ctx<'_> {
                     .delete_evaluation(&due.conversation_id, &due.evaluation_id)
                     .await
                 {
-                    Ok(()) | Err(GenesysError::Api { status: 404, .. }) => {
-                        self.withdrawn(
+                    Ok(()) => self.withdrawn(
+                        &due,
+                        &format!("deleted from Genesys on {today}: gone from the source"),
+                        summary,
+                    )?,
+                    Err(e) => match e.item_failure() {
+                        ItemFailure::Gone => self.withdrawn(
                             &due,
                             &format!("deleted from Genesys on {today}: gone from the source"),
                             summary,
-                        )?;
-                    }
-                    Err(e) => {
-                        return Err(e).with_context(|| {
-                            format!("cannot delete evaluation {}", due.evaluation_id)
-                        });
-                    }
+                        )?,
+                        // Genesys answers a deletion past the window with a 400 (no code is
+                        // published for it).
+                        ItemFailure::ThisItem if e.status() == Some(400) => {
+                            let why = edit_window::reason(
+                                self.cfg,
+                                edit_window::start(current.created_date.as_deref(), due.sent_at),
+                            );
+                            self.past_window(&due, &why, Some(&e), summary)?;
+                        }
+                        ItemFailure::ThisItem => self.refused(&due, "delete", &e, summary)?,
+                        ItemFailure::StopRun | ItemFailure::Outage => {
+                            return Err(e).with_context(|| {
+                                format!("cannot delete evaluation {}", due.evaluation_id)
+                            });
+                        }
+                    },
                 }
                 continue;
             }
@@ -135,6 +211,7 @@ impl Ctx<'_> {
                 .private_comments
                 .as_deref()
                 .map(|m| format!("{}; {tag}", form::marker_with_key(m, &due.idempotency_key)));
+            // The plan kept room for this line within Genesys' comment limit.
             let note = format!("Updated from Calabrio on {today}.");
             logical.comments = Some(match logical.comments.as_deref() {
                 Some(c) if !c.is_empty() => format!("{c}\n{note}"),
@@ -161,16 +238,72 @@ impl Ctx<'_> {
                 Err(e) if e.possibly_sent() => {
                     summary.update_unknown += 1;
                     tracing::warn!(evaluation = %due.evaluation_id, error = %e, "An update's answer was lost; it is read back on the next run.");
+                    if e.is_outage() && self.client.in_outage() {
+                        return Err(e).with_context(|| {
+                            format!("cannot update evaluation {}", due.evaluation_id)
+                        });
+                    }
                 }
-                Err(e) => {
-                    self.ledger.set_sync(
-                        id,
-                        Some("flagged"),
-                        Some(&format!("the update was refused by Genesys: {e}")),
-                    )?;
+                Err(e) if e.code() == Some(TOO_OLD) => {
+                    let why = edit_window::reason(
+                        self.cfg,
+                        edit_window::start(current.created_date.as_deref(), due.sent_at),
+                    );
+                    self.past_window(&due, &why, Some(&e), summary)?;
                 }
+                Err(e) => match e.item_failure() {
+                    ItemFailure::StopRun => {
+                        // Not sent: the update stays to do.
+                        self.ledger.set_sync(id, Some("update"), None)?;
+                        return Err(e).with_context(|| {
+                            format!("cannot update evaluation {}", due.evaluation_id)
+                        });
+                    }
+                    _ => self.refused(&due, "update", &e, summary)?,
+                },
             }
         }
+        Ok(())
+    }
+
+    /// A change or withdrawal of `due`'s evaluation past Genesys' edit window: listed (`flagged`,
+    /// with the reason and Genesys' answer when it gave one), not applied, never sent again.
+    fn past_window(
+        &self,
+        due: &SyncDue,
+        why: &str,
+        answer: Option<&GenesysError>,
+        summary: &mut LoadSummary,
+    ) -> Result<()> {
+        let note = format!(
+            "{why}: listed, not applied ({}){}",
+            action(due),
+            answer.map_or_else(String::new, |e| format!("; Genesys answered: {e}"))
+        );
+        tracing::warn!(evaluation = %due.evaluation_id, %note, "Past Genesys' edit window.");
+        self.ledger.close_edit_window(due.record_id, &note)?;
+        summary.past_edit_window += 1;
+        Ok(())
+    }
+
+    /// Genesys refused to `what` `due`'s evaluation, for that evaluation alone: listed with its
+    /// code and message; the pass goes on.
+    fn refused(
+        &self,
+        due: &SyncDue,
+        what: &str,
+        e: &GenesysError,
+        summary: &mut LoadSummary,
+    ) -> Result<()> {
+        let note = format!(
+            "Genesys refused to {what} it ({}): listed, not applied ({}); the run went on",
+            e,
+            action(due)
+        );
+        tracing::warn!(evaluation = %due.evaluation_id, %note, "A sync action was refused.");
+        self.ledger
+            .set_sync(due.record_id, Some("flagged"), Some(&note))?;
+        summary.sync_refused += 1;
         Ok(())
     }
 

@@ -101,8 +101,9 @@ pub(super) fn plan_one(
             ),
         );
     }
-    // Text that cannot travel: control characters (a sign of a damaged export) and comments
-    // longer than Genesys is known to keep.
+    // Text that cannot travel: control characters (a sign of a damaged export). A comment longer
+    // than Genesys takes is shortened when the answers are built (the full text stays in the
+    // history), never a reason to hold the record back.
     for (what, text) in ev
         .comments
         .iter()
@@ -124,13 +125,6 @@ pub(super) fn plan_one(
                 "{locator}: {what} holds control character U+{:04X} at character {}",
                 u32::from(c),
                 i + 1
-            ));
-        }
-        let len = text.chars().count();
-        if len > cfg.form.max_comment_chars {
-            return q(format!(
-                "{locator}: {what} of {len} characters exceeds [form] max_comment_chars ({})",
-                cfg.form.max_comment_chars
             ));
         }
     }

@@ -180,10 +180,23 @@ pub(super) fn prepare_one(
         );
         return;
     }
+    // Comments within Genesys' limits (the scores do not depend on them): what is cut is named
+    // and kept in the history.
+    let mut answers = answers;
+    let whose = format!("{} evaluation {}", cfg.source.system, ev.evaluation_id);
+    let limits = cfg.form.comment_limits();
+    let shortened = crate::pipeline::forms::comments::fit_answers(&mut answers, limits, &whose);
+    p.row.comments_shortened = i64::try_from(shortened).unwrap_or(i64::MAX);
     p.row.answers = serde_json::to_string(&answers).ok();
     p.row.disposition = Some(Disposition::Evaluation);
     if cfg.form.mode == "mirror" {
         mirror_one(cfg, mirrors, ev, &answers, expected, p);
+    }
+    if p.row.comments_shortened > 0 {
+        p.notes.push(format!(
+            "{} comment(s) shortened to Genesys' limits ({} characters overall, {} private and per answer); the full text is in the history",
+            p.row.comments_shortened, limits.comments, limits.answer
+        ));
     }
     let predicted = p.row.predicted.unwrap_or(predicted);
     let mut reason = format!(
@@ -225,6 +238,26 @@ pub(super) fn mirror_one(
                 answers
                     .private_comments
                     .clone_from(&container.private_comments);
+                // The question comments, cut as the container's were (those are already fitted).
+                let whose = format!("{} evaluation {}", cfg.source.system, ev.evaluation_id);
+                let mut questions_only = genesys::models::ScoringSet {
+                    question_group_scores: std::mem::take(&mut answers.question_group_scores),
+                    ..Default::default()
+                };
+                let cut = crate::pipeline::forms::comments::fit_answers(
+                    &mut questions_only,
+                    cfg.form.comment_limits(),
+                    &whose,
+                );
+                answers.question_group_scores = questions_only.question_group_scores;
+                // The container's section comments are not on the mirror; its overall and
+                // private comments are.
+                p.row.comments_shortened = i64::from(
+                    container
+                        .comments
+                        .as_deref()
+                        .is_some_and(|c| c.contains(&whose)),
+                ) + i64::try_from(cut).unwrap_or(0);
                 p.row.answers = serde_json::to_string(&answers).ok();
                 p.row.predicted = Some(predicted);
                 p.row.form_name = Some(m.definition.name.clone());

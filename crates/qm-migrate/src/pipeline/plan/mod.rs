@@ -69,8 +69,11 @@ pub struct PlanOptions {
 /// What `plan` decided.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PlanSummary {
-    /// Records of the latest extract.
+    /// Records accounted for: those of the latest extract, and those that left the source whose
+    /// evaluation is still in Genesys (`records_left_source`, under the disposition they had).
     pub records: u64,
+    /// Of `records`, those no longer in the source whose evaluation is still in Genesys.
+    pub records_left_source: u64,
     /// Count per disposition (all four names present).
     pub dispositions: BTreeMap<String, u64>,
     /// Records left as they were because they were already sent.
@@ -142,6 +145,13 @@ pub async fn run(
     opts: &PlanOptions,
 ) -> Result<PlanSummary> {
     let _lease = crate::lease::acquire(&cfg.ledger.path, "plan")?;
+    // Records of an extract that did not finish look as if the rest had left the source: their
+    // evaluations would be withdrawn. Plan only on a finished extract.
+    if let Some(unfinished) = ledger.unfinished_extract()? {
+        bail!(
+            "the last extract (run {unfinished}) did not finish: run `qm-migrate extract` again to complete it before planning (the records it did not read yet would look deleted from Calabrio)"
+        );
+    }
     let run_id = ledger.begin_run("plan")?;
     let mut summary = PlanSummary::default();
 
@@ -156,7 +166,8 @@ pub async fn run(
     summary.directory_users = users.len();
     let planner = Arc::new(planner(cfg, ledger, users, &mut summary)?);
     let ledger: &Ledger = ledger;
-    summary.records = ledger.current_record_count()?;
+    summary.records_left_source = ledger.left_source_count()?;
+    summary.records = ledger.current_record_count()? + summary.records_left_source;
 
     let bar = opts
         .progress
@@ -184,7 +195,9 @@ pub async fn run(
         bar: bar.clone(),
     };
     ledger.begin_bulk()?;
-    let passed = async {
+    // A stop (Ctrl-C) while plan asks Genesys abandons the plan as a whole: nothing of it is
+    // written, and a re-run plans again.
+    let passed = crate::interrupt::or_stop("plan", "plan", async {
         pass.run().await?;
         tracing::info!(
             records = pass.links.deferred(),
@@ -193,7 +206,7 @@ pub async fn run(
         pass.links
             .run_matches(&planner, &mut pass.writer, &mut summary)
             .await
-    }
+    })
     .await;
     match passed {
         Ok(()) => ledger.commit_bulk(&["plans", "loads"])?,
@@ -214,9 +227,14 @@ pub async fn run(
     // Evaluations in Genesys whose record left the source.
     for (id, locator) in ledger.withdrawn_in_source()? {
         let state = synced.get(&id).and_then(|s| s.sync_state.clone());
-        // Flagged under `on_withdraw = "flag"` stays flagged; a switch to `delete` takes it.
+        let window_closed = synced
+            .get(&id)
+            .is_some_and(|s| s.edit_window_closed.is_some());
+        // Flagged under `on_withdraw = "flag"` stays flagged; a switch to `delete` takes it. Past
+        // Genesys' edit window it stays listed: it cannot be deleted.
         if matches!(state.as_deref(), Some("withdraw" | "edited" | "updating"))
-            || (state.as_deref() == Some("flagged") && cfg.sync.on_withdraw == "flag")
+            || (state.as_deref() == Some("flagged")
+                && (cfg.sync.on_withdraw == "flag" || window_closed))
         {
             continue;
         }

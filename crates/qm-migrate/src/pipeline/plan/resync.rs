@@ -24,6 +24,10 @@ pub(super) fn resync(
     if back && matches!(s.sync_state.as_deref(), Some("flagged" | "withdraw")) {
         ledger.set_sync(r.id, None, Some("back in step with the source"))?;
     }
+    // Past Genesys' edit window: a change cannot be applied, and stays listed as it was.
+    if s.edit_window_closed.is_some() && !back {
+        return Ok(());
+    }
     if s.synced_hash.is_none()
         || (back && s.sync_state.as_deref() != Some("update"))
         || matches!(s.sync_state.as_deref(), Some("edited" | "updating"))

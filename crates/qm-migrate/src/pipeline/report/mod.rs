@@ -99,6 +99,7 @@ struct MonthData {
 }
 
 struct ExceptionRow {
+    record: String,
     source: String,
     evaluation_id: String,
     disposition: String,
@@ -109,6 +110,7 @@ struct ExceptionRow {
 struct MismatchRow {
     what: String,
     record: String,
+    last_seen: String,
     evaluation_id: String,
     field: String,
     ledger: String,
@@ -164,6 +166,15 @@ struct ReportPage {
     verify: Option<VerifyView>,
     history_index: String,
     runs: Vec<RunRow>,
+    comment_limits: (usize, usize),
+    edit_window_days: u32,
+    shortened: (u64, u64),
+    windows: Vec<WindowRow>,
+}
+
+struct WindowRow {
+    line: String,
+    warning: bool,
 }
 
 /// Exceptions shown in the HTML page; the CSV and JSON reports carry every record.
@@ -247,20 +258,14 @@ fn distribution_chart(
 fn html(cfg: &Config, ledger: &Ledger, out: &Path) -> Result<String> {
     use askama::Template;
     let run = ledger.latest_extract()?.unwrap_or(-1);
-    let (records, dispositions, unplanned) = crate::ledger_counts(ledger)?;
-    let load = crate::load_counts(ledger)?;
+    let (records, dispositions, unplanned) = crate::accounting::ledger_counts(ledger)?;
+    let load = crate::accounting::load_counts(ledger)?;
     let sum: u64 = dispositions.values().sum::<u64>() + unplanned;
-    let invariant = format!(
-        "records {records} = evaluation {} + history {} + excluded {} + quarantined {}{} = {sum}",
-        dispositions.get("evaluation").unwrap_or(&0),
-        dispositions.get("history").unwrap_or(&0),
-        dispositions.get("excluded").unwrap_or(&0),
-        dispositions.get("quarantined").unwrap_or(&0),
-        if unplanned > 0 {
-            format!(" + not yet planned {unplanned}")
-        } else {
-            String::new()
-        }
+    let invariant = crate::accounting::invariant_line(
+        records,
+        &dispositions,
+        unplanned,
+        ledger.left_source_count()?,
     );
 
     // Per month (evaluation date, else the record's sort date), source vs Genesys.
@@ -400,6 +405,7 @@ fn html(cfg: &Config, ledger: &Ledger, out: &Path) -> Result<String> {
         .report_exceptions(run, HTML_EXCEPTIONS)?
         .into_iter()
         .map(|e| ExceptionRow {
+            record: e.name,
             source: e.locator,
             evaluation_id: e.evaluation_id.unwrap_or_default(),
             disposition: match &e.state {
@@ -427,6 +433,7 @@ fn html(cfg: &Config, ledger: &Ledger, out: &Path) -> Result<String> {
             .map(|(record, id)| MismatchRow {
                 what: "missing".into(),
                 record: record.clone(),
+                last_seen: String::new(),
                 evaluation_id: id.clone(),
                 field: String::new(),
                 ledger: String::new(),
@@ -436,6 +443,7 @@ fn html(cfg: &Config, ledger: &Ledger, out: &Path) -> Result<String> {
         rows.extend(v.mismatched.iter().map(|m| MismatchRow {
             what: "mismatched".into(),
             record: m.record.clone(),
+            last_seen: m.last_seen.clone(),
             evaluation_id: m.evaluation_id.clone(),
             field: m.field.clone(),
             ledger: m.ledger.clone(),
@@ -445,6 +453,7 @@ fn html(cfg: &Config, ledger: &Ledger, out: &Path) -> Result<String> {
             MismatchRow {
                 what: format!("drift: {}", d.what),
                 record: d.record.clone(),
+                last_seen: d.last_seen.clone(),
                 evaluation_id: d.evaluation_id.clone(),
                 field: d.note.clone(),
                 ledger: d
@@ -458,6 +467,7 @@ fn html(cfg: &Config, ledger: &Ledger, out: &Path) -> Result<String> {
         rows.extend(v.unknown.iter().map(|id| MismatchRow {
             what: "unknown to the ledger".into(),
             record: String::new(),
+            last_seen: String::new(),
             evaluation_id: id.clone(),
             field: String::new(),
             ledger: String::new(),
@@ -500,7 +510,25 @@ fn html(cfg: &Config, ledger: &Ledger, out: &Path) -> Result<String> {
         })
         .collect::<Vec<_>>();
 
+    // Genesys' published rules: comments shortened to its limits, and each run's edit window.
+    let shortened = ledger.shortened_comments(run)?;
+    let windows = crate::pipeline::edit_window::per_run(
+        cfg,
+        ledger,
+        jiff::Timestamp::now().as_millisecond(),
+    )?
+    .into_iter()
+    .map(|w| WindowRow {
+        line: w.line(),
+        warning: w.warning,
+    })
+    .collect();
+
     let page = ReportPage {
+        comment_limits: (cfg.form.comment_limit, cfg.form.answer_comment_limit),
+        edit_window_days: cfg.sync.edit_window_days,
+        shortened,
+        windows,
         generated: jiff::Timestamp::now()
             .strftime("%Y-%m-%d %H:%M:%S UTC")
             .to_string(),
