@@ -114,6 +114,30 @@ pub const OPERATIONS: &[Operation] = &[
         CONVERSATION_DETAIL,
     ),
     op(
+        "POST",
+        "/api/v2/analytics/evaluations/aggregates/query",
+        &["analytics:evaluationAggregate:view"],
+    ),
+    op(
+        "GET",
+        "/api/v2/gamification/profiles",
+        &["gamification:profile:view"],
+    ),
+    op(
+        "GET",
+        "/api/v2/gamification/profiles/{profileId}/metrics",
+        &[
+            "gamification:profile:view",
+            "gamification:leaderboard:view",
+            "gamification:scorecard:view",
+        ],
+    ),
+    op(
+        "GET",
+        "/api/v2/gamification/metricdefinitions",
+        &["gamification:profile:view"],
+    ),
+    op(
         "GET",
         "/api/v2/conversations/{conversationId}",
         &["conversation:communication:view"],

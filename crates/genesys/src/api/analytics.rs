@@ -1,5 +1,6 @@
-//! Conversation details (`/api/v2/analytics/conversations/…`): the checks and searches that link
-//! an evaluation to its conversation.
+//! Analytics: conversation details (`/api/v2/analytics/conversations/…`), the checks and searches
+//! that link an evaluation to its conversation; and the evaluation aggregates
+//! (`/api/v2/analytics/evaluations/aggregates/query`), what Genesys' own analytics count.
 
 use super::*;
 
@@ -68,5 +69,59 @@ impl GenesysClient {
             }
         }
         Ok(out)
+    }
+
+    /// The org's first conversation that started within `interval`, whoever took part (one detail
+    /// query, ascending by start, a page of one).
+    ///
+    /// # Errors
+    /// Any [`GenesysError`] (a Genesys that refuses so long an interval answers 400).
+    pub async fn first_conversation(
+        &self,
+        interval: &str,
+    ) -> Result<Option<AnalyticsConversation>, GenesysError> {
+        let body = crate::models::ConversationQuery {
+            interval: interval.to_owned(),
+            order: Some("asc".into()),
+            order_by: Some("conversationStart".into()),
+            segment_filters: Vec::new(),
+            paging: Some(crate::models::PagingSpec {
+                page_size: 1,
+                page_number: 1,
+            }),
+        };
+        let got: crate::models::ConversationQueryResponse = self
+            .call(
+                Method::POST,
+                "/api/v2/analytics/conversations/details/query",
+                &[],
+                Some(&body),
+                None,
+                Resend::Safe,
+            )
+            .await?
+            .unwrap_or_default();
+        Ok(got.conversations.into_iter().next())
+    }
+
+    /// What Genesys' evaluation analytics count for `query` (a read: retried like a GET).
+    ///
+    /// # Errors
+    /// Any [`GenesysError`].
+    pub async fn evaluation_aggregates(
+        &self,
+        query: &crate::models::EvaluationAggregationQuery,
+    ) -> Result<crate::models::EvaluationAggregateQueryResponse, GenesysError> {
+        Ok(self
+            .call(
+                Method::POST,
+                "/api/v2/analytics/evaluations/aggregates/query",
+                &[],
+                Some(query),
+                None,
+                Resend::Safe,
+            )
+            .await?
+            .unwrap_or_default())
     }
 }

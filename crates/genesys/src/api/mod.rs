@@ -3,6 +3,7 @@
 
 mod analytics;
 mod authorization;
+mod gamification;
 mod integrations;
 mod metrics;
 mod quality;

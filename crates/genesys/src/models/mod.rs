@@ -684,3 +684,9 @@ pub struct ExternalMetricDataWriteResponse {
     #[serde(default)]
     pub unprocessed_entities: Vec<ExternalMetricDataUnprocessed>,
 }
+
+mod aggregates;
+mod gamification;
+
+pub use aggregates::*;
+pub use gamification::*;
