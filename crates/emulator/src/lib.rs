@@ -21,8 +21,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 pub use state::{
-    Clock, EmulatorState, Fixture, FixtureConversation, FixtureParticipant, FixtureUser,
-    OAuthClient, Settings, Stats,
+    AuditEntry, Clock, EmulatorState, Fixture, FixtureConversation, FixtureParticipant,
+    FixtureUser, OAuthClient, SUPERVISOR, Settings, Stats,
 };
 
 /// The router over `state`: the Genesys API (`genesys/`), behind the permission check and the

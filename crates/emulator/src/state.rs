@@ -176,10 +176,25 @@ pub struct Settings {
     pub comment_limit: usize,
     /// Longest private comments and comments of one answer (help pages: 2000); 0: no limit.
     pub answer_comment_limit: usize,
+    /// An audit query stays `Queued`, then `Running`, this long after it was made, milliseconds of
+    /// the emulator's clock, before it is `Succeeded` (the query is asynchronous).
+    pub audit_query_delay_ms: u64,
     /// Genesys refuses to re-score or delete an evaluation this many days after its creation (a
     /// Genesys answer on its developer forum: 90), on the emulator's clock: `PUT` answers 400
     /// `quality.evaluation.too.old.to.score`, `DELETE` a 400. 0: no window.
     pub edit_window_days: u32,
+    /// Analytics lag: the evaluation aggregates count a change only this long after it (an
+    /// evaluation created or re-scored meanwhile shows as it was), milliseconds of the emulator's
+    /// clock (Genesys documents no freshness).
+    pub analytics_lag_ms: u64,
+    /// The longest interval an evaluation aggregates query may span, days (undocumented: 0, no limit,
+    /// by default; set, the least kind reading: longer ones answer 400).
+    pub aggregates_max_interval_days: i64,
+    /// The longest interval a conversation detail query may span, days; 0: no limit (as the
+    /// emulator's default: only "touches days" is documented).
+    pub max_detail_query_days: i64,
+    /// The org's performance profile gamifies the evaluation score (points awarded on release).
+    pub gamified_evaluation_score: bool,
 }
 
 impl Default for Settings {
@@ -217,6 +232,11 @@ impl Default for Settings {
             comment_limit: 4000,
             answer_comment_limit: 2000,
             edit_window_days: 90,
+            audit_query_delay_ms: 1500,
+            analytics_lag_ms: 0,
+            aggregates_max_interval_days: 0,
+            max_detail_query_days: 0,
+            gamified_evaluation_score: false,
         }
     }
 }
@@ -268,6 +288,35 @@ pub(crate) struct StoredEvaluation {
     pub(crate) versions: Vec<Evaluation>,
 }
 
+/// One write the org's audit trail records (Genesys keeps a year of them): who (the OAuth client,
+/// or a person), what (`Create`, `Update`, `Delete`), which evaluation, when.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Entry id.
+    pub id: String,
+    /// When, on the emulator's clock.
+    pub at: Timestamp,
+    /// `Create`, `Update` or `Delete`.
+    pub action: String,
+    /// The evaluation.
+    pub evaluation_id: String,
+    /// Its conversation.
+    pub conversation_id: String,
+    /// Its form version.
+    pub form_id: String,
+    /// The OAuth client that made the request (API writes).
+    pub client_id: Option<String>,
+    /// The person who made it (a supervisor's edit in the UI).
+    pub user_id: Option<String>,
+}
+
+/// An asynchronous audit query: the request, when it was made, its id.
+#[derive(Debug, Clone)]
+pub(crate) struct AuditQuery {
+    pub(crate) request: serde_json::Value,
+    pub(crate) made_at: Timestamp,
+}
+
 /// An external metric point's key: (user id, metric id, date).
 pub(crate) type MetricKey = (String, String, String);
 
@@ -290,6 +339,12 @@ pub(crate) struct Store {
     pub(crate) throttled_until: Option<Timestamp>,
     /// An outage: every route answers 503 until then.
     pub(crate) outage_until: Option<Timestamp>,
+    /// The audit trail of evaluation writes.
+    pub(crate) audit: Vec<AuditEntry>,
+    /// Audit queries by transaction id.
+    pub(crate) audit_queries: HashMap<String, AuditQuery>,
+    /// Evaluations analytics has not processed yet (tests): left out of the aggregates.
+    pub(crate) held_from_analytics: std::collections::HashSet<String>,
     /// Refusals staged by tests: (HTTP method, evaluation id) → (status, code).
     pub(crate) refusals: HashMap<(String, String), (u16, String)>,
     /// Evaluations a stale index leaves out of queries by agent or evaluator (tests).
@@ -319,6 +374,8 @@ struct Snapshot {
     integrations: Vec<serde_json::Value>,
     #[serde(default)]
     metric_data: Vec<(MetricKey, (f64, i64))>,
+    #[serde(default)]
+    audit: Vec<AuditEntry>,
 }
 
 /// Counters a test or a demo reads.
@@ -358,6 +415,9 @@ pub struct Stats {
     pub repeated_keys: AtomicU64,
     /// Every request body that did not match its official model: `operation: violation`.
     pub schema_violations: Mutex<Vec<String>>,
+    /// Every conversation detail query: its interval and the user it was filtered by (none: the
+    /// org's conversations).
+    pub detail_queries: Mutex<Vec<(Timestamp, Timestamp, Option<String>)>>,
 }
 
 /// Shared emulator state.
@@ -524,6 +584,7 @@ impl EmulatorState {
                 .iter()
                 .map(|(k, v)| (k.clone(), *v))
                 .collect(),
+            audit: store.audit.clone(),
         };
         serde_json::to_value(&snap).unwrap_or(serde_json::Value::Null)
     }
@@ -544,6 +605,7 @@ impl EmulatorState {
         store.metric_definitions = snap.metric_definitions;
         store.integrations = snap.integrations;
         store.metric_data = snap.metric_data.into_iter().collect();
+        store.audit = snap.audit;
         Ok(())
     }
 
@@ -579,6 +641,17 @@ impl EmulatorState {
             .checked_add(SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX))
             .unwrap_or(Timestamp::MAX);
         self.store().throttled_until = Some(until);
+    }
+
+    /// Analytics has not processed evaluation `id` yet: the aggregates leave it out until
+    /// [`EmulatorState::release_to_analytics`] (tests).
+    pub fn hold_from_analytics(&self, id: &str) {
+        self.store().held_from_analytics.insert(id.to_owned());
+    }
+
+    /// Analytics has processed evaluation `id`.
+    pub fn release_to_analytics(&self, id: &str) {
+        self.store().held_from_analytics.remove(id);
     }
 
     /// From now on, every `method` (`GET`, `PUT`, `DELETE`) of evaluation `id` is answered
@@ -786,8 +859,19 @@ impl EmulatorState {
     }
 
     /// A supervisor's edit in Genesys: `edit` changes the evaluation, which becomes a new version
-    /// with a new `changedDate`. Returns false when it does not exist.
+    /// with a new `changedDate`, and the audit trail records it as the fixture's supervisor's.
+    /// Returns false when it does not exist.
     pub fn edit_evaluation(&self, id: &str, edit: impl FnOnce(&mut Evaluation)) -> bool {
+        self.edit_evaluation_by(SUPERVISOR, id, edit)
+    }
+
+    /// [`EmulatorState::edit_evaluation`] by person `user_id`.
+    pub fn edit_evaluation_by(
+        &self,
+        user_id: &str,
+        id: &str,
+        edit: impl FnOnce(&mut Evaluation),
+    ) -> bool {
         let now = self.inner.clock.now();
         let mut store = self.store();
         let Some(e) = store.evaluations.iter_mut().find(|e| e.evaluation.id == id) else {
@@ -796,6 +880,55 @@ impl EmulatorState {
         e.versions.push(e.evaluation.clone());
         edit(&mut e.evaluation);
         e.evaluation.changed_date = Some(now.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
+        let entry = audit_entry(now, "Update", e, None, Some(user_id));
+        store.audit.push(entry);
         true
+    }
+
+    /// A person deletes evaluation `id` in Genesys (the audit trail records it). Returns false
+    /// when it does not exist.
+    pub fn delete_evaluation_by(&self, user_id: &str, id: &str) -> bool {
+        let now = self.inner.clock.now();
+        let mut store = self.store();
+        let Some(pos) = store.evaluations.iter().position(|e| e.evaluation.id == id) else {
+            return false;
+        };
+        let removed = store.evaluations.remove(pos);
+        let entry = audit_entry(now, "Delete", &removed, None, Some(user_id));
+        store.audit.push(entry);
+        true
+    }
+
+    /// The audit trail so far.
+    pub fn audit_trail(&self) -> Vec<AuditEntry> {
+        self.store().audit.clone()
+    }
+}
+
+/// The person the tests' staged edits are made by.
+pub const SUPERVISOR: &str = "5e5e5e5e-0000-4000-8000-00000000beef";
+
+/// An audit entry for `action` on `e` by a client or a person.
+pub(crate) fn audit_entry(
+    at: Timestamp,
+    action: &str,
+    e: &StoredEvaluation,
+    client_id: Option<&str>,
+    user_id: Option<&str>,
+) -> AuditEntry {
+    AuditEntry {
+        id: uuid::Uuid::new_v4().to_string(),
+        at,
+        action: action.to_owned(),
+        evaluation_id: e.evaluation.id.clone(),
+        conversation_id: e.conversation_id.clone(),
+        form_id: e
+            .evaluation
+            .evaluation_form
+            .as_ref()
+            .map(|f| f.id.clone())
+            .unwrap_or_default(),
+        client_id: client_id.map(str::to_owned),
+        user_id: user_id.map(str::to_owned),
     }
 }

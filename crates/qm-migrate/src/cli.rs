@@ -276,6 +276,21 @@ pub struct GenesysFlags {
     /// Re-scores and deletions are refused this many days after an evaluation's creation (0: never).
     #[arg(long, default_value_t = 90)]
     pub edit_window_days: u32,
+    /// The evaluation aggregates count a change only this long after it (analytics lag).
+    #[arg(long, default_value_t = 0)]
+    pub analytics_lag_ms: u64,
+    /// The longest interval an evaluation aggregates query may span, days (0: any).
+    #[arg(long, default_value_t = 0)]
+    pub aggregates_max_interval_days: i64,
+    /// The longest interval a conversation detail query may span, days (0: any).
+    #[arg(long, default_value_t = 0)]
+    pub max_detail_query_days: i64,
+    /// The org's performance profile gamifies the evaluation score.
+    #[arg(long)]
+    pub gamified_evaluation_score: bool,
+    /// An audit query is answered this long after it was made, milliseconds.
+    #[arg(long, default_value_t = 1500)]
+    pub audit_query_delay_ms: u64,
     /// Run the emulator's clock this many times faster than real time.
     #[arg(long, default_value_t = 1.0)]
     pub time_scale: f64,
@@ -320,6 +335,11 @@ impl GenesysFlags {
             comment_limit: self.comment_limit,
             answer_comment_limit: self.answer_comment_limit,
             edit_window_days: self.edit_window_days,
+            analytics_lag_ms: self.analytics_lag_ms,
+            aggregates_max_interval_days: self.aggregates_max_interval_days,
+            max_detail_query_days: self.max_detail_query_days,
+            gamified_evaluation_score: self.gamified_evaluation_score,
+            audit_query_delay_ms: self.audit_query_delay_ms,
         }
     }
 }

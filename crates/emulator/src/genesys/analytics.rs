@@ -23,9 +23,10 @@ pub(super) fn to_analytics(c: &FixtureConversation) -> AnalyticsConversation {
 /// `POST /api/v2/analytics/conversations/details/query`: conversations that started on a day the
 /// interval touches (as the official model describes `interval`), with the segment filters applied
 /// to participants (`userId`, `purpose`; `matches`, `exists`, `notExists`; filters and-ed, predicates
-/// by the filter's `and`/`or`), ordered and paged (at most 100 a page). Only filters naming a
-/// `userId` are served (the index the emulator keeps); others answer 400, so a client relying on one
-/// is noticed.
+/// by the filter's `and`/`or`), ordered and paged (at most 100 a page). Filters must name a `userId`
+/// (the index the emulator keeps), or be absent (the org's conversations, e.g. its first one);
+/// others answer 400, so a client relying on one is noticed. `max_detail_query_days` can refuse long
+/// intervals.
 pub(crate) async fn conversation_details_query(
     State(st): State<EmulatorState>,
     headers: HeaderMap,
@@ -56,15 +57,28 @@ pub(crate) async fn conversation_details_query(
     if !(1..=100).contains(&paging.page_size) || paging.page_number < 1 {
         return bad_request("paging: pageSize must be 1..100 and pageNumber at least 1");
     }
+    let max_days = st.inner.settings.max_detail_query_days;
+    if max_days > 0 && end.duration_since(start) > SignedDuration::from_hours(24 * max_days) {
+        return bad_request(format!(
+            "interval '{}' is longer than {max_days} days",
+            q.interval
+        ));
+    }
     let user = q
         .segment_filters
         .iter()
         .flat_map(|f| &f.predicates)
         .find(|p| p.dimension.as_deref() == Some("userId"))
         .and_then(|p| p.value.clone());
-    let Some(user) = user else {
-        return bad_request("the emulator serves detail queries filtered by userId only");
-    };
+    if user.is_none() && !q.segment_filters.is_empty() {
+        return bad_request("the emulator serves detail queries filtered by userId, or unfiltered");
+    }
+    st.inner
+        .stats
+        .detail_queries
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push((start, end, user.clone()));
     let day = |t: Timestamp| jiff::tz::TimeZone::UTC.to_datetime(t).date();
     let (first_day, last_day) = (day(start), day(end));
     let matches = |c: &FixtureConversation| -> bool {
@@ -91,8 +105,16 @@ pub(crate) async fn conversation_details_query(
             }
         })
     };
-    let mut found: Vec<&FixtureConversation> = st
-        .conversations_of(&user)
+    // Filtered by a user: that user's conversations (an index); unfiltered: the org's.
+    let candidates: Vec<&FixtureConversation> = match &user {
+        Some(u) => st.conversations_of(u),
+        None => {
+            let mut all: Vec<&FixtureConversation> = st.fixture().conversations.iter().collect();
+            all.sort_by_key(|c| c.start);
+            all
+        }
+    };
+    let mut found: Vec<&FixtureConversation> = candidates
         .into_iter()
         .filter(|c| (first_day..=last_day).contains(&day(c.start)))
         .filter(|c| matches(c))

@@ -97,7 +97,7 @@ pub(crate) async fn create_evaluation(
     Path(conversation_id): Path<String>,
     body: Bytes,
 ) -> Response {
-    admit!(st, headers);
+    let client = admit!(st, headers, client);
     check_body!(st, "post_quality_conversation_evaluations", body);
     let key = match headers.get("Idempotency-Key").map(|v| v.to_str()) {
         None => None,
@@ -350,14 +350,17 @@ pub(crate) async fn create_evaluation(
             "/api/v2/quality/conversations/{conversation_id}/evaluations/{id}"
         )),
     };
-    store.evaluations.push(StoredEvaluation {
+    let stored = StoredEvaluation {
         stored_at: Some(now),
         conversation_id,
         agent_id: req.agent.id.clone(),
         evaluator_id: req.evaluator.id.clone(),
         evaluation: evaluation.clone(),
         versions: Vec::new(),
-    });
+    };
+    let entry = crate::state::audit_entry(now, "Create", &stored, Some(&client), None);
+    store.audit.push(entry);
+    store.evaluations.push(stored);
     if let Some(k) = key {
         store.idempotency_at.insert(k.clone(), now);
         store.idempotency.insert(k, (body_text, id.clone()));
@@ -433,7 +436,7 @@ pub(crate) async fn update_evaluation(
     Path((conversation_id, evaluation_id)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    admit!(st, headers);
+    let client = admit!(st, headers, client);
     check_body!(st, "put_quality_conversation_evaluation", body);
     if let Some(r) = staged_refusal(&st, "PUT", &evaluation_id) {
         return r;
@@ -563,6 +566,8 @@ pub(crate) async fn update_evaluation(
         .evaluations_updated
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let out = e.evaluation.clone();
+    let entry = crate::state::audit_entry(st.inner.clock.now(), "Update", e, Some(&client), None);
+    store.audit.push(entry);
     let drop_answer = store.drop_update_answers;
     drop(store);
     if drop_answer || st.roll(st.inner.settings.drop_after_commit_rate) {
@@ -580,7 +585,7 @@ pub(crate) async fn delete_evaluation(
     headers: HeaderMap,
     Path((conversation_id, evaluation_id)): Path<(String, String)>,
 ) -> Response {
-    admit!(st, headers);
+    let client = admit!(st, headers, client);
     if let Some(r) = staged_refusal(&st, "DELETE", &evaluation_id) {
         return r;
     }
@@ -602,6 +607,14 @@ pub(crate) async fn delete_evaluation(
         return error(StatusCode::BAD_REQUEST, "bad.request", why);
     }
     let removed = store.evaluations.remove(pos);
+    let entry = crate::state::audit_entry(
+        st.inner.clock.now(),
+        "Delete",
+        &removed,
+        Some(&client),
+        None,
+    );
+    store.audit.push(entry);
     Json(removed.evaluation).into_response()
 }
 

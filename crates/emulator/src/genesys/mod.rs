@@ -274,6 +274,13 @@ macro_rules! admit {
             return resp;
         }
     };
+    // The OAuth client's id, for the audit trail of a write.
+    ($st:expr, $headers:expr, client) => {
+        match admit(&$st, &$headers) {
+            Ok(client) => client,
+            Err(resp) => return resp,
+        }
+    };
 }
 
 /// The paging parameters of a list request (`pageSize` default 25, `pageNumber` from 1), or the
@@ -337,18 +344,21 @@ fn paginate<T: Clone>(
 }
 
 // The areas come after the macros above (`admit!`, `check_body!`), which they use.
+mod aggregates;
 mod analytics;
+mod audits;
 mod auth;
 mod evaluations;
 mod faults;
 mod forms;
+mod gamification;
 mod integrations;
 mod metrics;
 mod users;
 
 use self::{
-    analytics::*, auth::*, evaluations::*, faults::*, forms::*, integrations::*, metrics::*,
-    users::*,
+    aggregates::*, analytics::*, audits::*, auth::*, evaluations::*, faults::*, forms::*,
+    gamification::*, integrations::*, metrics::*, users::*,
 };
 
 /// Every route of the emulated Genesys API.
@@ -385,6 +395,18 @@ pub(crate) fn router(state: EmulatorState) -> Router {
                 .delete(delete_evaluation),
         )
         .route("/api/v2/quality/evaluations/query", get(query_evaluations))
+        .route(
+            "/api/v2/quality/conversations/audits/query",
+            post(audit_query),
+        )
+        .route(
+            "/api/v2/quality/conversations/audits/query/{id}",
+            get(audit_query_status),
+        )
+        .route(
+            "/api/v2/quality/conversations/audits/query/{id}/results",
+            get(audit_query_results),
+        )
         .route("/api/v2/quality/evaluations/scoring", post(scoring))
         .route(
             "/api/v2/analytics/conversations/details",
@@ -397,6 +419,19 @@ pub(crate) fn router(state: EmulatorState) -> Router {
         .route(
             "/api/v2/analytics/conversations/{id}/details",
             get(conversation_details),
+        )
+        .route(
+            "/api/v2/analytics/evaluations/aggregates/query",
+            post(evaluation_aggregates),
+        )
+        .route("/api/v2/gamification/profiles", get(gamification_profiles))
+        .route(
+            "/api/v2/gamification/profiles/{id}/metrics",
+            get(gamification_profile_metrics),
+        )
+        .route(
+            "/api/v2/gamification/metricdefinitions",
+            get(gamification_metric_definitions),
         )
         .route("/api/v2/organizations/limits/namespaces/{ns}", get(limits))
         .route(

@@ -729,6 +729,98 @@ async fn every_route_answers_with_the_official_response_model() {
         None,
         200
     );
+    // Genesys' evaluation analytics, by the conversation's start (#25).
+    let counted = hit!(
+        "post_analytics_evaluations_aggregates_query",
+        Method::POST,
+        "/api/v2/analytics/evaluations/aggregates/query".to_owned(),
+        Some(serde_json::json!({
+            "interval": "2024-01-01T00:00:00Z/2025-01-01T00:00:00Z",
+            "granularity": "P1M",
+            "groupBy": ["userId"],
+            "metrics": ["nEvaluations", "oTotalScore"],
+            "alternateTimeDimension": "conversationStart",
+            "filter": {"type": "or", "predicates": [
+                {"type": "dimension", "dimension": "userId", "operator": "matches", "value": "agent-a"}]}
+        })),
+        200
+    );
+    assert_eq!(
+        counted["results"][0]["group"]["userId"], "agent-a",
+        "{counted}"
+    );
+    assert!(
+        counted["results"][0]["data"][0]["interval"]
+            .as_str()
+            .unwrap()
+            .starts_with("2024-03-01T00:00:00.000Z/"),
+        "{counted}"
+    );
+    let profiles = hit!(
+        "get_gamification_profiles",
+        Method::GET,
+        "/api/v2/gamification/profiles".to_owned(),
+        None,
+        200
+    );
+    hit!(
+        "get_gamification_profile_metrics",
+        Method::GET,
+        format!(
+            "/api/v2/gamification/profiles/{}/metrics",
+            profiles["entities"][0]["id"].as_str().unwrap()
+        ),
+        None,
+        200
+    );
+    // The audit trail of our writes (#27): an asynchronous query, its state, its results.
+    let query = hit!(
+        "post_quality_conversations_audits_query",
+        Method::POST,
+        "/api/v2/quality/conversations/audits/query".to_owned(),
+        Some(serde_json::json!({
+            "interval": "2000-01-01T00:00:00Z/2100-01-01T00:00:00Z",
+            "filters": [{"property": "EntityType", "value": "Evaluation"},
+                        {"property": "Action", "value": "Create"}],
+            "sort": [{"name": "Timestamp", "sortOrder": "ascending"}]
+        })),
+        200
+    );
+    let tx = query["id"].as_str().unwrap().to_owned();
+    assert_eq!(query["state"], "Queued", "{query}");
+    h.state.clock().advance(std::time::Duration::from_secs(5));
+    let status = hit!(
+        "get_quality_conversations_audits_query_transaction_id",
+        Method::GET,
+        format!("/api/v2/quality/conversations/audits/query/{tx}"),
+        None,
+        200
+    );
+    assert_eq!(status["state"], "Succeeded", "{status}");
+    let results = hit!(
+        "get_quality_conversations_audits_query_transaction_id_results",
+        Method::GET,
+        format!("/api/v2/quality/conversations/audits/query/{tx}/results?pageSize=1"),
+        None,
+        200
+    );
+    assert_eq!(results["entities"][0]["action"], "Create", "{results}");
+    assert_eq!(
+        results["entities"][0]["entity"]["id"],
+        eid.as_str(),
+        "{results}"
+    );
+    assert!(
+        results["entities"][0]["client"]["id"].is_string(),
+        "{results}"
+    );
+    hit!(
+        "get_gamification_metricdefinitions",
+        Method::GET,
+        "/api/v2/gamification/metricdefinitions".to_owned(),
+        None,
+        200
+    );
     hit!(
         "delete_quality_conversation_evaluation",
         Method::DELETE,
