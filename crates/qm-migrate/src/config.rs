@@ -46,6 +46,9 @@ pub struct Config {
     /// What a run does with source changes after an evaluation was created.
     #[serde(default)]
     pub sync: SyncConfig,
+    /// What `verify` reads back.
+    #[serde(default)]
+    pub verify: VerifyConfig,
     /// SHA-256 of the file this configuration was read from (run metadata in the report).
     #[serde(skip)]
     pub file_sha256: Option<String>,
@@ -288,6 +291,15 @@ pub struct LinkConfig {
     /// Which export field carries the Genesys conversation id for `field`: `conversation_id`
     /// (explicit column) and/or `assoc_call_id` (unverified #17).
     pub conversation_id_fields: Vec<String>,
+    /// `match`: the first day the org can hold a conversation (`YYYY-MM-DD`); unset, `plan` finds
+    /// the org's first conversation with one analytics query. Nothing before it is queried.
+    pub match_from: Option<String>,
+    /// `match`: how far back Genesys' analytics can search conversations, days (help pages: 5
+    /// years; older conversations are not searchable). Nothing older is queried.
+    pub match_max_age_days: u64,
+    /// `match`: at most this many analytics requests; the records beyond it stay in the history
+    /// with that reason. Unset: no limit.
+    pub match_budget: Option<u64>,
 }
 
 impl Default for LinkConfig {
@@ -297,6 +309,30 @@ impl Default for LinkConfig {
             match_tolerance_s: 120,
             mapping_file: None,
             conversation_id_fields: vec!["conversation_id".into(), "assoc_call_id".into()],
+            match_from: None,
+            match_max_age_days: 5 * 365 + 1,
+            match_budget: None,
+        }
+    }
+}
+
+/// `[verify]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VerifyConfig {
+    /// Compare the timeline Genesys' evaluation analytics show (by conversation date, per agent and
+    /// month) with what the ledger expects.
+    pub timeline: bool,
+    /// Genesys' analytics may lag behind a fresh load: an agent-month whose newest evaluation was
+    /// written less than this long ago is listed as pending, not as a difference (seconds).
+    pub analytics_lag_s: u64,
+}
+
+impl Default for VerifyConfig {
+    fn default() -> Self {
+        VerifyConfig {
+            timeline: true,
+            analytics_lag_s: 3600,
         }
     }
 }
@@ -599,6 +635,10 @@ impl Config {
                 self.form.answer_comment_limit
             );
         }
+        if let Some(from) = &self.link.match_from {
+            from.parse::<jiff::civil::Date>()
+                .with_context(|| format!("[link] match_from = '{from}' is not YYYY-MM-DD"))?;
+        }
         let step = self.form.score_step;
         if !(step > 0.0 && step <= 10.0 && (100.0 / step - (100.0 / step).round()).abs() < 1e-9) {
             bail!("[form] score_step = {step} must divide 100 (e.g. 1, 0.5, 0.25)");
@@ -864,6 +904,9 @@ strategies = ["field"]            # add "mapping" with mapping_file (the recordi
 match_tolerance_s = 120           # "match": conversation start within this many seconds of the contact start
 # mapping_file = "recording-map.csv"   # contact_id,conversation_id
 conversation_id_fields = ["conversation_id", "assoc_call_id"]   # unverified #17
+# match_from = "2025-06-01"       # "match": the org's first day on Genesys; unset, plan finds its first conversation
+match_max_age_days = 1826         # "match": Genesys' analytics search conversations at most this old (help pages: 5 years)
+# match_budget = 5000             # "match": at most this many analytics requests; the rest stays in the history
 
 [genesys]
 region = "us-east-1"              # or api_url = "https://api.mypurecloud.com"
@@ -898,6 +941,10 @@ sections = []                     # Calabrio sections with a metric of their own
 on_change = "update"              # a record changed in Calabrio after its evaluation was created: update | flag
 on_withdraw = "flag"              # a record gone from Calabrio whose evaluation exists: flag | delete
 edit_window_days = 90             # Genesys refuses re-scores and deletions this many days after creation: past it, changes are listed, not sent
+
+[verify]
+timeline = true                   # compare what Genesys' evaluation analytics show per agent and month (by conversation date)
+analytics_lag_s = 3600            # a difference younger than this is pending (analytics may lag a fresh load)
 
 [ledger]
 path = "qm-migrate.db"

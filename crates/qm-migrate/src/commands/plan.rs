@@ -28,6 +28,7 @@ pub(crate) async fn command(
         &plan::PlanOptions {
             refresh_users,
             progress: Some(progress.clone()),
+            announce: !progress.is_hidden(),
         },
     )
     .await?;
@@ -38,8 +39,18 @@ pub(crate) async fn command(
     let code = exit_code(&s.dispositions, None);
     Ok(Outcome {
         human: format!(
-            "plan: {}{}",
+            "plan: {}{}{}",
             invariant_line(s.records, &s.dispositions, s.records_left_source),
+            s.match_estimate
+                .as_ref()
+                .map(|e| format!(
+                    "\n{} (sent: {}; linked {} of {} tried)",
+                    e.line(),
+                    s.analytics_requests,
+                    s.match_linked,
+                    s.match_tried
+                ))
+                .unwrap_or_default(),
             written
                 .map(|n| format!("\n{n} exceptions written"))
                 .unwrap_or_default()

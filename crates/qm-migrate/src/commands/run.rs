@@ -63,9 +63,12 @@ pub struct RequestCounts {
     pub load: u64,
     /// Reading our evaluations back.
     pub verify: u64,
+    /// Of `verify`, the evaluation analytics queries of the timeline check (counted apart).
+    pub verify_timeline: u64,
     /// Everything.
     pub total: u64,
-    /// `total` less the analytics searches, per evaluation created in this run.
+    /// `total` less the analytics queries (`match`'s searches and the timeline check, which grow
+    /// with agent-days and months, not evaluations), per evaluation created in this run.
     pub per_created_evaluation: Option<f64>,
     /// Analytics searches per record `match` tried to link.
     pub match_per_record_tried: Option<f64>,
@@ -76,8 +79,11 @@ impl RequestCounts {
     pub fn with_preflight(mut self, preflight: u64, created: u64) -> Self {
         self.preflight = preflight;
         self.total = self.preflight + self.plan + self.provision + self.load + self.verify;
-        self.per_created_evaluation = (created > 0)
-            .then(|| self.total.saturating_sub(self.match_analytics) as f64 / created as f64);
+        self.per_created_evaluation = (created > 0).then(|| {
+            self.total
+                .saturating_sub(self.match_analytics + self.verify_timeline) as f64
+                / created as f64
+        });
         self
     }
 }
@@ -128,12 +134,22 @@ pub async fn run_all_with(
         &plan::PlanOptions {
             refresh_users: false,
             progress: Some(progress.clone()),
+            announce: !progress.is_hidden(),
         },
     )
     .await?;
     if crate::interrupt::requested() {
         return Err(crate::interrupt::Stopped::signal("run (after plan)", "run").into());
     }
+    // What the load does besides creating: the evaluations it releases to their agents.
+    let releasing = ledger.unsent_count()?;
+    let release_line = match cfg.form.release_policy.as_str() {
+        "immediate" => format!(
+            "release: {releasing} evaluations to create are released to their agents as they are created ([form] release_policy = \"immediate\"); agents may dispute them for 45 days where the form allows it"
+        ),
+        "never" => "release: none ([form] release_policy = \"never\")".to_owned(),
+        _ => "release: left to Genesys ([form] release_policy = \"omit\")".to_owned(),
+    };
     counts.plan = since(client);
     counts.match_analytics = pl.analytics_requests;
     counts.match_per_record_tried =
@@ -200,11 +216,12 @@ load states:
     let v =
         crate::interrupt::or_stop("verify", "verify", verify::verify(cfg, &ledger, client)).await?;
     counts.verify = since(client);
+    counts.verify_timeline = v.timeline.as_ref().map_or(0, |t| t.requests);
     let counts = counts.with_preflight(preflight_requests, ld.created_now);
     report::write(cfg, &ledger, "html", report)?;
     let code = exit_code(&pl.dispositions, Some(&ld.load)).max(u8::from(!v.clean()));
     let human = format!(
-        "{}\nform '{}' ({})\ncreated {} evaluations now; load states:\n{}requests sent: {} (preflight {}, plan {}{}, provision {}, load {}, verify {}){}\nhistory: {} entries for {} agents ({} without a Genesys account); site {}",
+        "{}\n{release_line}\nform '{}' ({})\ncreated {} evaluations now; load states:\n{}requests sent: {} (preflight {}, plan {}{}, provision {}, load {}, verify {}{}){}\nhistory: {} entries for {} agents ({} without a Genesys account); site {}",
         invariant_line(pl.records, &pl.dispositions, pl.records_left_source),
         pr.form,
         if pr.created {
@@ -233,6 +250,14 @@ load states:
         counts.provision,
         counts.load,
         counts.verify,
+        if counts.verify_timeline > 0 {
+            format!(
+                " of which {} evaluation analytics queries for the timeline",
+                counts.verify_timeline
+            )
+        } else {
+            String::new()
+        },
         counts
             .per_created_evaluation
             .map(|r| format!(": {r:.3} per created evaluation"))
@@ -265,6 +290,7 @@ load states:
             "requests": counts.total,
             "requests_by_purpose": counts,
             "verify": v,
+            "releasing": (cfg.form.release_policy == "immediate").then_some(releasing),
             "report": report,
             "extract": ex,
             "provision": pr,

@@ -48,6 +48,11 @@ pub(crate) async fn command(config_path: PathBuf) -> Result<Outcome> {
             }
         ));
     }
+    if let Some(t) = &v.timeline {
+        for d in &t.differing {
+            human.push_str(&format!("\n  timeline: {}", d.line()));
+        }
+    }
     for a in &v.agents_differing {
         human.push_str(&format!(
             "\n  agent {}: ledger {} evaluations (mean {}), Genesys {} (mean {})",

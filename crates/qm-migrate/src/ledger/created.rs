@@ -32,6 +32,12 @@ pub struct CreatedItem {
     pub genesys_created: Option<String>,
     /// When Genesys said the evaluation is past its edit window.
     pub edit_window_closed: Option<String>,
+    /// The linked conversation's start, as plan read it.
+    pub conversation_start: Option<String>,
+    /// The total Genesys answered to our last write.
+    pub genesys_total: Option<f64>,
+    /// The `changedDate` Genesys gave our last write.
+    pub genesys_changed: Option<String>,
 }
 
 /// A created evaluation the source no longer gives as it is (or that was edited in Genesys).
@@ -68,7 +74,8 @@ impl Ledger {
         let mut stmt = self.conn.prepare(
             "SELECT l.record_id, r.locator, l.evaluation_id, l.conversation_id, l.agent_user_id,
                     p.evaluator_user_id, p.predicted, l.sent_at, p.form_name, r.identity,
-                    l.genesys_created, l.edit_window_closed
+                    l.genesys_created, l.edit_window_closed, p.conversation_start, l.genesys_total,
+                    l.genesys_changed
              FROM loads l JOIN records r ON r.id = l.record_id LEFT JOIN plans p ON p.record_id = l.record_id
              WHERE l.state = 'created' AND l.evaluation_id IS NOT NULL ORDER BY l.conversation_id",
         )?;
@@ -80,6 +87,9 @@ impl Ledger {
                     name: super::record_name(&identity, &locator),
                     genesys_created: r.get(10)?,
                     edit_window_closed: r.get(11)?,
+                    conversation_start: r.get(12)?,
+                    genesys_total: r.get(13)?,
+                    genesys_changed: r.get(14)?,
                     record_id: r.get(0)?,
                     locator: r.get(1)?,
                     evaluation_id: r.get(2)?,

@@ -575,6 +575,19 @@ impl Ledger {
         Ok(rows)
     }
 
+    /// Load items planned and not yet created (planned, deferred, unknown, sending).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn unsent_count(&self) -> Result<u64> {
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM loads WHERE state IN ('planned', 'deferred', 'unknown', 'sending')",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// The people of the load items not yet created: (evaluator, agent, form name; `None` is the
     /// container form).
     ///

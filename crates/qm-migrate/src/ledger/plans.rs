@@ -47,6 +47,8 @@ pub struct PlanRow {
     pub record_hash: Option<String>,
     /// Comments shortened to fit Genesys' limits (the full text is in the history).
     pub comments_shortened: i64,
+    /// The linked conversation's start, as Genesys' analytics gave it (RFC 3339).
+    pub conversation_start: Option<String>,
 }
 
 /// A non-`evaluation` record: (its name by Calabrio identity, locator, evaluation id,
@@ -70,8 +72,8 @@ impl Ledger {
         self.conn.prepare_cached(
             "INSERT OR REPLACE INTO plans (record_id, disposition, reason, agent_user_id, evaluator_user_id,
              conversation_id, link_strategy, evaluated_at, date_basis, score, method, predicted, answers, planned_at,
-             agent_match, link_detail, form_name, record_hash, comments_shortened)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+             agent_match, link_detail, form_name, record_hash, comments_shortened, conversation_start)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
         )?
         .execute(params![
                 p.record_id,
@@ -92,7 +94,8 @@ impl Ledger {
                 p.link_detail,
                 p.form_name,
                 p.record_hash,
-                p.comments_shortened
+                p.comments_shortened,
+                p.conversation_start
         ])?;
         Ok(())
     }
@@ -107,7 +110,7 @@ impl Ledger {
             .query_row(
                 "SELECT record_id, disposition, reason, agent_user_id, evaluator_user_id, conversation_id,
                  link_strategy, evaluated_at, date_basis, score, method, predicted, answers, agent_match,
-                 link_detail, form_name, record_hash, comments_shortened
+                 link_detail, form_name, record_hash, comments_shortened, conversation_start
                  FROM plans WHERE record_id = ?1",
                 [record_id],
                 |r| {
@@ -131,6 +134,7 @@ impl Ledger {
                         form_name: r.get(15)?,
                         record_hash: r.get(16)?,
                         comments_shortened: r.get(17)?,
+                        conversation_start: r.get(18)?,
                     })
                 },
             )

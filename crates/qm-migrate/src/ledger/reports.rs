@@ -1,6 +1,8 @@
 //! The statements of the report: every record with its outcome, the monthly reconciliation, the
 //! score distribution, the exceptions, the last verify and the last runs.
 
+use std::collections::BTreeMap;
+
 use anyhow::Result;
 use rusqlite::{OptionalExtension as _, params};
 use serde::Serialize;
@@ -152,6 +154,34 @@ impl Ledger {
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
+    }
+
+    /// The evaluations created in Genesys, counted per month three ways: by the Calabrio evaluation
+    /// date, by the conversation's start (what Genesys' views show when asked by conversation date)
+    /// and by Genesys' creation date (what its default views count). `YYYY-MM` → the three counts.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn timelines(&self) -> Result<BTreeMap<String, [u64; 3]>> {
+        let mut out: BTreeMap<String, [u64; 3]> = BTreeMap::new();
+        let queries = [
+            "SELECT substr(p.evaluated_at, 1, 7), count(*) FROM loads l JOIN plans p ON p.record_id = l.record_id
+             WHERE l.state = 'created' AND p.evaluated_at IS NOT NULL GROUP BY 1",
+            "SELECT substr(p.conversation_start, 1, 7), count(*) FROM loads l JOIN plans p ON p.record_id = l.record_id
+             WHERE l.state = 'created' AND p.conversation_start IS NOT NULL GROUP BY 1",
+            "SELECT coalesce(substr(l.genesys_created, 1, 7), strftime('%Y-%m', l.sent_at / 1000, 'unixepoch')), count(*)
+             FROM loads l WHERE l.state = 'created' AND coalesce(l.genesys_created, l.sent_at) IS NOT NULL GROUP BY 1",
+        ];
+        for (i, sql) in queries.iter().enumerate() {
+            let mut stmt = self.conn.prepare(sql)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            for (month, n) in rows {
+                out.entry(month).or_default()[i] += u64::try_from(n).unwrap_or(0);
+            }
+        }
+        Ok(out)
     }
 
     /// For each planned record of extract `run`: the total as Calabrio gave it and the normalised

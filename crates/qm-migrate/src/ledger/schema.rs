@@ -295,6 +295,11 @@ ALTER TABLE plans ADD COLUMN comments_shortened INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE loads ADD COLUMN genesys_created TEXT;
 ALTER TABLE loads ADD COLUMN edit_window_closed TEXT;
 "#,
+    // The timeline Genesys shows (#25): the start of the conversation each evaluation is linked to,
+    // as plan read it, so verify can expect each agent-month by conversation date.
+    r#"
+ALTER TABLE plans ADD COLUMN conversation_start TEXT;
+"#,
 ];
 
 impl Ledger {

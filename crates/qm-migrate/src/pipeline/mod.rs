@@ -25,4 +25,5 @@ pub mod probe;
 pub mod provision;
 pub mod report;
 pub mod rollback;
+pub mod side_effects;
 pub mod verify;

@@ -9,7 +9,9 @@
 //!    and the ones only a write could show are reported as unknown — never tested by writing.
 //! 3. The org's real limits (`…/limits/namespaces/quality` and `platform.api`): the per-agent daily
 //!    cap and the request rate, which `run` feeds into the scheduler.
-//! 4. For the Calabrio API source: login and one contact read.
+//! 4. What creating the evaluations does besides (`side_effects`): how many are released to their
+//!    agents under `[form] release_policy`, and whether the org's gamification awards points for them.
+//! 5. For the Calabrio API source: login and one contact read.
 //!
 //! The migration can run (exit code 0) only when nothing is `missing` or `failed`; `unknown` and
 //! `warning` are said but do not stop it.
@@ -60,6 +62,9 @@ pub struct Preflight {
     pub requests_per_minute: Option<u32>,
     /// Requests sent to Genesys.
     pub requests: u64,
+    /// What creating the evaluations does besides: their release to agents, gamification points.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub side_effects: Option<crate::pipeline::side_effects::SideEffects>,
 }
 
 impl Preflight {
@@ -173,6 +178,20 @@ fn needs(cfg: &Config) -> Vec<Need> {
             probe: None,
         },
     ];
+    if cfg.verify.timeline {
+        v.push(Need {
+            any: needed("POST", "/api/v2/analytics/evaluations/aggregates/query"),
+            why: "verify the timeline Genesys' evaluation analytics show ([verify] timeline)",
+            required: false,
+            probe: None,
+        });
+    }
+    v.push(Need {
+        any: needed("GET", "/api/v2/gamification/profiles"),
+        why: "tell whether the org's gamification awards points for migrated evaluations",
+        required: false,
+        probe: Some(("/api/v2/gamification/profiles", &[])),
+    });
     if cfg.scorecard.enabled {
         v.push(Need {
             any: needed(
@@ -429,8 +448,28 @@ async fn checks(cfg: &Config, client: &GenesysClient, client_id: &str) -> Result
             format!("cannot read the org's platform.api limits ({e}): using [genesys] requests_per_minute"),
         ),
     }
+    // 4. What creating the evaluations does besides (reads only).
+    let pending = if cfg.ledger.path.exists() {
+        crate::ledger::Ledger::open(&cfg.ledger.path)
+            .and_then(|l| l.unsent_count())
+            .ok()
+    } else {
+        None
+    };
+    let effects = crate::pipeline::side_effects::read(cfg, client, pending).await?;
+    for (i, (warn, line)) in effects.lines().into_iter().enumerate() {
+        p.push(
+            ["release", "gamification", "recommendation"]
+                .get(i)
+                .copied()
+                .unwrap_or("side effect"),
+            if warn { Verdict::Warning } else { Verdict::Ok },
+            line,
+        );
+    }
+    p.side_effects = Some(effects);
     p.requests = client.requests_sent().saturating_sub(before);
-    // 4. The Calabrio API source.
+    // 5. The Calabrio API source.
     if cfg.source.kind == "calabrio-api" {
         calabrio_check(cfg, &mut p).await;
     }
@@ -545,7 +584,8 @@ mod tests {
         cfg.scorecard.enabled = true;
         cfg.history.client_app_url = Some("https://example.com/history".into());
         let all = needs(&cfg);
-        assert_eq!(all.len(), 14);
+        // 14, and (#25) the evaluation aggregates of the timeline check and the gamification read.
+        assert_eq!(all.len(), 16);
         for n in &all {
             assert!(!n.any.is_empty(), "{} names no permission", n.why);
         }

@@ -115,6 +115,10 @@ pub struct Facts {
     pub requests_per_minute: Option<u32>,
     /// Permissions preflight found missing.
     pub permissions_missing: Vec<String>,
+    /// The org's gamification awards points for the evaluation score (read by preflight through
+    /// the Gamification API; `null`: could not be read): migrated evaluations would award points
+    /// on their release date.
+    pub gamified_evaluation_score: Option<bool>,
 }
 
 /// One planted answer set scored three ways.
@@ -511,6 +515,11 @@ pub async fn run(
     }
     report.facts.per_agent_daily_cap = report.preflight.per_agent_daily_cap;
     report.facts.requests_per_minute = report.preflight.requests_per_minute;
+    report.facts.gamified_evaluation_score = report
+        .preflight
+        .side_effects
+        .as_ref()
+        .and_then(|s| s.gamified_evaluation_score);
     report.facts.permissions_missing = report
         .preflight
         .checks
@@ -1109,6 +1118,35 @@ fn rows(cfg: &Config, r: &Report) -> Vec<Row> {
             _ => "release_policy = \"never\" is available".into(),
         },
         setting: None,
+    });
+    rows.push(Row {
+        behaviour: "gamification (points on release)".into(),
+        assumed: format!("release_policy = \"{}\"", cfg.form.release_policy),
+        observed: yes_no(
+            f.gamified_evaluation_score,
+            "the evaluation score is a gamification metric",
+            "the evaluation score is not gamified",
+        ),
+        recommended: match (
+            f.gamified_evaluation_score,
+            cfg.form.release_policy.as_str(),
+        ) {
+            (Some(true), "never") => {
+                "keep release_policy = \"never\": no points are awarded".into()
+            }
+            (Some(true), _) => {
+                "release_policy = \"never\" (released migrated evaluations award points now)".into()
+            }
+            (None, _) => "grant gamification:profile:view to tell".into(),
+            (Some(false), _) => format!("keep release_policy = \"{}\"", cfg.form.release_policy),
+        },
+        setting: match (
+            f.gamified_evaluation_score,
+            cfg.form.release_policy.as_str(),
+        ) {
+            (Some(true), p) if p != "never" => setting("form", "release_policy", "\"never\""),
+            _ => None,
+        },
     });
     let scoring_seen = r
         .scoring

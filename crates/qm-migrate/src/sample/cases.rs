@@ -108,6 +108,21 @@ impl Scene<'_> {
     /// its agent starting at each of `offsets` (seconds) from the contact.
     fn match_only(&mut self, offsets: &[i64]) -> Result<()> {
         self.unlink()?;
+        // Within Genesys' analytics search window (five years back) for years to come: an older
+        // contact is moved on by whole years (no random draw, so the rest of the dataset stays).
+        let recent: jiff::Timestamp = "2025-01-01T00:00:00Z".parse()?;
+        while self.start < recent {
+            self.start = self
+                .start
+                .checked_add(jiff::SignedDuration::from_hours(24 * 365))?;
+            self.evaluated = self
+                .evaluated
+                .checked_add(jiff::SignedDuration::from_hours(24 * 365))?;
+        }
+        let (start, evaluated) = (iso(self.start), iso(self.evaluated));
+        let r = self.row()?;
+        r.contact_start = start;
+        r.evaluated_at = evaluated;
         let who = self.agents[self.row()?.agent].genesys.clone();
         for off in offsets {
             let at = self

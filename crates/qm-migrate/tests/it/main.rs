@@ -20,4 +20,5 @@ mod scoring;
 mod sources;
 mod support;
 mod sync;
+mod timeline;
 mod verify;

@@ -42,12 +42,25 @@ pub(crate) async fn setup_with(
     emulator_clock: genesys::Clock,
     client_clock: genesys::Clock,
 ) -> Env {
+    setup_org(n, kind, settings, emulator_clock, client_clock, |_| {}).await
+}
+
+/// As [`setup_with`], with the org's fixture changed by `org` before the emulator serves it.
+pub(crate) async fn setup_org(
+    n: usize,
+    kind: &str,
+    settings: Settings,
+    emulator_clock: genesys::Clock,
+    client_clock: genesys::Clock,
+    org: impl FnOnce(&mut Fixture),
+) -> Env {
     let dir = tempfile::tempdir().unwrap();
     qm_migrate::sample::generate(n, 7, dir.path()).unwrap();
-    let fixture: Fixture = serde_json::from_str(
+    let mut fixture: Fixture = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("genesys-fixture.json")).unwrap(),
     )
     .unwrap();
+    org(&mut fixture);
     let emu = emulator::spawn(
         "127.0.0.1:0",
         EmulatorState::with_clock(fixture.clone(), settings, emulator_clock),

@@ -39,17 +39,28 @@ impl std::fmt::Display for ConvId {
     }
 }
 
-/// What Genesys answered about each conversation asked: absent, or the users who took part as
-/// agents. Kept for the whole plan (so each conversation is asked once however far apart its
-/// records are) and kept small: at a million records it holds some 800,000 conversations, about
-/// 30 bytes each (a UUID key and an offset into one array of user indexes).
+/// What Genesys answered about each conversation asked: absent, or its start and the users who took
+/// part as agents. Kept for the whole plan (so each conversation is asked once however far apart
+/// its records are) and kept small: at a million records it holds some 800,000 conversations, about
+/// 38 bytes each (a UUID key and an offset into one array of start seconds and user indexes).
 #[derive(Default)]
 struct Answers {
     by_uuid: HashMap<[u8; 16], u32>,
     by_text: HashMap<Box<str>, u32>,
-    /// At each offset: the number of agents, then their user indexes.
+    /// At each offset: the number of agents, the start (seconds since the epoch, low then high
+    /// half), then the agents' user indexes.
     agents: Vec<u32>,
 }
+
+/// A conversation as its check found it: its start (seconds since the epoch, when given) and its
+/// agents.
+struct Found<'a> {
+    start: Option<i64>,
+    agents: &'a [u32],
+}
+
+/// No start given.
+const NO_START: i64 = i64::MIN;
 
 /// The offset of a conversation that does not exist.
 const ABSENT: u32 = u32::MAX;
@@ -66,24 +77,32 @@ impl Answers {
         self.offset(id).is_some()
     }
 
-    /// `None`: not asked; `Some(None)`: absent; `Some(Some(agents))`: its agents.
-    fn get(&self, id: &ConvId) -> Option<Option<&[u32]>> {
+    /// `None`: not asked; `Some(None)`: absent; `Some(Some(found))`: its start and agents.
+    fn get(&self, id: &ConvId) -> Option<Option<Found<'_>>> {
         self.offset(id).map(|at| {
             (at != ABSENT).then(|| {
                 let at = at as usize;
                 let n = self.agents.get(at).copied().unwrap_or(0) as usize;
-                self.agents.get(at + 1..at + 1 + n).unwrap_or_default()
+                let half = |i: usize| u64::from(self.agents.get(at + i).copied().unwrap_or(0));
+                let start = ((half(2) << 32) | half(1)) as i64;
+                Found {
+                    start: (start != NO_START).then_some(start),
+                    agents: self.agents.get(at + 3..at + 3 + n).unwrap_or_default(),
+                }
             })
         })
     }
 
-    fn insert(&mut self, id: ConvId, agents: Option<Vec<u32>>) {
-        let at = match agents {
+    fn insert(&mut self, id: ConvId, found: Option<(Option<i64>, Vec<u32>)>) {
+        let at = match found {
             None => ABSENT,
-            Some(list) => {
+            Some((start, list)) => {
                 let at = u32::try_from(self.agents.len()).unwrap_or(ABSENT);
+                let start = start.unwrap_or(NO_START) as u64;
                 self.agents
                     .push(u32::try_from(list.len()).unwrap_or(u32::MAX));
+                self.agents.push(start as u32);
+                self.agents.push((start >> 32) as u32);
                 self.agents.extend(list);
                 at
             }
@@ -173,6 +192,8 @@ pub(super) struct Links {
     /// Distinct conversations asked.
     pub(super) checked: usize,
     needs: Vec<MatchNeed>,
+    /// Say what `match` will spend on stderr before it starts.
+    pub(super) announce: bool,
 }
 
 impl Drop for Links {
@@ -196,6 +217,7 @@ impl Links {
             sent: VecDeque::new(),
             checked: 0,
             needs: Vec::new(),
+            announce: false,
         }
     }
 
@@ -284,12 +306,19 @@ impl Links {
         for id in &batch.ids {
             let conversation = ConvId::new(id);
             let agents = answered.remove(id).map(|c| {
-                c.participants
+                let start = c
+                    .conversation_start
+                    .as_deref()
+                    .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                    .map(jiff::Timestamp::as_second);
+                let agents = c
+                    .participants
                     .iter()
                     .filter(|p| p.purpose.as_deref() == Some("agent"))
                     .filter_map(|p| p.user_id.as_deref())
                     .map(|u| self.users.intern(u, ""))
-                    .collect::<Vec<u32>>()
+                    .collect::<Vec<u32>>();
+                (start, agents)
             });
             self.asked.remove(&conversation);
             self.known.insert(conversation, agents);
@@ -325,7 +354,13 @@ impl Links {
         let (agent_id, agent_label) = self.users.get(agent);
         let strategy = row.link_strategy.as_deref().unwrap_or_default();
         let history = match self.known.get(&conversation) {
-            Some(Some(agents)) if agents.contains(&agent) => None,
+            Some(Some(found)) if found.agents.contains(&agent) => {
+                row.conversation_start = found
+                    .start
+                    .and_then(|s| jiff::Timestamp::from_second(s).ok())
+                    .map(|t| t.to_string());
+                None
+            }
             Some(Some(_)) => Some(format!(
                 "agent {agent_label} ({agent_id}) did not take part in conversation {conversation} as an agent, so Genesys cannot hold this evaluation; kept in the history"
             )),
@@ -383,6 +418,9 @@ impl Links {
         let ledger = writer.ledger;
         let mut needs = std::mem::take(&mut self.needs);
         summary.match_tried = needs.len() as u64;
+        if needs.is_empty() {
+            return Ok(());
+        }
         let tol_ms = i64::try_from(cfg.link.match_tolerance_s)
             .unwrap_or(i64::MAX / 2_000)
             .saturating_mul(1000);
@@ -391,10 +429,97 @@ impl Links {
         let ts =
             |ms: i64| jiff::Timestamp::from_millisecond(ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
         let secs = |d: i64| format!("{:+} s", d / 1000);
-        for day in needs.chunk_by(|a, b| a.agent == b.agent && day_of(a.at) == day_of(b.at)) {
+        let earliest = needs.iter().map(|n| n.at).min().unwrap_or(0);
+        let latest = needs.iter().map(|n| n.at).max().unwrap_or(0);
+        let scope =
+            super::match_scope::scope(cfg, &self.client, ledger, earliest, latest, summary).await?;
+        let days: Vec<&[MatchNeed]> = needs
+            .chunk_by(|a, b| a.agent == b.agent && day_of(a.at) == day_of(b.at))
+            .collect();
+        let interval_of = |day: &[MatchNeed]| {
+            let (first, last) = (&day[0], &day[day.len() - 1]);
+            format!("{}/{}", ts(first.at - tol_ms), ts(last.at + tol_ms))
+        };
+        // What each agent-day will cost, stated before the first request.
+        let mut estimate = super::match_scope::MatchEstimate {
+            agent_days: days.len() as u64,
+            budget: cfg.link.match_budget,
+            requests_per_minute: cfg.genesys.requests_per_minute.max(1),
+            ..Default::default()
+        };
+        let mut skip: Vec<Option<String>> = Vec::with_capacity(days.len());
+        let mut to_query: Vec<usize> = Vec::new();
+        for (i, day) in days.iter().enumerate() {
+            let (first, last) = (&day[0], &day[day.len() - 1]);
+            let why = scope.skip(cfg, first.at - tol_ms, last.at + tol_ms);
+            match &why {
+                Some(w) if w.contains("analytics search window") => estimate.outside_window += 1,
+                Some(_) => estimate.before_first_conversation += 1,
+                None => {
+                    let (agent_id, _) = self.users.get(first.agent);
+                    if ledger.match_cache(agent_id, &interval_of(day))?.is_some() {
+                        estimate.cached += 1;
+                    } else {
+                        to_query.push(i);
+                    }
+                }
+            }
+            skip.push(why);
+        }
+        estimate.requests = to_query.len() as u64;
+        estimate.seconds =
+            estimate.requests as f64 * 60.0 / f64::from(estimate.requests_per_minute);
+        // Over the budget: the newest agent-days are asked, the rest stays in the history.
+        if let Some(budget) = cfg.link.match_budget {
+            to_query.sort_by_key(|&i| std::cmp::Reverse(days[i][0].at));
+            for &i in to_query
+                .iter()
+                .skip(usize::try_from(budget).unwrap_or(usize::MAX))
+            {
+                skip[i] = Some(format!(
+                    "match: not queried: the budget of {budget} analytics requests ([link] match_budget) was spent on newer agent-days ({} were needed)",
+                    estimate.requests
+                ));
+                summary.match_over_budget += days[i].len() as u64;
+            }
+        }
+        if self.announce {
+            eprintln!("{}", estimate.line());
+        }
+        tracing::info!(estimate = %estimate.line(), "Plan: match.");
+        summary.match_estimate = Some(estimate);
+        for (day, why) in days.iter().zip(skip) {
             let (first, last) = (&day[0], &day[day.len() - 1]);
             let (agent_id, agent_label) = self.users.get(first.agent);
             let interval = format!("{}/{}", ts(first.at - tol_ms), ts(last.at + tol_ms));
+            if let Some(why) = why {
+                for n in day.iter() {
+                    let text = ledger.canonical_of(n.record_id)?.with_context(|| {
+                        format!(
+                            "ledger record {} lost its canonical JSON during the plan",
+                            n.record_id
+                        )
+                    })?;
+                    let ev: CanonicalEvaluation = serde_json::from_str(&text)?;
+                    let locator = ledger.locator_of(n.record_id)?;
+                    let mut p = planner.plan(n.record_id, &locator, ev, None);
+                    p.row.record_hash = Some(ledger.hash_of(n.record_id)?);
+                    if p.row.disposition == Some(Disposition::History) {
+                        let notes = p.row.link_detail.as_deref().unwrap_or_default();
+                        let detail = if notes.is_empty() {
+                            why.clone()
+                        } else {
+                            format!("{notes}; {why}")
+                        };
+                        p.row.reason = format!(
+                            "no Genesys conversation to attach it to ({detail}); kept in the history"
+                        );
+                        p.row.link_detail = Some(detail);
+                    }
+                    writer.write(&p.row, None)?;
+                }
+                continue;
+            }
             let found: Vec<AnalyticsConversation> = match ledger.match_cache(agent_id, &interval)? {
                 Some(json) => {
                     summary.match_cache_hits += 1;
@@ -425,7 +550,7 @@ impl Links {
                     Some((c.conversation_id.as_str(), t.as_millisecond()))
                 })
                 .collect();
-            for n in day {
+            for n in day.iter() {
                 let mut near: Vec<(&str, i64)> = starts
                     .iter()
                     .map(|(id, t)| (*id, t - n.at))
@@ -450,6 +575,11 @@ impl Links {
                 };
                 let mut p = planner.plan(n.record_id, &locator, ev, linked);
                 p.row.record_hash = Some(hash);
+                if let [(_, delta)] = near.as_slice() {
+                    p.row.conversation_start = jiff::Timestamp::from_millisecond(n.at + delta)
+                        .ok()
+                        .map(|t| t.to_string());
+                }
                 match (&p.candidate, near.as_slice()) {
                     (Some((cid, _)), _) => {
                         let evaluation = p.row.disposition == Some(Disposition::Evaluation);

@@ -42,6 +42,7 @@ mod encode;
 mod exceptions;
 mod link;
 mod mapping;
+mod match_scope;
 mod pass;
 mod people;
 mod resync;
@@ -50,6 +51,7 @@ use self::link::Links;
 use self::pass::{Pass, Planner, SyncCounts, Writer};
 use self::{decide::*, encode::*, mapping::*, people::*};
 pub use exceptions::write_exceptions;
+pub use match_scope::MatchEstimate;
 
 /// The idempotency key of the create of Calabrio evaluation `evaluation_id`, derived in this one
 /// place: the answers' private marker carries it and the load item sends it.
@@ -64,6 +66,8 @@ pub struct PlanOptions {
     pub refresh_users: bool,
     /// Where to show progress (records planned, then conversations checked).
     pub progress: Option<indicatif::ProgressBar>,
+    /// Say on stderr what `match` will spend before it starts (the commands; not the tests).
+    pub announce: bool,
 }
 
 /// What `plan` decided.
@@ -90,6 +94,16 @@ pub struct PlanSummary {
     pub analytics_requests: u64,
     /// Agent-days `match` answered from the ledger's cache of earlier queries.
     pub match_cache_hits: u64,
+    /// What `match` was about to spend, stated before its first request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub match_estimate: Option<MatchEstimate>,
+    /// The org's first conversation `match` found (none looked for when `[link] match_from` is set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub match_first_conversation: Option<String>,
+    /// Requests spent finding it.
+    pub match_scope_requests: u64,
+    /// Records left to the history because `[link] match_budget` was spent.
+    pub match_over_budget: u64,
     /// Mirror mode: evaluations answered question by question on a mirrored form.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mirrored: Option<u64>,
@@ -194,6 +208,7 @@ pub async fn run(
         sync_counts: SyncCounts::default(),
         bar: bar.clone(),
     };
+    pass.links.announce = opts.announce;
     ledger.begin_bulk()?;
     // A stop (Ctrl-C) while plan asks Genesys abandons the plan as a whole: nothing of it is
     // written, and a re-run plans again.

@@ -34,6 +34,7 @@ pub(super) fn resync(
     {
         return Ok(());
     }
+    let before = ledger.plan(r.id)?;
     let mut p = match &r.canonical {
         Some(text) => {
             let ev: CanonicalEvaluation = serde_json::from_str(text).with_context(|| {
@@ -43,9 +44,9 @@ pub(super) fn resync(
             if p.match_at.is_some() {
                 // Only `match` could link it, and it did: it stays on that conversation (the
                 // agent's day is not queried again).
-                let strategy = ledger
-                    .plan(r.id)?
-                    .and_then(|p| p.link_strategy)
+                let strategy = before
+                    .as_ref()
+                    .and_then(|p| p.link_strategy.clone())
                     .unwrap_or_else(|| "kept".into());
                 let kept = Some((s.conversation_id.clone(), strategy));
                 p = plan_one(&planner.ctx, r.id, &r.locator, ev, kept);
@@ -77,6 +78,8 @@ pub(super) fn resync(
         );
         return withdraw_or_flag(cfg, ledger, r.id, &why, counts);
     }
+    // The conversation is the same: its start as plan read it before.
+    p.row.conversation_start = before.and_then(|b| b.conversation_start);
     if back {
         // The change was undone before it was sent: the plan is Genesys' content again.
         p.row.record_hash = Some(r.hash.clone());

@@ -10,6 +10,7 @@
 //! are written with mode 0600.
 
 pub mod chart;
+mod timelines;
 
 use std::path::Path;
 
@@ -166,6 +167,9 @@ struct ReportPage {
     verify: Option<VerifyView>,
     history_index: String,
     runs: Vec<RunRow>,
+    timeline_chart: Option<crate::chart::Chart>,
+    timeline_rows: Vec<timelines::TimelineRow>,
+    timeline_diffs: Vec<String>,
     comment_limits: (usize, usize),
     edit_window_days: u32,
     shortened: (u64, u64),
@@ -524,7 +528,26 @@ fn html(cfg: &Config, ledger: &Ledger, out: &Path) -> Result<String> {
     })
     .collect();
 
+    // Where the history landed: three dates, and what Genesys' analytics showed at the last verify.
+    let (timeline_chart, timeline_rows) = timelines::build(ledger)?;
+    let timeline_diffs = ledger
+        .last_verify()?
+        .and_then(|(_, text)| serde_json::from_str::<crate::verify::VerifySummary>(&text).ok())
+        .and_then(|v| v.timeline)
+        .map(|t| match t.unchecked {
+            Some(why) => vec![format!("not checked: {why}")],
+            None => t
+                .differing
+                .iter()
+                .map(crate::verify::TimelineDiff::line)
+                .collect(),
+        })
+        .unwrap_or_default();
+
     let page = ReportPage {
+        timeline_chart,
+        timeline_rows,
+        timeline_diffs,
         comment_limits: (cfg.form.comment_limit, cfg.form.answer_comment_limit),
         edit_window_days: cfg.sync.edit_window_days,
         shortened,

@@ -19,6 +19,9 @@ use serde::{Deserialize, Serialize};
 use crate::config::Config;
 use crate::ledger::{CreatedItem as Item, Ledger};
 
+pub mod timeline;
+pub use timeline::{Timeline, TimelineDiff};
+
 // Rollback was part of this module; its callers still find it here.
 pub use crate::pipeline::rollback::{RollbackSummary, rollback};
 
@@ -84,6 +87,10 @@ pub struct VerifySummary {
     /// Conversations looked up one by one, for what the pages did not show.
     #[serde(default)]
     pub conversation_lookups: u64,
+    /// The timeline Genesys' evaluation analytics show, per agent and month of the conversation,
+    /// against the ledger (`[verify] timeline`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<Timeline>,
 }
 
 /// One evaluation that no longer matches the source as it stands.
@@ -154,7 +161,7 @@ impl VerifySummary {
     /// The result in one line, as `verify`, `run` and `demo` print it.
     pub fn line(&self) -> String {
         format!(
-            "{} created evaluations read back with {} requests: {} matched, {} missing, {} mismatched, {} of our forms unknown to the ledger; {} agents' counts and mean scores compared, {} differ; {} drift from the source as it stands",
+            "{} created evaluations read back with {} requests: {} matched, {} missing, {} mismatched, {} of our forms unknown to the ledger; {} agents' counts and mean scores compared, {} differ; {} drift from the source as it stands{}",
             self.checked,
             self.requests,
             self.matched,
@@ -163,7 +170,20 @@ impl VerifySummary {
             self.unknown.len(),
             self.agents_checked,
             self.agents_differing.len(),
-            self.drift.len()
+            self.drift.len(),
+            match &self.timeline {
+                None => String::new(),
+                Some(t) => match &t.unchecked {
+                    Some(why) => format!("; timeline not checked: {why}"),
+                    None => format!(
+                        "; Genesys analytics by conversation date: {} agent-months in {} months compared, {} differ, {} pending",
+                        t.agent_months,
+                        t.months,
+                        t.settled_differences(),
+                        t.differing.len() - t.settled_differences()
+                    ),
+                },
+            }
         )
     }
 
@@ -174,6 +194,10 @@ impl VerifySummary {
             && self.mismatched.is_empty()
             && self.unknown.is_empty()
             && self.agents_differing.is_empty()
+            && self
+                .timeline
+                .as_ref()
+                .is_none_or(|t| t.settled_differences() == 0)
     }
 }
 
@@ -419,6 +443,12 @@ pub async fn verify(
                 genesys_mean: gm,
             });
         }
+    }
+    if cfg.verify.timeline {
+        let mut form_ids: std::collections::BTreeSet<String> =
+            ours.versions.values().flatten().cloned().collect();
+        form_ids.insert(ours.container_published.clone());
+        summary.timeline = Some(timeline::check(cfg, client, &items, &seen, &form_ids).await?);
     }
     summary.requests = client.requests_sent().saturating_sub(before);
     summary.drift = drift(ledger)?;
