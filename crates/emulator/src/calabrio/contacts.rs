@@ -1,5 +1,6 @@
-//! Contacts and their evaluations: the contact search (by start date, `searchStats`, pages by
-//! `Range: items=a-b`), and each contact's evaluations, their detail and comments.
+//! Contacts and their evaluations: the contact search (by start date in the tenant's zone,
+//! `evalState=scored`, `searchStats`, pages by `Range: items=a-b` under the server's page cap),
+//! and each contact's evaluations (full objects in the list), their detail and comments.
 
 use super::*;
 
@@ -12,6 +13,18 @@ pub(super) struct SearchParams {
     #[serde(rename = "searchStats")]
     stats: Option<bool>,
     limit: Option<usize>,
+    #[serde(rename = "evalState")]
+    eval_state: Option<String>,
+}
+
+/// A contact holding an evaluation whose state is `SCORED` (what `evalState=scored` finds).
+fn scored(c: &DatasetContact) -> bool {
+    c.evaluations.iter().any(|e| {
+        e.detail
+            .pointer("/state/text")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.eq_ignore_ascii_case("scored"))
+    })
 }
 
 pub(super) async fn search(
@@ -31,25 +44,27 @@ pub(super) async fn search(
             "beginDate/endDate must be YYYY-MM-DD",
         );
     };
+    let zone = match inner.settings.time_zone.as_deref() {
+        None => jiff::tz::TimeZone::UTC,
+        Some(name) => match jiff::tz::TimeZone::get(name) {
+            Ok(z) => z,
+            Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "unknown time zone"),
+        },
+    };
     let day_of = |c: &Value| {
         c.get("startTime")
             .and_then(Value::as_i64)
             .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
-            .map(|t| jiff::tz::TimeZone::UTC.to_datetime(t).date())
+            .map(|t| zone.to_datetime(t).date())
     };
-    let matching: Vec<&DatasetContact> = inner
-        .data
-        .contacts
-        .iter()
-        .filter(|c| match day_of(&c.contact) {
-            Some(d) => begin.is_none_or(|b| d >= b) && end.is_none_or(|e| d <= e),
-            None => false,
-        })
-        .collect();
-    if q.stats == Some(true) {
-        return json(serde_json::json!({"count": matching.len()}));
+    let only_scored = match q.eval_state.as_deref() {
+        None => false,
+        Some(s) if s.eq_ignore_ascii_case("scored") => true,
+        Some(_) => return error(StatusCode::BAD_REQUEST, "evalState: unknown state"),
+    };
+    if only_scored {
+        inner.stats.evaluated_searches += 1;
     }
-    let total = matching.len();
     let (start, last) = headers
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())
@@ -62,6 +77,44 @@ pub(super) async fn search(
             ))
         })
         .unwrap_or((0, usize::MAX - 1));
+    // A page after the day's first that comes back empty (`empty_pages`).
+    let empty = q.stats != Some(true) && start > 0 && inner.empty_pages_left > 0;
+    if empty {
+        inner.empty_pages_left -= 1;
+    }
+    let mut matching: Vec<&DatasetContact> = inner
+        .data
+        .contacts
+        .iter()
+        .filter(|c| !only_scored || scored(c))
+        .chain(inner.unevaluated.iter().filter(|_| !only_scored))
+        .filter(|c| match day_of(&c.contact) {
+            Some(d) => begin.is_none_or(|b| d >= b) && end.is_none_or(|e| d <= e),
+            None => false,
+        })
+        .collect();
+    matching.sort_by_key(|c| {
+        (
+            c.contact
+                .get("startTime")
+                .and_then(Value::as_i64)
+                .unwrap_or(0),
+            id_of(&c.contact).unwrap_or_default(),
+        )
+    });
+    if q.stats == Some(true) {
+        let n = i64::try_from(matching.len())
+            .unwrap_or(i64::MAX)
+            .saturating_add(inner.settings.count_offset)
+            .max(0);
+        return json(match inner.settings.count_as {
+            CountAs::Number => serde_json::json!({ "count": n }),
+            CountAs::String => serde_json::json!({ "count": n.to_string() }),
+            CountAs::Unreadable => serde_json::json!({ "count": format!("about {n}") }),
+            CountAs::OtherKey => serde_json::json!({ "total": n }),
+        });
+    }
+    let total = matching.len();
     let cap = q
         .limit
         .unwrap_or(usize::MAX)
@@ -72,6 +125,7 @@ pub(super) async fn search(
         .min(total);
     let page: Vec<Value> = matching
         .get(start.min(total)..end_excl.max(start.min(total)))
+        .filter(|_| !empty)
         .unwrap_or_default()
         .iter()
         .map(|c| {
@@ -112,19 +166,37 @@ pub(super) async fn eval_list(
     Path(cid): Path<String>,
 ) -> Response {
     let inner = admitted!(s, &headers);
+    if inner.settings.forbidden_contacts.contains(&cid) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "the API user may not view this contact's evaluations",
+        );
+    }
+    let full = inner.settings.full_objects;
+    let unevaluated = || {
+        inner
+            .unevaluated
+            .iter()
+            .any(|c| id_of(&c.contact).as_deref() == Some(cid.as_str()))
+    };
     match contact_of(&inner, &cid) {
         Some(c) => json(Value::Array(
             c.evaluations
                 .iter()
                 .map(|e| {
-                    serde_json::json!({
-                        "id": e.detail.get("id"),
-                        "evaluated": e.detail.get("evaluated"),
-                        "state": e.detail.get("state"),
-                    })
+                    if full {
+                        e.detail.clone()
+                    } else {
+                        serde_json::json!({
+                            "id": e.detail.get("id"),
+                            "evaluated": e.detail.get("evaluated"),
+                            "state": e.detail.get("state"),
+                        })
+                    }
                 })
                 .collect(),
         )),
+        None if unevaluated() => json(Value::Array(Vec::new())),
         None => error(StatusCode::NOT_FOUND, "no such contact"),
     }
 }
@@ -164,6 +236,11 @@ pub(super) async fn eval_comments(
     headers: HeaderMap,
     Path((cid, eid)): Path<(String, String)>,
 ) -> Response {
+    if s.lock().settings.missing_comments.contains(&eid) {
+        // Counted as a request like any other; the evaluation was deleted during the crawl.
+        let _inner = admitted!(s, &headers);
+        return error(StatusCode::NOT_FOUND, "no such evaluation");
+    }
     with_eval(&s, &headers, &cid, &eid, |e| {
         Value::Array(e.comments.clone())
     })

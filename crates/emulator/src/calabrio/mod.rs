@@ -8,12 +8,23 @@
 //!   the older array body, which sets `CSRFTOKEN` too; every later call must then send it back as
 //!   `X-CSRF-Token` (403 otherwise).
 //! - Sessions expire after `session_requests` requests (401), as long extractions see.
-//! - `recording/contact` filters contacts by start date (`beginDate`..=`endDate`, UTC days),
-//!   answers `{"count"}` to `searchStats=true`, and pages by `Range: items=a-b` (capped by `limit`
-//!   and `max_page`), answering `Content-Range`.
+//! - `recording/contact` filters contacts by start date (`beginDate`..=`endDate`, days in the
+//!   tenant's `time_zone`, UTC by default) and, with `evalState=scored`, to contacts holding a
+//!   `SCORED` evaluation; it answers `{"count"}` to `searchStats=true`, and pages by
+//!   `Range: items=a-b` (capped by `limit` and by a server page cap below it, `max_page`),
+//!   answering `Content-Range`. Like a real tenant, it records far more contacts than are evaluated
+//!   (`unevaluated_per_evaluated`).
+//! - `recording/contact/{id}/eval/` lists the full evaluation objects (or summaries, without
+//!   `full_objects`); an evaluation links to its comments only when it has some.
+//! - `recording/evalform` lists only current forms; a retired one is served by
+//!   `recording/evalform/{id}` alone.
 //! - `person/permission/ViewOrg` lists only *active* persons; inactive ones are found only by
 //!   `person/{id}` (the directory pitfall of §5).
 //! - A seeded `fault_rate` of GETs answer 503.
+//! - The faults of reference/calabrio.md §11 a crawl must survive: comments answering 404 (an
+//!   evaluation deleted during the crawl), a contact's evaluations answering 403 (out of the API
+//!   user's scope), a count that is a string, unreadable or under another key, a count that does not
+//!   match the contacts served, pages that come back empty.
 //!
 //! One file per API area: `session`, `forms`, `people`, `contacts` (contacts and their
 //! evaluations). This file holds the dataset, the state, the admission of each request (session,
@@ -51,7 +62,7 @@ mod people;
 mod session;
 
 use contacts::{eval_comments, eval_detail, eval_list, search};
-use forms::forms;
+use forms::{form, forms};
 use people::{person, persons};
 use session::{authorize, logout};
 
@@ -129,6 +140,39 @@ pub struct CalabrioSettings {
     pub seed: u64,
     /// An outage: once this many requests have been served in all, every request answers 503.
     pub outage_after: Option<u64>,
+    /// Recorded contacts without any evaluation, per contact that holds one (a tenant records
+    /// every call and evaluates a few per cent); at most 99.
+    pub unevaluated_per_evaluated: u32,
+    /// `eval/` lists full evaluation objects (as practitioners' data shows), else summaries.
+    pub full_objects: bool,
+    /// Evaluations whose comments answer 404 (deleted while the crawl runs).
+    pub missing_comments: Vec<String>,
+    /// Contacts whose evaluations answer 403 (out of the API user's scope).
+    pub forbidden_contacts: Vec<String>,
+    /// Forms `recording/evalform` no longer lists (retired); `recording/evalform/{id}` serves them.
+    pub retired_forms: Vec<String>,
+    /// How `searchStats` writes the count.
+    pub count_as: CountAs,
+    /// Added to every count `searchStats` answers (a count that does not match the contacts).
+    pub count_offset: i64,
+    /// The next this many pages after a day's first come back empty.
+    pub empty_pages: u32,
+    /// The tenant's zone, in which `beginDate`/`endDate` are days (`None`: UTC).
+    pub time_zone: Option<String>,
+}
+
+/// How `searchStats` writes the count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CountAs {
+    /// `{"count": 40}`.
+    #[default]
+    Number,
+    /// `{"count": "40"}`.
+    String,
+    /// `{"count": "about 40"}`: no count a client can read.
+    Unreadable,
+    /// `{"total": 40}`: the count under another key.
+    OtherKey,
 }
 
 impl Default for CalabrioSettings {
@@ -137,9 +181,18 @@ impl Default for CalabrioSettings {
             legacy_login: false,
             session_requests: 0,
             fault_rate: 0.0,
-            max_page: 1000,
+            max_page: 100,
             seed: 7,
             outage_after: None,
+            unevaluated_per_evaluated: 0,
+            full_objects: true,
+            missing_comments: Vec::new(),
+            forbidden_contacts: Vec::new(),
+            retired_forms: Vec::new(),
+            count_as: CountAs::Number,
+            count_offset: 0,
+            empty_pages: 0,
+            time_zone: None,
         }
     }
 }
@@ -157,6 +210,9 @@ pub struct CalabrioStats {
     pub faults: u64,
     /// Contact pages served.
     pub pages: u64,
+    /// Contact searches (`searchStats` and pages) by whether they asked only for evaluated
+    /// contacts.
+    pub evaluated_searches: u64,
 }
 
 struct Session {
@@ -173,6 +229,10 @@ struct Inner {
     next_session: u64,
     /// contact id → index in `data.contacts`.
     by_id: HashMap<String, usize>,
+    /// The recorded contacts no one evaluated (`unevaluated_per_evaluated`), by start.
+    unevaluated: Vec<DatasetContact>,
+    /// Empty pages still to serve (`empty_pages`).
+    empty_pages_left: u32,
 }
 
 /// Shared emulator state.
@@ -206,6 +266,8 @@ impl CalabrioState {
             .filter_map(|(i, c)| Some((id_of(&c.contact)?, i)))
             .collect();
         let rng = ChaCha8Rng::seed_from_u64(settings.seed);
+        let unevaluated = unevaluated(&data, settings.unevaluated_per_evaluated);
+        let empty_pages_left = settings.empty_pages;
         CalabrioState(Arc::new(Mutex::new(Inner {
             data,
             settings,
@@ -214,6 +276,8 @@ impl CalabrioState {
             stats: CalabrioStats::default(),
             next_session: 1,
             by_id,
+            unevaluated,
+            empty_pages_left,
         })))
     }
 
@@ -230,7 +294,10 @@ impl CalabrioState {
 
     /// Changes the settings (tests turn faults on and off).
     pub fn set_settings(&self, settings: CalabrioSettings) {
-        self.lock().settings = settings;
+        let mut inner = self.lock();
+        inner.unevaluated = unevaluated(&inner.data, settings.unevaluated_per_evaluated);
+        inner.empty_pages_left = settings.empty_pages;
+        inner.settings = settings;
     }
 
     /// Changes the dataset, as supervisors working in Calabrio would (an evaluation re-scored,
@@ -243,12 +310,37 @@ impl CalabrioState {
         let mut fresh = fresh.lock();
         inner.data = std::mem::take(&mut fresh.data);
         inner.by_id = std::mem::take(&mut fresh.by_id);
+        inner.unevaluated = std::mem::take(&mut fresh.unevaluated);
     }
 
     /// Drops every session, as a server restart would.
     pub fn expire_all_sessions(&self) {
         self.lock().sessions.clear();
     }
+}
+
+/// `per` recorded contacts without evaluations beside each contact of `data`, minutes after it
+/// (ids from 900000000000, which the sample's contacts never reach).
+fn unevaluated(data: &Dataset, per: u32) -> Vec<DatasetContact> {
+    let per = u64::from(per.min(99));
+    let mut out = Vec::new();
+    for (i, c) in data.contacts.iter().enumerate() {
+        let Some(start) = c.contact.get("startTime").and_then(Value::as_i64) else {
+            continue;
+        };
+        for k in 0..per {
+            let id = 900_000_000_000 + (i as u64) * 100 + k;
+            let offset = i64::try_from(k + 1).unwrap_or(0) * 37_000;
+            out.push(DatasetContact {
+                contact: serde_json::json!({
+                    "id": id, "startTime": start + offset, "tz": c.contact.get("tz"),
+                    "contactType": "CALL", "callDuration": 180_000,
+                }),
+                evaluations: Vec::new(),
+            });
+        }
+    }
+    out
 }
 
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -322,6 +414,7 @@ pub fn app(state: CalabrioState) -> Router {
     Router::new()
         .route("/api/rest/authorize", post(authorize).delete(logout))
         .route("/api/rest/recording/evalform", get(forms))
+        .route("/api/rest/recording/evalform/{id}", get(form))
         .route(
             "/api/rest/org/common/person/permission/ViewOrg",
             get(persons),
