@@ -555,6 +555,7 @@ impl WideCsvReader {
             score,
             sections,
             comments,
+            warnings: Vec::new(),
         })
     }
 

@@ -609,6 +609,7 @@ fn evaluation(
         },
         sections,
         comments: out_comments,
+        warnings: Vec::new(),
     })
 }
 

@@ -62,6 +62,11 @@ pub struct CanonicalEvaluation {
     /// Comments at evaluation, section or question level.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub comments: Vec<Comment>,
+    /// What the extractor could not read of this evaluation although the evaluation itself was
+    /// read (its comments refused by the API): staged without it, said in the plan's reason, and
+    /// tried again by the next extract.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 fn default_schema() -> String {

@@ -51,6 +51,9 @@ pub struct ApiOptions {
     pub concurrency: usize,
     /// First back-off delay (tests shorten it).
     pub initial_backoff: Duration,
+    /// Added to every contact search: which contacts hold evaluations (practitioners search
+    /// `evalState=scored`; empty: every recorded contact).
+    pub contact_filter: String,
 }
 
 impl ApiOptions {
@@ -66,6 +69,7 @@ impl ApiOptions {
             max_attempts: 6,
             concurrency: 4,
             initial_backoff: Duration::from_millis(250),
+            contact_filter: "evalState=scored".into(),
         }
     }
 }
@@ -87,7 +91,8 @@ pub enum ApiError {
         /// Status and body excerpt.
         detail: String,
     },
-    /// A request failed for good.
+    /// A request failed for good (server errors or no answer after the retries, an answer that is
+    /// not what the API gives).
     #[error("GET {path}: {detail}")]
     Request {
         /// The path.
@@ -95,6 +100,34 @@ pub enum ApiError {
         /// What happened, after retries.
         detail: String,
     },
+    /// The API refused this one request (404 gone, 403 out of the API user's scope, …): the
+    /// problem of the contact or evaluation it is about, not of the run.
+    #[error("GET {path}: HTTP {status}: {detail}")]
+    Refused {
+        /// The path.
+        path: String,
+        /// The HTTP status.
+        status: u16,
+        /// The body's excerpt.
+        detail: String,
+    },
+    /// A contact day (or a window of days) does not add up: it is not marked complete, and the
+    /// next extract reads it again.
+    #[error("the contacts of {day} are not complete: {detail}")]
+    Incomplete {
+        /// The day, or the window of days.
+        day: String,
+        /// Why.
+        detail: String,
+    },
+}
+
+impl ApiError {
+    /// The API did not answer usefully (server errors or no answer after the retries): an outage
+    /// to resume after, not a refusal.
+    pub fn is_outage(&self) -> bool {
+        matches!(self, ApiError::Request { .. })
+    }
 }
 
 /// Request counters.
@@ -115,6 +148,30 @@ pub struct Day {
     pub contacts: u64,
     /// The records, in contact then evaluation order.
     pub records: Vec<SourceRecord>,
+    /// What the API refused about one contact or evaluation, each with its reason. The next extract
+    /// tries them again.
+    pub refused: Vec<Refused>,
+    /// Requests this day took.
+    pub requests: u64,
+    /// Evaluations read this day.
+    pub evaluations: u64,
+}
+
+/// What the API refused about one contact (its evaluations) or one evaluation (its comments, or
+/// the evaluation itself): not the run's problem. The ledger keeps the copy an earlier extract
+/// staged, when there is one (a refusal is not a deletion: a deleted evaluation leaves the next
+/// pass's lists); otherwise `record` is staged.
+#[derive(Debug)]
+pub struct Refused {
+    /// What was refused, as the path of the records it concerns: one evaluation
+    /// (`recording/contact/{cid}/eval/{eid}`), or every evaluation of a contact
+    /// (`recording/contact/{cid}/eval/`, ending in `/`).
+    pub path: String,
+    /// The record to stage when no earlier copy exists: unreadable with the reason, or the
+    /// evaluation without its comments (with a warning).
+    pub record: SourceRecord,
+    /// Why, for the extract's summary.
+    pub reason: String,
 }
 
 /// A logged-in API session.
@@ -124,6 +181,8 @@ pub struct CalabrioApi {
     base: reqwest::Url,
     opts: ApiOptions,
     catalog: tokio::sync::RwLock<Catalog>,
+    /// Forms asked for by id and not found (a retired form is asked once).
+    missing_forms: tokio::sync::Mutex<std::collections::HashSet<String>>,
     login_lock: tokio::sync::Mutex<u64>,
     generation: AtomicU64,
     /// Counters.
@@ -173,9 +232,10 @@ mod tests {
 
     #[test]
     fn an_evaluation_maps_with_its_person_answers_kpi_and_newest_comment() {
+        // As tenants answer: the top-level text is the comment as it stands; history records edits.
         let comments = json!([
-            {"$ref": "/x/comment/7", "text": "first draft", "created": 1000, "questionFK": 1001, "sectionFK": 101,
-             "history": [{"created": 1000, "text": "first draft"}, {"created": 2000, "text": "final words"}]},
+            {"$ref": "/x/comment/7", "text": "final words", "created": 1000, "questionFK": 1001, "sectionFK": 101,
+             "history": [{"created": 1000, "text": "first draft"}, {"created": 2000, "text": "first draft"}]},
             {"$ref": "/x/comment/8", "text": "   ", "created": 1000}
         ]);
         let ev = canonical(
@@ -234,7 +294,7 @@ mod tests {
         let e = canonical(&catalog(), &Value::Null, "1", &d, &json!([]), None).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "field 'evalForm.evalFormId': form 5 is not in recording/evalform"
+            "field 'evalForm.evalFormId': form 5 is not in recording/evalform, nor found by its id (a retired form the API no longer gives)"
         );
         let mut d = detail(1);
         d["totalScore"] = json!("high");

@@ -46,6 +46,7 @@ impl CalabrioApi {
             base,
             opts,
             catalog: tokio::sync::RwLock::new(Catalog::default()),
+            missing_forms: tokio::sync::Mutex::new(std::collections::HashSet::new()),
             login_lock: tokio::sync::Mutex::new(0),
             generation: AtomicU64::new(0),
             stats: ApiStats::default(),
@@ -212,7 +213,21 @@ impl CalabrioApi {
                 Ok(resp) => {
                     let status = resp.status();
                     let body = resp.text().await.unwrap_or_default();
-                    return Err(fail(format!("HTTP {status}: {}", excerpt(&body))));
+                    if status == StatusCode::UNAUTHORIZED {
+                        // A new login did not help: the credentials, for every request.
+                        return Err(ApiError::Auth {
+                            user: self.opts.user_id.clone(),
+                            detail: format!(
+                                "HTTP 401 again after a new login on {path}: {}",
+                                excerpt(&body)
+                            ),
+                        });
+                    }
+                    return Err(ApiError::Refused {
+                        path: path.to_owned(),
+                        status: status.as_u16(),
+                        detail: excerpt(&body),
+                    });
                 }
                 Err(e) => (format!("{}", e.without_url()), None),
             };

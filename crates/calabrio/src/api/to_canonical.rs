@@ -112,30 +112,43 @@ pub fn form_from_json(f: &Value) -> Option<FormDef> {
     })
 }
 
-/// The newest text of a comment: its newest `history[]` entry (by `created`) when it was edited.
-pub(super) fn newest_comment(c: &Value) -> (Option<String>, Option<jiff::Timestamp>, bool) {
+/// The form of an evaluation: `evalForm.evalFormId`, or `evalForm.id` (both seen in practitioners'
+/// data).
+pub(super) fn form_id_of(detail: &Value) -> Option<String> {
+    detail
+        .pointer("/evalForm/evalFormId")
+        .and_then(id_str)
+        .or_else(|| detail.pointer("/evalForm/id").and_then(id_str))
+}
+
+/// A comment as practitioners' data reads it: the text is the top-level `text`; `history[]` records
+/// its edits, whose newest entry (by `created`) gives the time and the author of the text as it
+/// stands. Returns (text, time, author, edited).
+pub(super) fn comment_parts(
+    c: &Value,
+) -> (
+    Option<String>,
+    Option<jiff::Timestamp>,
+    Option<&Value>,
+    bool,
+) {
     let history = c
         .get("history")
         .and_then(Value::as_array)
         .filter(|h| !h.is_empty());
-    let created = |v: &Value| v.get("created").and_then(Value::as_i64).unwrap_or(i64::MIN);
-    let newest = history
-        .and_then(|h| {
-            h.iter()
-                .filter(|e| e.get("text").is_some())
-                .max_by_key(|e| created(e))
-        })
-        .filter(|e| created(e) >= created(c));
-    let source = newest.unwrap_or(c);
-    let text = source
-        .get("text")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let at = source
-        .get("created")
-        .and_then(Value::as_i64)
+    let created = |v: &Value| v.get("created").and_then(Value::as_i64);
+    let newest = history.and_then(|h| h.iter().max_by_key(|e| created(e).unwrap_or(i64::MIN)));
+    let text = c.get("text").and_then(Value::as_str).map(str::to_owned);
+    let at = newest
+        .and_then(created)
+        .into_iter()
+        .chain(created(c))
+        .max()
         .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok());
-    (text, at, newest.is_some())
+    let author = newest
+        .and_then(|e| e.get("commentor"))
+        .or_else(|| c.get("commentor"));
+    (text, at, author, newest.is_some())
 }
 
 /// Maps one evaluation (detail JSON, its comments, its contact) to the canonical record.
@@ -154,14 +167,14 @@ pub fn canonical(
         .get("id")
         .and_then(id_str)
         .ok_or_else(|| RecordError::field("id", "missing or not a number/string"))?;
-    let form_id = detail
-        .pointer("/evalForm/evalFormId")
-        .and_then(id_str)
-        .ok_or_else(|| RecordError::field("evalForm.evalFormId", "missing"))?;
+    let form_id =
+        form_id_of(detail).ok_or_else(|| RecordError::field("evalForm.evalFormId", "missing"))?;
     let form = catalog.forms.get(&form_id).ok_or_else(|| {
         RecordError::field(
             "evalForm.evalFormId",
-            format!("form {form_id} is not in recording/evalform"),
+            format!(
+                "form {form_id} is not in recording/evalform, nor found by its id (a retired form the API no longer gives)"
+            ),
         )
     })?;
     let agent_id = detail
@@ -246,7 +259,7 @@ pub fn canonical(
 
     let mut out_comments = Vec::new();
     for c in comments.as_array().map(Vec::as_slice).unwrap_or_default() {
-        let (body, at, edited) = newest_comment(c);
+        let (body, at, author, edited) = comment_parts(c);
         let Some(body) = body.filter(|t| !t.trim().is_empty()) else {
             continue; // Blank comments carry nothing (practitioners drop them too).
         };
@@ -264,7 +277,7 @@ pub fn canonical(
             (None, Some(_)) => CommentScope::Section,
             (None, None) => CommentScope::Evaluation,
         };
-        let author = c.get("commentor").map(|a| Person {
+        let author = author.map(|a| Person {
             calabrio_person_id: a
                 .get("$ref")
                 .and_then(Value::as_str)
@@ -355,5 +368,6 @@ pub fn canonical(
         },
         sections,
         comments: out_comments,
+        warnings: Vec::new(),
     })
 }
