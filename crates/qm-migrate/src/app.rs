@@ -77,6 +77,15 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
                 eprintln!("{}", crate::interrupt::Stopped::genesys_outage(g, "run"));
                 return ExitCode::from(1);
             }
+            if let Some(c) = e
+                .chain()
+                .find_map(|c| c.downcast_ref::<calabrio::api::ApiError>())
+                .filter(|c| c.is_outage())
+            {
+                eprintln!("error: {e:#}");
+                eprintln!("{}", crate::interrupt::Stopped::calabrio_outage(c));
+                return ExitCode::from(1);
+            }
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }

@@ -176,9 +176,15 @@ pub enum EmulatorKind {
         /// Share of requests answered 503.
         #[arg(long, default_value_t = 0.0)]
         fault_rate: f64,
-        /// Most contacts one page returns.
-        #[arg(long, default_value_t = 1000)]
+        /// Most contacts one page returns, whatever `limit` asks (a server page cap).
+        #[arg(long, default_value_t = 100)]
         max_page: usize,
+        /// Recorded contacts without an evaluation per contact that holds one (at most 99).
+        #[arg(long, default_value_t = 0)]
+        unevaluated_per_evaluated: u32,
+        /// The tenant's zone, in which `beginDate`/`endDate` are days (default UTC).
+        #[arg(long, value_name = "IANA_ZONE")]
+        time_zone: Option<String>,
     },
 }
 

@@ -111,6 +111,9 @@ pub struct SourceConfig {
     /// Further export files of the same kind, read after `path` as one source (an export taken in
     /// parts; the same evaluation in two parts is one record and a superseded copy).
     pub more_paths: Vec<PathBuf>,
+    /// `calabrio-api`: added to every contact search, so only contacts that hold evaluations are
+    /// read (practitioners' `evalState=scored`; empty: every recorded contact).
+    pub contact_filter: String,
 }
 
 impl Default for SourceConfig {
@@ -127,6 +130,7 @@ impl Default for SourceConfig {
             encoding: "utf-8".into(),
             system: "calabrio_one".into(),
             more_paths: Vec::new(),
+            contact_filter: "evalState=scored".into(),
         }
     }
 }
@@ -871,6 +875,7 @@ path = "calabrio-export.csv"      # the file, or the tables directory
 # url = "https://uswest2.calabriocloud.com/api/rest"
 # from = "2021-01-01"             # first contact day (UTC); to = "YYYY-MM-DD" (default today)
 # page_size = 500
+# contact_filter = "evalState=scored"   # search only contacts that hold a scored evaluation ("" : every recorded contact)
 # ca_bundle = "corp-ca.pem"       # extra CAs for an on-premises server; TLS is always verified
 # time_zone = "America/New_York"  # zone of timestamps written without offset; unset refuses them
 encoding = "utf-8"                # utf-8 | windows-1252 | latin-1 | auto (UTF-8 if valid, else Windows-1252)

@@ -56,6 +56,17 @@ impl Stopped {
         }
     }
 
+    /// A Calabrio outage (server errors or no answer after the retries) during an extract: the
+    /// contact days before it are saved.
+    pub fn calabrio_outage(detail: impl std::fmt::Display) -> Self {
+        Stopped::Outage {
+            what: "Calabrio".into(),
+            detail: detail.to_string(),
+            resume: "extract".into(),
+            follow: " (the contact days read before it are saved)".into(),
+        }
+    }
+
     /// A Genesys outage met by `resume` (which `load --follow` would have waited out).
     pub fn genesys_outage(detail: impl std::fmt::Display, resume: &str) -> Self {
         Stopped::Outage {

@@ -46,7 +46,12 @@ pub(crate) async fn command(kind: EmulatorKind) -> Result<Outcome> {
             session_requests,
             fault_rate,
             max_page,
+            unevaluated_per_evaluated,
+            time_zone,
         } => {
+            if let Some(z) = &time_zone {
+                jiff::tz::TimeZone::get(z).with_context(|| format!("--time-zone {z}"))?;
+            }
             let text = std::fs::read_to_string(&dataset)
                 .with_context(|| format!("cannot read dataset {}", dataset.display()))?;
             let data: emulator::calabrio::Dataset =
@@ -61,6 +66,8 @@ pub(crate) async fn command(kind: EmulatorKind) -> Result<Outcome> {
                     session_requests,
                     fault_rate: fault_rate.clamp(0.0, 1.0),
                     max_page: max_page.max(1),
+                    unevaluated_per_evaluated: unevaluated_per_evaluated.min(99),
+                    time_zone,
                     ..emulator::calabrio::CalabrioSettings::default()
                 },
             );

@@ -127,6 +127,17 @@ pub async fn run_all_with(
         n
     };
     let ex = extract::run_with(cfg, &mut ledger, progress, api).await?;
+    if !ex.incomplete_days.is_empty() {
+        // The records of a day not read would look deleted from Calabrio: nothing goes further.
+        return Ok(Outcome {
+            human: format!(
+                "run stopped after extract: nothing was planned or loaded{}\nRun `qm-migrate run` again once the days add up (each extract reads them again).",
+                super::extract::api_lines(&ex)
+            ),
+            json: json!({"command": "run", "stopped_after": "extract", "extract": ex}),
+            code: 1,
+        });
+    }
     let pl = plan::run(
         cfg,
         &mut ledger,
@@ -219,7 +230,9 @@ load states:
     counts.verify_timeline = v.timeline.as_ref().map_or(0, |t| t.requests);
     let counts = counts.with_preflight(preflight_requests, ld.created_now);
     report::write(cfg, &ledger, "html", report)?;
-    let code = exit_code(&pl.dispositions, Some(&ld.load)).max(u8::from(!v.clean()));
+    let code = exit_code(&pl.dispositions, Some(&ld.load))
+        .max(u8::from(!v.clean()))
+        .max(u8::from(ex.has_problems()));
     let human = format!(
         "{}\n{release_line}\nform '{}' ({})\ncreated {} evaluations now; load states:\n{}requests sent: {} (preflight {}, plan {}{}, provision {}, load {}, verify {}{}){}\nhistory: {} entries for {} agents ({} without a Genesys account); site {}",
         invariant_line(pl.records, &pl.dispositions, pl.records_left_source),
@@ -276,7 +289,8 @@ load states:
         ld.past_edit_window,
         ld.sync_refused,
         ld.withdrawn_now
-    ) + &format!("\nverify: {}\nreport: {}", v.line(), report.display());
+    ) + &format!("\nverify: {}\nreport: {}", v.line(), report.display())
+        + &super::extract::api_lines(&ex);
     Ok(Outcome {
         json: json!({
             "command": "run",

@@ -125,6 +125,19 @@ impl Ledger {
         Ok(rows)
     }
 
+    /// An API source whose pass over its contact days is not complete (a day did not add up, or
+    /// the extract stopped): some days were read in this pass and others not, so the records of the
+    /// unread days would look deleted from Calabrio.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn api_pass_open(&self) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT source FROM api_days LIMIT 1", [], |r| r.get(0))
+            .optional()?)
+    }
+
     /// The latest extract run, when it did not finish (stopped, or failed) and records were staged
     /// by it: the ledger's current records are then incomplete.
     ///

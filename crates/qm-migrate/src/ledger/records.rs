@@ -399,6 +399,29 @@ impl Ledger {
             .query_row([id], |r| r.get(0))?)
     }
 
+    /// The API refused what a record of `file` is about (`path`: one evaluation's path, or a
+    /// contact's `…/eval/` prefix): the copies the previous extract staged under it are kept in run
+    /// `run`, as a refusal is not a deletion. Returns how many were kept (none: the caller stages
+    /// the record it has).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn hold_over(
+        tx: &rusqlite::Transaction<'_>,
+        file: &str,
+        path: &str,
+        run: i64,
+    ) -> Result<usize> {
+        Ok(tx.execute(
+            "UPDATE records SET last_seen_run = ?3 WHERE file = ?1 AND last_seen_run < ?3
+               AND last_seen_run = (SELECT max(last_seen_run) FROM records
+                                    WHERE file = ?1 AND last_seen_run < ?3)
+               AND (json_path = ?2
+                    OR (substr(?2, -1) = '/' AND substr(json_path, 1, length(?2)) = ?2))",
+            params![file, path, run],
+        )?)
+    }
+
     /// A pass over every contact day of `source` is complete: the next extract reads them all
     /// again.
     ///

@@ -60,6 +60,27 @@ pub struct ExtractSummary {
     /// Calabrio form definitions the source carries (API, tables), kept for mirror mode.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub forms: Option<usize>,
+    /// API: evaluations read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_evaluations: Option<u64>,
+    /// API: requests per evaluation read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_requests_per_evaluation: Option<f64>,
+    /// API: what the API refused for one contact or evaluation (staged as unreadable, or without
+    /// its comments), each with its reason; the next extract tries them again.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub api_problems: Vec<String>,
+    /// API: contact days that did not add up (not marked complete; the next extract reads them
+    /// again), each with why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub incomplete_days: Vec<String>,
+}
+
+impl ExtractSummary {
+    /// Something could not be read as it should: exit 1.
+    pub fn has_problems(&self) -> bool {
+        !self.api_problems.is_empty() || !self.incomplete_days.is_empty()
+    }
 }
 
 /// One reason records were unreadable.
@@ -292,7 +313,22 @@ pub fn api_options(cfg: &Config) -> Result<calabrio::api::ApiOptions> {
     opts.ca_bundle = cfg.source.ca_bundle.clone();
     opts.page_size = cfg.source.page_size.max(1);
     opts.timeout = std::time::Duration::from_secs(cfg.genesys.timeout_s.max(1));
+    opts.contact_filter.clone_from(&cfg.source.contact_filter);
     Ok(opts)
+}
+
+/// The most contact days one search covers (quiet days are searched together).
+const MAX_WINDOW_DAYS: u32 = 32;
+
+/// The tenant's zone (`[source] time_zone`): its server cuts contact days there, so "today" is
+/// today there.
+fn tenant_zone(cfg: &Config) -> Result<Option<jiff::tz::TimeZone>> {
+    cfg.source
+        .time_zone
+        .as_deref()
+        .map(jiff::tz::TimeZone::get)
+        .transpose()
+        .context("[source] time_zone")
 }
 
 async fn run_api(
@@ -311,7 +347,9 @@ async fn run_api(
         .context("[source] from")?;
     let to: jiff::civil::Date = match &cfg.source.to {
         Some(t) => t.parse().context("[source] to")?,
-        None => jiff::tz::TimeZone::UTC
+        // Today where the tenant's days are cut.
+        None => tenant_zone(cfg)?
+            .unwrap_or(jiff::tz::TimeZone::UTC)
             .to_datetime(jiff::Timestamp::now())
             .date(),
     };
@@ -334,43 +372,127 @@ async fn run_api(
     };
     // Records of the days completed by earlier runs belong to this extract too.
     let mut seq: i64 = ledger.carry_forward(&source_key, run)?;
+    // Days are searched in windows: one day at first, doubled while the days are quiet (a
+    // search costs a count and a page, even for a day without contacts), halved when busy.
+    let mut span: u32 = 1;
     let mut day = from;
     loop {
-        let key = day.to_string();
-        if done.contains(&key) {
+        if done.contains(&day.to_string()) {
             *summary.days_resumed.get_or_insert(0) += 1;
+            progress.inc(1);
+            if day >= to {
+                break;
+            }
+            day = day.tomorrow()?;
+            continue;
+        }
+        // The window: up to `span` days not completed before, within the range.
+        let mut last = day;
+        let mut days = vec![day];
+        while (days.len() as u32) < span && last < to {
+            let next = last.tomorrow()?;
+            if done.contains(&next.to_string()) {
+                break;
+            }
+            last = next;
+            days.push(next);
+        }
+        let label = if last == day {
+            format!("contact day {day}")
         } else {
-            // A stop (Ctrl-C) drops the day being read: it is not marked complete, and the next
-            // extract reads it again (the days before it are saved).
-            let got = crate::interrupt::or_stop(
-                &format!("extract (contact day {day}; the days before it are saved)"),
-                "extract",
-                async { Ok(api.day(day).await?) },
-            )
-            .await
-            .with_context(|| {
-                format!("contact day {day} (days before it are saved; run extract again to resume)")
-            })?;
-            let records = got.records.len() as u64;
-            let tx = ledger.transaction()?;
-            for rec in got.records {
+            format!("contact days {day} to {last}")
+        };
+        // A stop (Ctrl-C) drops the window being read: it is not marked complete, and the next
+        // extract reads it again (the days before it are saved).
+        let got = match crate::interrupt::or_stop(
+            &format!("extract ({label}; the days before are saved)"),
+            "extract",
+            async { Ok(api.days(day, last).await) },
+        )
+        .await?
+        {
+            Ok(got) => got,
+            // Days that do not add up are not marked complete; the next extract reads them again.
+            // The other days go on, one at a time from here.
+            Err(e @ calabrio::api::ApiError::Incomplete { .. }) => {
+                tracing::warn!(days = %label, error = %e, "Contact days do not add up; they are not marked complete.");
+                summary.incomplete_days.push(e.to_string());
+                progress.inc(days.len() as u64);
+                span = 1;
+                if last >= to {
+                    break;
+                }
+                day = last.tomorrow()?;
+                continue;
+            }
+            Err(e) => {
+                return Err(anyhow::Error::new(e)).with_context(|| {
+                    format!("{label} (the days before are saved; run extract again to resume)")
+                });
+            }
+        };
+        *summary.api_evaluations.get_or_insert(0) += got.evaluations;
+        let mut records = got.records.len() as u64;
+        let tx = ledger.transaction()?;
+        for rec in got.records {
+            seq += 1;
+            let staged = StagedRecord::new(rec)?;
+            let outcome = Ledger::upsert_record(&tx, &staged, seq, run)?;
+            summary.count(outcome, &staged.rec);
+        }
+        // What the API refused about one contact or evaluation: the copy an earlier extract
+        // staged is kept (a refusal is not a deletion); without one, the record as read
+        // (unreadable with the reason, or without its comments) is staged.
+        for refused in got.refused {
+            let source_file = refused.record.locator.file.clone();
+            let kept = Ledger::hold_over(&tx, &source_file, &refused.path, run)?;
+            if kept > 0 {
+                summary.api_problems.push(format!(
+                    "{} (the copy staged before is kept)",
+                    refused.reason
+                ));
+                summary.records += kept as u64;
+                summary.unchanged += kept as u64;
+                records += kept as u64;
+            } else {
+                summary.api_problems.push(refused.reason);
                 seq += 1;
-                let staged = StagedRecord::new(rec)?;
+                let staged = StagedRecord::new(refused.record)?;
                 let outcome = Ledger::upsert_record(&tx, &staged, seq, run)?;
                 summary.count(outcome, &staged.rec);
+                records += 1;
             }
-            Ledger::complete_day(&tx, &source_key, &key, got.contacts, records, run)?;
-            tx.commit()?;
-            *summary.days_read.get_or_insert(0) += 1;
         }
-        progress.inc(1);
-        if day >= to {
+        // The window's contacts and records are written on its first day.
+        for (i, d) in days.iter().enumerate() {
+            let (c, r) = if i == 0 {
+                (got.contacts, records)
+            } else {
+                (0, 0)
+            };
+            Ledger::complete_day(&tx, &source_key, &d.to_string(), c, r, run)?;
+        }
+        tx.commit()?;
+        *summary.days_read.get_or_insert(0) += days.len() as u64;
+        progress.inc(days.len() as u64);
+        let page = cfg.source.page_size.max(1);
+        span = if got.contacts < page / 4 {
+            (span * 2).min(MAX_WINDOW_DAYS)
+        } else if got.contacts > page * 4 {
+            (span / 2).max(1)
+        } else {
+            span
+        };
+        if last >= to {
             break;
         }
-        day = day.tomorrow()?;
+        day = last.tomorrow()?;
     }
-    // Every day of the range is read: the next extract starts a new pass.
-    ledger.finish_api_pass(&source_key)?;
+    // Every day of the range is read: the next extract starts a new pass. A day that did not add
+    // up leaves the pass open: the next extract reads it (and plan waits for it).
+    if summary.incomplete_days.is_empty() {
+        ledger.finish_api_pass(&source_key)?;
+    }
     summary.forms = Some(store_forms(ledger, api.forms().await.iter())?);
     api.logout().await;
     let stats = &api.stats;
@@ -379,6 +501,10 @@ async fn run_api(
     summary.api_requests = load(&stats.requests);
     summary.api_retries = load(&stats.retries);
     summary.api_logins = load(&stats.logins);
+    summary.api_requests_per_evaluation = match (summary.api_requests, summary.api_evaluations) {
+        (Some(r), Some(e)) if e > 0 => Some(r as f64 / e as f64),
+        _ => None,
+    };
     summary.stale = ledger.stale_records()?;
     summary.explain(cfg);
     ledger.finish_run(run, &serde_json::to_value(&summary)?)?;

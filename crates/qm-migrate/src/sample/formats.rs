@@ -599,7 +599,6 @@ impl View<'_> {
                 "state": {"text": r.state},
                 "additiveScore": num(&r.raw_additive),
                 "totalScore": num(&r.total),
-                "comments": format!("/api/rest/recording/contact/{cid}/eval/{eid}/comment"),
                 "sections": sections,
             });
             if !r.created_at.is_empty()
@@ -623,12 +622,13 @@ impl View<'_> {
             if !r.comment.is_empty() {
                 let href = format!("/api/rest/recording/contact/{cid}/eval/{eid}/comment/{}", 1);
                 if n % 5 == 0 {
+                    // Edited: as tenants answer, the top-level text is the comment as it stands and
+                    // `history[]` holds the earlier text, with when and by whom it was replaced.
                     comments.push(json!({
-                        "$ref": href, "text": "(draft) to be completed", "created": at_ms, "tz": "America/Chicago",
+                        "$ref": href, "text": r.comment, "created": at_ms, "tz": "America/Chicago",
                         "questionFK": null, "sectionFK": null, "commentor": commentor,
                         "history": [
-                            {"created": at_ms, "text": "(draft) to be completed", "commentor": commentor},
-                            {"created": at_ms + 60_000, "text": r.comment, "commentor": commentor},
+                            {"created": at_ms + 60_000, "text": "(draft) to be completed", "commentor": commentor},
                         ],
                     }));
                 } else {
@@ -643,6 +643,18 @@ impl View<'_> {
                     "$ref": format!("/api/rest/recording/contact/{cid}/eval/{eid}/comment/2"),
                     "text": "   ", "created": at_ms, "questionFK": null, "sectionFK": null, "history": [],
                 }));
+            }
+            // The evaluation links to its comments only when it has some (practitioners fetch them
+            // only then).
+            if !comments.is_empty()
+                && let Value::Object(m) = &mut detail
+            {
+                m.insert(
+                    "comments".into(),
+                    json!(format!(
+                        "/api/rest/recording/contact/{cid}/eval/{eid}/comment"
+                    )),
+                );
             }
             let mut contact = json!({
                 "id": int(cid), "startTime": ms(&r.contact_start), "tz": "America/Chicago",

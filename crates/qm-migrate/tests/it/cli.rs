@@ -280,7 +280,21 @@ async fn api_extract_takes_credentials_from_the_environment_and_never_shows_the_
     qm_migrate::sample::generate(60, 3, dir.path()).unwrap();
     let text = std::fs::read_to_string(dir.path().join("calabrio-api.json")).unwrap();
     let data: emulator::calabrio::Dataset = serde_json::from_str(&text).unwrap();
-    let evaluations: usize = data.contacts.iter().map(|c| c.evaluations.len()).sum();
+    // The extract searches only contacts with a scored evaluation (`[source] contact_filter`).
+    let evaluations: usize = data
+        .contacts
+        .iter()
+        .filter(|c| {
+            c.evaluations
+                .iter()
+                .any(|e| e.detail["state"]["text"] == "SCORED")
+        })
+        .map(|c| c.evaluations.len())
+        .sum();
+    assert!(
+        evaluations < 60,
+        "the sample holds an evaluation in progress"
+    );
     let user = data.api_users[0].clone();
     let emu = emulator::calabrio::spawn(
         "127.0.0.1:0",

@@ -1,6 +1,7 @@
 //! The one integration-test binary of qm-migrate (one binary keeps link time down). Every test that
 //! needs a server starts the project's own Genesys emulator in-process on 127.0.0.1.
 
+mod calabrio_tenant;
 mod cli;
 mod corpus;
 mod emulator_api;

@@ -95,6 +95,8 @@ fn api_options(base: &str, dataset: &Dataset) -> ApiOptions {
     o.page_size = 3;
     o.initial_backoff = Duration::from_millis(1);
     o.max_attempts = 8;
+    // Every recorded contact, the in-progress evaluation's too, as the exports hold them all.
+    o.contact_filter = String::new();
     o
 }
 

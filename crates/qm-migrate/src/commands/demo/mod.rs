@@ -23,11 +23,15 @@ pub use second_pass::{edit_row, export_rows};
 /// The demo's "today": 2026-11-04T12:00:00Z, five days after the sample's last contact day.
 pub const DEMO_TODAY_UNIX_S: u64 = 1_793_793_600;
 
+/// Recorded contacts without an evaluation per evaluated one in the demo's Calabrio tenant.
+const CALABRIO_UNEVALUATED_PER_EVALUATED: u32 = 20;
+
 /// The request rate of the demo's emulator (the real default is 300 per minute).
 pub const DEMO_REQUESTS_PER_MINUTE: u32 = 60_000;
 
 /// Starts the Calabrio emulator on the sample's API dataset (sessions expiring every 200 requests,
-/// 2 % of requests failing, pages of 50) and points `cfg` at it.
+/// 2 % of requests failing, a server page cap of 50, twenty unevaluated contacts per evaluated one)
+/// and points `cfg` at it.
 async fn calabrio_api(
     sample_dir: &Path,
     cfg: &mut Config,
@@ -50,7 +54,10 @@ async fn calabrio_api(
         emulator::calabrio::CalabrioSettings {
             session_requests: 200,
             fault_rate: 0.02,
+            // A server page cap below the `limit` the client asks for (500).
             max_page: 50,
+            // As a tenant records every call and evaluates a few per cent of them.
+            unevaluated_per_evaluated: CALABRIO_UNEVALUATED_PER_EVALUATED,
             ..emulator::calabrio::CalabrioSettings::default()
         },
     );
@@ -64,7 +71,6 @@ async fn calabrio_api(
         &user.user_id,
         secrecy::SecretString::from(user.password),
     );
-    opts.page_size = 50;
     opts.initial_backoff = std::time::Duration::from_millis(5);
     Ok((handle, opts))
 }
@@ -231,8 +237,18 @@ pub async fn run(
 
     let source = match &calabrio_stats {
         Some(c) => format!(
-            "Calabrio REST API (emulator): {} requests, {} logins (after {} 401s of expired sessions), {} 503s retried",
-            c.requests, c.logins, c.expired, c.faults
+            "Calabrio REST API (emulator, {} unevaluated contacts per evaluated one): {} requests for {} evaluations ({}), {} logins (after {} 401s of expired sessions), {} 503s retried",
+            CALABRIO_UNEVALUATED_PER_EVALUATED,
+            c.requests,
+            run.json["extract"]["api_evaluations"],
+            run.json["extract"]["api_requests_per_evaluation"]
+                .as_f64()
+                .map_or("no evaluation read".to_owned(), |r| format!(
+                    "{r:.2} per evaluation"
+                )),
+            c.logins,
+            c.expired,
+            c.faults
         ),
         None => "wide CSV export (sample/calabrio-export.csv)".to_owned(),
     };

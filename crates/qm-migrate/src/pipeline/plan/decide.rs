@@ -128,7 +128,12 @@ pub(super) fn plan_one(
             ));
         }
     }
-    let mut notes = Vec::new();
+    // What Calabrio refused about this evaluation (its comments): said in its reason.
+    let mut notes: Vec<String> = ev
+        .warnings
+        .iter()
+        .map(|w| format!("Calabrio: {w}"))
+        .collect();
     let form_key = ev.form.key();
     let method = match cfg.method_for(&form_key) {
         Ok(m) => m,

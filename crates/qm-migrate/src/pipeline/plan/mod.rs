@@ -166,6 +166,13 @@ pub async fn run(
             "the last extract (run {unfinished}) did not finish: run `qm-migrate extract` again to complete it before planning (the records it did not read yet would look deleted from Calabrio)"
         );
     }
+    if cfg.source.kind == "calabrio-api"
+        && let Some(source) = ledger.api_pass_open()?
+    {
+        bail!(
+            "the extract from {source} has not read every contact day of its pass yet (a day did not add up, or the extract stopped): run `qm-migrate extract` again before planning (the records of the days not read yet would look deleted from Calabrio)"
+        );
+    }
     let run_id = ledger.begin_run("plan")?;
     let mut summary = PlanSummary::default();
 
