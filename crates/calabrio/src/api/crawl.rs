@@ -269,6 +269,21 @@ impl CalabrioApi {
         }
     }
 
+    /// A contact whose evaluations could not be read (`why`): unreadable with the reason, unless
+    /// the ledger keeps the copies staged before.
+    fn refused_contact(&self, raw_contact: &RawValue, list_path: String, why: String) -> Refused {
+        let raw = format!(
+            "{{\"contact\":{},\"error\":{}}}",
+            raw_contact.get(),
+            serde_json::to_string(&why).unwrap_or_default()
+        );
+        Refused {
+            record: self.refused_record(&list_path, raw, "eval/", &why),
+            path: list_path,
+            reason: why,
+        }
+    }
+
     async fn contact(&self, raw_contact: &RawValue) -> Result<ContactRead, ApiError> {
         let contact: Value = serde_json::from_str(raw_contact.get()).unwrap_or(Value::Null);
         let mut read = ContactRead {
@@ -293,16 +308,8 @@ impl CalabrioApi {
                 let why = format!(
                     "the evaluations of contact {cid} could not be read (HTTP {status}: {detail}); the next extract tries again"
                 );
-                let raw = format!(
-                    "{{\"contact\":{},\"error\":{}}}",
-                    raw_contact.get(),
-                    serde_json::to_string(&why).unwrap_or_default()
-                );
-                read.refused.push(Refused {
-                    record: self.refused_record(&list_path, raw, "eval/", &why),
-                    path: list_path,
-                    reason: why,
-                });
+                read.refused
+                    .push(self.refused_contact(raw_contact, list_path, why));
                 return Ok(read);
             }
             Err(e) => return Err(e),
@@ -315,16 +322,8 @@ impl CalabrioApi {
                     "the evaluations of contact {cid} are not a JSON array ({e}): {}",
                     excerpt(&list_body)
                 );
-                let raw = format!(
-                    "{{\"contact\":{},\"error\":{}}}",
-                    raw_contact.get(),
-                    serde_json::to_string(&why).unwrap_or_default()
-                );
-                read.refused.push(Refused {
-                    record: self.refused_record(&list_path, raw, "eval/", &why),
-                    path: list_path,
-                    reason: why,
-                });
+                read.refused
+                    .push(self.refused_contact(raw_contact, list_path, why));
                 return Ok(read);
             }
         };
