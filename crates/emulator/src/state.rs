@@ -631,16 +631,19 @@ impl EmulatorState {
         }
     }
 
-    /// From now on, for `d` of the emulator's clock, every API request is answered 429
-    /// `too.many.requests` without `Retry-After` (tests).
-    pub fn throttle_without_retry_after(&self, d: std::time::Duration) {
-        let until = self
-            .inner
+    /// `d` from now on the emulator's clock.
+    fn after(&self, d: std::time::Duration) -> Timestamp {
+        self.inner
             .clock
             .now()
             .checked_add(SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX))
-            .unwrap_or(Timestamp::MAX);
-        self.store().throttled_until = Some(until);
+            .unwrap_or(Timestamp::MAX)
+    }
+
+    /// From now on, for `d` of the emulator's clock, every API request is answered 429
+    /// `too.many.requests` without `Retry-After` (tests).
+    pub fn throttle_without_retry_after(&self, d: std::time::Duration) {
+        self.store().throttled_until = Some(self.after(d));
     }
 
     /// Analytics has not processed evaluation `id` yet: the aggregates leave it out until
@@ -674,13 +677,7 @@ impl EmulatorState {
     /// From now on, for `d` of the emulator's clock, every route (tokens included) answers 503
     /// `service.unavailable`: an outage (tests).
     pub fn outage(&self, d: std::time::Duration) {
-        let until = self
-            .inner
-            .clock
-            .now()
-            .checked_add(SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX))
-            .unwrap_or(Timestamp::MAX);
-        self.store().outage_until = Some(until);
+        self.store().outage_until = Some(self.after(d));
     }
 
     /// Fault, switched at run time: every evaluation update is applied and its connection dropped
