@@ -232,7 +232,7 @@ impl Default for Settings {
             comment_limit: 4000,
             answer_comment_limit: 2000,
             edit_window_days: 90,
-            audit_query_delay_ms: 1500,
+            audit_query_delay_ms: 300,
             analytics_lag_ms: 0,
             aggregates_max_interval_days: 0,
             max_detail_query_days: 0,

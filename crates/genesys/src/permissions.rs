@@ -20,6 +20,10 @@ const fn op(method: &'static str, path: &'static str, any: &'static [&'static st
 
 const FORM_VIEW: &[&str] = &["quality:evaluationForm:view"];
 const FORM_ADD: &[&str] = &["quality:evaluationForm:add"];
+/// The quality audit query, its state and its results (SDK: "Requires ANY permissions:
+/// audits:interactionDetails:view").
+const AUDITS: &[&str] = &["audits:interactionDetails:view"];
+const AUDIT_QUERY: &str = "/api/v2/quality/conversations/audits/query";
 const CONVERSATION_DETAIL: &[&str] = &[
     "analytics:conversationDetail:view",
     "analytics:agentConversationDetail:view",
@@ -117,6 +121,17 @@ pub const OPERATIONS: &[Operation] = &[
         "POST",
         "/api/v2/analytics/evaluations/aggregates/query",
         &["analytics:evaluationAggregate:view"],
+    ),
+    op("POST", AUDIT_QUERY, AUDITS),
+    op(
+        "GET",
+        "/api/v2/quality/conversations/audits/query/{transactionId}",
+        AUDITS,
+    ),
+    op(
+        "GET",
+        "/api/v2/quality/conversations/audits/query/{transactionId}/results",
+        AUDITS,
     ),
     op(
         "GET",

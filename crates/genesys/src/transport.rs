@@ -226,6 +226,12 @@ impl GenesysClient {
         self.inner.retries.load(Ordering::Relaxed)
     }
 
+    /// The OAuth client id this client authenticates as (the `client` of its audit entries; an id,
+    /// not a secret).
+    pub fn client_id(&self) -> &str {
+        &self.inner.cfg.client_id
+    }
+
     /// The clock.
     pub fn clock(&self) -> &Clock {
         &self.inner.cfg.clock

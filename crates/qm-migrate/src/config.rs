@@ -330,6 +330,17 @@ pub struct VerifyConfig {
     /// Genesys' analytics may lag behind a fresh load: an agent-month whose newest evaluation was
     /// written less than this long ago is listed as pending, not as a difference (seconds).
     pub analytics_lag_s: u64,
+    /// Cross-check Genesys' own audit trail of evaluations with the ledger's record of our writes.
+    pub audit: bool,
+    /// Longest wait for Genesys to answer the audit queries (seconds); past it `verify` says what it
+    /// could not check.
+    pub audit_timeout_s: u64,
+    /// A write of ours younger than this that the audit trail does not show yet is pending, not a
+    /// finding (seconds; Genesys does not publish how soon an action reaches the trail).
+    pub audit_lag_s: u64,
+    /// The migration's interval is queried in windows of at most this many days (Genesys does not
+    /// publish a longest interval).
+    pub audit_window_days: u32,
 }
 
 impl Default for VerifyConfig {
@@ -337,6 +348,10 @@ impl Default for VerifyConfig {
         VerifyConfig {
             timeline: true,
             analytics_lag_s: 3600,
+            audit: true,
+            audit_timeout_s: 300,
+            audit_lag_s: 900,
+            audit_window_days: 31,
         }
     }
 }
@@ -567,6 +582,9 @@ impl Config {
     /// # Errors
     /// The first problem, naming the key.
     pub fn validate(&self) -> Result<()> {
+        if self.verify.audit_window_days == 0 {
+            bail!("[verify] audit_window_days must be at least 1");
+        }
         if !["update", "flag"].contains(&self.sync.on_change.as_str()) {
             bail!(
                 "[sync] on_change = '{}' (update, flag)",
@@ -950,6 +968,10 @@ edit_window_days = 90             # Genesys refuses re-scores and deletions this
 [verify]
 timeline = true                   # compare what Genesys' evaluation analytics show per agent and month (by conversation date)
 analytics_lag_s = 3600            # a difference younger than this is pending (analytics may lag a fresh load)
+audit = true                      # cross-check Genesys' audit trail of evaluations with the ledger's writes
+audit_timeout_s = 300             # longest wait for the asynchronous audit queries
+audit_lag_s = 900                 # a write of ours younger than this, not yet in the trail, is pending
+audit_window_days = 31            # the migration's interval is queried in windows this long
 
 [ledger]
 path = "qm-migrate.db"

@@ -2,6 +2,7 @@
 //! block over the transport (`crate::transport`: token, rate limit, retries, paging).
 
 mod analytics;
+mod audits;
 mod authorization;
 mod gamification;
 mod integrations;

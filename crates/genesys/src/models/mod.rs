@@ -686,7 +686,9 @@ pub struct ExternalMetricDataWriteResponse {
 }
 
 mod aggregates;
+mod audit;
 mod gamification;
 
 pub use aggregates::*;
+pub use audit::*;
 pub use gamification::*;

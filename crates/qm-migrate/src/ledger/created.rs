@@ -206,6 +206,13 @@ impl Ledger {
                 format!("evaluation {evaluation_id}")
             ],
         )?;
+        if outcome == "deleted by rollback" {
+            tx.execute(
+                "INSERT OR IGNORE INTO genesys_writes (record_id, evaluation_id, action, at, note)
+                 VALUES (?1, ?2, 'Delete', ?3, ?4)",
+                params![record_id, evaluation_id, now, outcome],
+            )?;
+        }
         tx.execute(
             "UPDATE loads SET state = 'planned', evaluation_id = NULL, sent_at = NULL, genesys_total = NULL,
                genesys_created = NULL, edit_window_closed = NULL, sync_state = NULL, sync_note = NULL,

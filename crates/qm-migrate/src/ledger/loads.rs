@@ -531,13 +531,21 @@ impl Ledger {
         total: Option<f64>,
         note: &str,
     ) -> Result<()> {
-        self.conn.execute(
+        let tx = self.conn.unchecked_transaction()?;
+        tx.execute(
             "UPDATE loads SET sync_state = NULL, sync_note = ?2, genesys_changed = ?3,
              genesys_total = coalesce(?4, genesys_total),
              synced_hash = (SELECT record_hash FROM plans WHERE record_id = ?1), updated_at = ?5
              WHERE record_id = ?1",
             params![id, note, changed, total, now()],
         )?;
+        tx.execute(
+            "INSERT INTO genesys_writes (record_id, evaluation_id, action, at, note)
+             SELECT record_id, evaluation_id, 'Update', ?2, ?3 FROM loads
+             WHERE record_id = ?1 AND evaluation_id IS NOT NULL",
+            params![id, now(), note],
+        )?;
+        tx.commit()?;
         Ok(())
     }
 

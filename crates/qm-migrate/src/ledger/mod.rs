@@ -23,6 +23,7 @@ mod queries;
 mod records;
 mod reports;
 mod schema;
+mod writes;
 
 pub(crate) use channels::AGENT_KEY;
 pub use channels::{AttemptRow, HistoryRow, ScorePoint, ScorecardDay};
@@ -32,6 +33,7 @@ pub use loads::{AgentCap, ItemPeople, LoadRow, SyncDue, SyncRow, WindowStart, st
 pub use plans::{Exception, PlanRow};
 pub use records::{RecordCursor, RecordRow, StagedRecord, record_name};
 pub use reports::{ExceptionData, MonthStats, ReportRow, RunSummary};
+pub use writes::WriteRow;
 
 use anyhow::Result;
 use rusqlite::OptionalExtension as _;

@@ -300,6 +300,40 @@ ALTER TABLE loads ADD COLUMN edit_window_closed TEXT;
     r#"
 ALTER TABLE plans ADD COLUMN conversation_start TEXT;
 "#,
+    // Evidence (#27): every write this tool made to a Genesys evaluation — `Create`, `Update`,
+    // `Delete` — with its time, so `verify` can match them one by one with Genesys' own audit trail.
+    // A create is logged by the trigger whatever path made the item `created` (a load, an adopted
+    // lost answer); updates and deletions where they are applied. Older ledgers are backfilled from
+    // what they hold: created and withdrawn items, and rollback's deletions.
+    r#"
+CREATE TABLE genesys_writes (
+    id INTEGER PRIMARY KEY,
+    record_id INTEGER NOT NULL,
+    evaluation_id TEXT NOT NULL,
+    action TEXT NOT NULL,
+    at TEXT NOT NULL,
+    note TEXT
+);
+CREATE UNIQUE INDEX genesys_writes_once ON genesys_writes (evaluation_id, action) WHERE action <> 'Update';
+INSERT OR IGNORE INTO genesys_writes (record_id, evaluation_id, action, at, note)
+SELECT record_id, evaluation_id, 'Create', updated_at, 'from the ledger before the write log'
+FROM loads WHERE state IN ('created', 'withdrawn') AND evaluation_id IS NOT NULL;
+INSERT OR IGNORE INTO genesys_writes (record_id, evaluation_id, action, at, note)
+SELECT record_id, evaluation_id, 'Delete', updated_at, 'from the ledger before the write log'
+FROM loads WHERE state = 'withdrawn' AND evaluation_id IS NOT NULL AND message LIKE 'deleted from Genesys%';
+INSERT OR IGNORE INTO genesys_writes (record_id, evaluation_id, action, at, note)
+SELECT record_id, substr(message, 12), 'Create', started_at, 'from the ledger before the write log'
+FROM attempts WHERE outcome = 'deleted by rollback' AND message LIKE 'evaluation %';
+INSERT OR IGNORE INTO genesys_writes (record_id, evaluation_id, action, at, note)
+SELECT record_id, substr(message, 12), 'Delete', started_at, 'deleted by rollback'
+FROM attempts WHERE outcome = 'deleted by rollback' AND message LIKE 'evaluation %';
+CREATE TRIGGER loads_created_is_a_write AFTER UPDATE OF state ON loads
+WHEN NEW.state = 'created' AND OLD.state != 'created' AND NEW.evaluation_id IS NOT NULL
+BEGIN
+    INSERT OR IGNORE INTO genesys_writes (record_id, evaluation_id, action, at)
+    VALUES (NEW.record_id, NEW.evaluation_id, 'Create', NEW.updated_at);
+END;
+"#,
 ];
 
 impl Ledger {

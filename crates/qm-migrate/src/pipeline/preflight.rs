@@ -186,6 +186,14 @@ fn needs(cfg: &Config) -> Vec<Need> {
             probe: None,
         });
     }
+    if cfg.verify.audit {
+        v.push(Need {
+            any: needed("POST", "/api/v2/quality/conversations/audits/query"),
+            why: "cross-check Genesys' audit trail of our evaluations ([verify] audit)",
+            required: false,
+            probe: None,
+        });
+    }
     v.push(Need {
         any: needed("GET", "/api/v2/gamification/profiles"),
         why: "tell whether the org's gamification awards points for migrated evaluations",

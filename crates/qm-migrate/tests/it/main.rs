@@ -5,6 +5,7 @@ mod calabrio_tenant;
 mod cli;
 mod corpus;
 mod emulator_api;
+mod evidence;
 mod exactly_once;
 mod faults;
 mod history;

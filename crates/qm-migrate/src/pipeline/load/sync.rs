@@ -149,11 +149,19 @@ impl Ctx<'_> {
                     .delete_evaluation(&due.conversation_id, &due.evaluation_id)
                     .await
                 {
-                    Ok(()) => self.withdrawn(
-                        &due,
-                        &format!("deleted from Genesys on {today}: gone from the source"),
-                        summary,
-                    )?,
+                    Ok(()) => {
+                        self.ledger.log_write(
+                            due.record_id,
+                            &due.evaluation_id,
+                            "Delete",
+                            "gone from the source",
+                        )?;
+                        self.withdrawn(
+                            &due,
+                            &format!("deleted from Genesys on {today}: gone from the source"),
+                            summary,
+                        )?;
+                    }
                     Err(e) => match e.item_failure() {
                         ItemFailure::Gone => self.withdrawn(
                             &due,

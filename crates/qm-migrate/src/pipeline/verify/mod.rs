@@ -19,7 +19,9 @@ use serde::{Deserialize, Serialize};
 use crate::config::Config;
 use crate::ledger::{CreatedItem as Item, Ledger};
 
+pub mod audit;
 pub mod timeline;
+pub use audit::{AuditCheck, AuditFinding};
 pub use timeline::{Timeline, TimelineDiff};
 
 // Rollback was part of this module; its callers still find it here.
@@ -91,6 +93,9 @@ pub struct VerifySummary {
     /// against the ledger (`[verify] timeline`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeline: Option<Timeline>,
+    /// Genesys' own audit trail of evaluations against the ledger's writes (`[verify] audit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuditCheck>,
 }
 
 /// One evaluation that no longer matches the source as it stands.
@@ -161,7 +166,7 @@ impl VerifySummary {
     /// The result in one line, as `verify`, `run` and `demo` print it.
     pub fn line(&self) -> String {
         format!(
-            "{} created evaluations read back with {} requests: {} matched, {} missing, {} mismatched, {} of our forms unknown to the ledger; {} agents' counts and mean scores compared, {} differ; {} drift from the source as it stands{}",
+            "{} created evaluations read back with {} requests: {} matched, {} missing, {} mismatched, {} of our forms unknown to the ledger; {} agents' counts and mean scores compared, {} differ; {} drift from the source as it stands{}{}",
             self.checked,
             self.requests,
             self.matched,
@@ -183,6 +188,10 @@ impl VerifySummary {
                         t.differing.len() - t.settled_differences()
                     ),
                 },
+            },
+            match &self.audit {
+                None => String::new(),
+                Some(a) => format!("; {}", a.line()),
             }
         )
     }
@@ -198,6 +207,7 @@ impl VerifySummary {
                 .timeline
                 .as_ref()
                 .is_none_or(|t| t.settled_differences() == 0)
+            && self.audit.as_ref().is_none_or(|a| a.findings.is_empty())
     }
 }
 
@@ -444,11 +454,15 @@ pub async fn verify(
             });
         }
     }
+    let mut form_ids: std::collections::BTreeSet<String> =
+        ours.versions.values().flatten().cloned().collect();
+    form_ids.insert(ours.container_published.clone());
     if cfg.verify.timeline {
-        let mut form_ids: std::collections::BTreeSet<String> =
-            ours.versions.values().flatten().cloned().collect();
-        form_ids.insert(ours.container_published.clone());
         summary.timeline = Some(timeline::check(cfg, client, &items, &seen, &form_ids).await?);
+    }
+    if cfg.verify.audit {
+        let still_created = items.iter().map(|i| i.evaluation_id.clone()).collect();
+        summary.audit = Some(audit::check(cfg, ledger, client, &form_ids, &still_created).await?);
     }
     summary.requests = client.requests_sent().saturating_sub(before);
     summary.drift = drift(ledger)?;
