@@ -98,6 +98,28 @@ pub enum Command {
     Status,
     /// Read back every created evaluation and compare it with the ledger (exit 1 on any difference).
     Verify,
+    /// The evidence folder a compliance officer checks without trusting this tool: manifest,
+    /// per-record hashes and outcomes, report, exceptions, last verify, `SHA256SUMS` and an optional
+    /// minisign signature; or `--check` such a folder offline (exit 1 naming each file that differs).
+    #[command(group(clap::ArgGroup::new("evidence_mode").required(true).args(["out", "check", "new_key"])))]
+    Evidence {
+        /// Write the evidence folder here (files mode 0600).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Sign `SHA256SUMS` with this minisign secret key (an encrypted key's password comes from
+        /// `QM_MIGRATE_SIGN_PASSWORD`).
+        #[arg(long, value_name = "KEY", requires = "out")]
+        sign: Option<PathBuf>,
+        /// Verify the folder: every file against `SHA256SUMS`, and the signature with `--public-key`.
+        #[arg(long, value_name = "DIR", conflicts_with = "out")]
+        check: Option<PathBuf>,
+        /// The minisign public key the signature must verify with.
+        #[arg(long, value_name = "FILE", requires = "check")]
+        public_key: Option<PathBuf>,
+        /// Make a minisign key pair: the secret key at FILE (mode 0600), the public key at FILE.pub.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["out", "check"])]
+        new_key: Option<PathBuf>,
+    },
     /// The migration report: HTML (self-contained, charts and verify result), or one row per
     /// source record with disposition, reason and Genesys ids (CSV, JSON).
     Report {

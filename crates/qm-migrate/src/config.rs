@@ -351,7 +351,7 @@ impl Default for VerifyConfig {
             audit: true,
             audit_timeout_s: 300,
             audit_lag_s: 900,
-            audit_window_days: 31,
+            audit_window_days: 30,
         }
     }
 }
@@ -971,7 +971,7 @@ analytics_lag_s = 3600            # a difference younger than this is pending (a
 audit = true                      # cross-check Genesys' audit trail of evaluations with the ledger's writes
 audit_timeout_s = 300             # longest wait for the asynchronous audit queries
 audit_lag_s = 900                 # a write of ours younger than this, not yet in the trail, is pending
-audit_window_days = 31            # the migration's interval is queried in windows this long
+audit_window_days = 30            # the migration's interval is queried in windows this long
 
 [ledger]
 path = "qm-migrate.db"

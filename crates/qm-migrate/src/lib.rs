@@ -31,7 +31,9 @@ pub use pipeline::channels::{history, scorecard};
 pub use pipeline::forms::{container as form, mirror};
 pub use pipeline::load::readback;
 pub use pipeline::report::chart;
-pub use pipeline::{extract, load, plan, preflight, probe, provision, report, rollback, verify};
+pub use pipeline::{
+    evidence, extract, load, plan, preflight, probe, provision, report, rollback, verify,
+};
 
 // The entry point and what every command shares; the commands' results.
 pub use app::{

@@ -2,6 +2,7 @@
 //! happened as text or as `--json` — and `run` chains the stages.
 
 mod emulator;
+mod evidence;
 mod extract;
 mod init;
 mod load;
@@ -83,6 +84,13 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<Outcome> {
             run::command(config_path, progress, exceptions, report).await
         }
         Command::Verify => verify::command(config_path).await,
+        Command::Evidence {
+            out,
+            sign,
+            check,
+            public_key,
+            new_key,
+        } => evidence::command(config_path, out, sign, check, public_key, new_key).await,
         Command::Report { format, out } => report::command(config_path, format, out).await,
         Command::Rollback {
             yes,

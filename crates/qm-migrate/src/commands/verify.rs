@@ -53,6 +53,14 @@ pub(crate) async fn command(config_path: PathBuf) -> Result<Outcome> {
             human.push_str(&format!("\n  timeline: {}", d.line()));
         }
     }
+    if let Some(a) = &v.audit {
+        for f in &a.findings {
+            human.push_str(&format!("\n  audit: {}", f.line()));
+        }
+        for f in &a.pending {
+            human.push_str(&format!("\n  audit (pending): {}", f.line()));
+        }
+    }
     for a in &v.agents_differing {
         human.push_str(&format!(
             "\n  agent {}: ledger {} evaluations (mean {}), Genesys {} (mean {})",

@@ -15,6 +15,7 @@
 
 mod channels;
 mod created;
+mod evidence;
 mod forms;
 pub mod lease;
 mod loads;
@@ -28,6 +29,7 @@ mod writes;
 pub(crate) use channels::AGENT_KEY;
 pub use channels::{AttemptRow, HistoryRow, ScorePoint, ScorecardDay};
 pub use created::{CreatedItem, DriftRow};
+pub use evidence::EvidenceRow;
 pub use forms::FormRow;
 pub use loads::{AgentCap, ItemPeople, LoadRow, SyncDue, SyncRow, WindowStart, state};
 pub use plans::{Exception, PlanRow};

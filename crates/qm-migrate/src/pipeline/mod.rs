@@ -8,14 +8,16 @@
 //!    forms) and the metric definitions, created and published idempotently.
 //! 4. [`load`] — the evaluations, exactly once; then the other [`channels`]: the history site and
 //!    the scorecard.
-//! 5. [`verify`], [`rollback`], [`report`]; all three, and the sync in [`load`], heed Genesys'
-//!    [`edit_window`].
+//! 5. [`verify`] (with Genesys' own audit trail), [`rollback`], [`report`]; all three, and the sync
+//!    in [`load`], heed Genesys' [`edit_window`]. [`evidence`] puts what an auditor checks in one
+//!    folder with checksums and a signature.
 //!
 //! Beside them: [`preflight`] (the org's limits and the client's permissions) and [`probe`] (what
 //! the org does where the documentation is silent).
 
 pub mod channels;
 pub mod edit_window;
+pub mod evidence;
 pub mod extract;
 pub mod forms;
 pub mod load;

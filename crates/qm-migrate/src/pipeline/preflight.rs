@@ -592,8 +592,12 @@ mod tests {
         cfg.scorecard.enabled = true;
         cfg.history.client_app_url = Some("https://example.com/history".into());
         let all = needs(&cfg);
-        // 14, and (#25) the evaluation aggregates of the timeline check and the gamification read.
-        assert_eq!(all.len(), 16);
+        // 14, and (#25) the evaluation aggregates of the timeline check and the gamification read,
+        // and (#27) the audit trail.
+        assert_eq!(all.len(), 17);
+        let audit = all.iter().find(|n| n.why.contains("audit trail")).unwrap();
+        assert_eq!(audit.any, ["audits:interactionDetails:view"]);
+        assert!(!audit.required, "verify goes on without it");
         for n in &all {
             assert!(!n.any.is_empty(), "{} names no permission", n.why);
         }

@@ -87,7 +87,9 @@ async fn demo_json_accounts_for_every_record_and_a_second_run_creates_nothing() 
         "the second pass runs once per folder"
     );
     assert_eq!(b["load"]["created"].as_u64().unwrap(), evaluations + 1);
-    assert!(b["requests"].as_u64().unwrap() < a["requests"].as_u64().unwrap() / 10);
+    // Apart from the audit cross-check's reads (#27), a fixed cost of every verify.
+    let audit = |j: &serde_json::Value| j["verify"]["audit"]["requests"].as_u64().unwrap();
+    assert!(b["requests"].as_u64().unwrap() - audit(&b) < a["requests"].as_u64().unwrap() / 10);
 
     #[cfg(unix)]
     {

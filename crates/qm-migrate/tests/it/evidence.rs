@@ -93,6 +93,17 @@ async fn the_audit_cross_check_names_a_person_s_edit_and_deletion_with_who_and_w
         );
         assert!(v.line().contains("2 findings"), "{}", v.line());
     }
+    // The report shows both, escaped like every other string.
+    let html = env.path("audit.html");
+    qm_migrate::report::write(&env.cfg, &env.ledger(), "html", &html).unwrap();
+    let page = std::fs::read_to_string(&html).unwrap();
+    let list = &page[page
+        .find("id=\"audit-findings\"")
+        .expect("audit findings listed")..];
+    assert!(
+        list.contains(&edited.0) && list.contains(&deleted.0),
+        "{list}"
+    );
 }
 
 #[tokio::test]
@@ -148,9 +159,203 @@ async fn the_audit_cross_check_says_what_it_could_not_check() {
         "nothing judged on what was not read"
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(15));
-    // 3 starts, then a few polls of each with a back-off from 100 ms: not a busy loop.
+    // 3 starts, then polls of the first query alone with a back-off from 0.5 s (at 0.5 and 1.5 s;
+    // the limit is 2 s): not a busy loop, not one poll per query.
+    assert!(audit.requests >= 4 && audit.requests <= 3 + 3, "{audit:?}");
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `sha256sum -c SHA256SUMS` in `dir`: its exit status and what it printed.
+fn sha256sum_check(dir: &std::path::Path) -> (bool, String) {
+    let out = std::process::Command::new("sha256sum")
+        .args(["-c", "SHA256SUMS"])
+        .current_dir(dir)
+        .output()
+        .expect("coreutils' sha256sum");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// `qm-migrate evidence ARGS`: exit code and stdout + stderr.
+fn evidence_cli(args: &[&std::ffi::OsStr]) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_qm-migrate"))
+        .arg("evidence")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// Flips one byte in the middle of `path`.
+fn flip_one_byte(path: &std::path::Path) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let i = bytes.len() / 2;
+    bytes[i] ^= 0x01;
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[tokio::test]
+async fn an_evidence_folder_checks_with_standard_tools_and_names_the_one_changed_file() {
+    let env = setup(40, "csv", fast_settings()).await;
+    env.run().await;
+    let ledger = env.ledger();
+    let dir = env.path("evidence");
+    let w = qm_migrate::evidence::write(&env.cfg, &ledger, &dir, None).unwrap();
+    assert!(!w.signed);
+
+    // The untouched folder passes our check and coreutils' own.
+    let c = qm_migrate::evidence::check(&dir, None).unwrap();
+    assert!(c.passed(), "{c:?}");
+    assert_eq!(c.ok.len(), w.files.len());
+    assert_eq!(c.signature, "not signed");
+    let (ok, said) = sha256sum_check(&dir);
+    assert!(ok, "{said}");
+    assert_eq!(said.matches(": OK").count(), w.files.len(), "{said}");
+
+    // What the manifest and the records say comes from the sources and the ledger.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    let (records, _, _) = qm_migrate::ledger_counts(&ledger).unwrap();
+    assert_eq!(manifest["records"].as_u64(), Some(records));
+    let export = std::path::PathBuf::from(manifest["sources"][0]["file"].as_str().unwrap());
+    assert_eq!(
+        manifest["sources"][0]["sha256"].as_str().unwrap(),
+        sha256_hex(&std::fs::read(&export).unwrap()),
+        "the source file's hash"
+    );
+    assert_eq!(
+        manifest["config_sha256"],
+        serde_json::json!(env.cfg.file_sha256)
+    );
+    let mut csv = csv::Reader::from_path(dir.join("records.csv")).unwrap();
+    let rows: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len() as u64, records);
+    let created = env.emu.state.evaluations();
+    let header = csv.headers().unwrap().clone();
+    let col = |n: &str| header.iter().position(|h| h == n).unwrap();
+    for e in &created {
+        let row = rows
+            .iter()
+            .find(|r| &r[col("genesys_evaluation_id")] == e.id.as_str())
+            .unwrap_or_else(|| panic!("{} not in records.csv", e.id));
+        let read_back: f64 = row[col("total_read_back")].parse().unwrap();
+        let held = e.answers.as_ref().unwrap().total_score.unwrap();
+        assert!((read_back - held).abs() < 1e-9, "{row:?} vs {held}");
+        assert_eq!(row[col("record_sha256")].len(), 64);
+    }
+    // No secret, and every file private.
+    let (_, _, secret) = env.binary_config("bin.toml");
+    for f in std::fs::read_dir(&dir).unwrap() {
+        let f = f.unwrap().path();
+        let text = std::fs::read(&f).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&text).contains(&secret),
+            "{} holds the secret",
+            f.display()
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", f.display());
+        }
+    }
+
+    // One byte changed: the check names the file and exits 1; so does sha256sum.
+    flip_one_byte(&dir.join("records.csv"));
+    let c = qm_migrate::evidence::check(&dir, None).unwrap();
+    assert_eq!(c.problems.len(), 1, "{c:?}");
+    assert!(c.problems[0].starts_with("records.csv: "), "{c:?}");
+    let (code, said) = evidence_cli(&["--check".as_ref(), dir.as_os_str()]);
+    assert_eq!(code, 1, "{said}");
+    assert!(said.contains("records.csv: its SHA-256 is"), "{said}");
     assert!(
-        audit.requests >= 6 && audit.requests <= 3 + 3 * 6,
-        "{audit:?}"
+        !said.contains("report.html:"),
+        "only the changed file: {said}"
+    );
+    let (ok, said) = sha256sum_check(&dir);
+    assert!(!ok && said.contains("records.csv: FAILED"), "{said}");
+
+    // A file slipped in is named too.
+    flip_one_byte(&dir.join("records.csv"));
+    std::fs::write(dir.join("extra.txt"), "added later").unwrap();
+    let c = qm_migrate::evidence::check(&dir, None).unwrap();
+    assert_eq!(c.problems.len(), 1, "{c:?}");
+    assert!(c.problems[0].starts_with("extra.txt: "), "{c:?}");
+}
+
+#[tokio::test]
+async fn a_signed_evidence_folder_verifies_and_fails_after_a_change() {
+    let env = setup(20, "csv", fast_settings()).await;
+    env.run().await;
+    let key = env.path("signing.key");
+    let (code, said) = evidence_cli(&["--new-key".as_ref(), key.as_os_str()]);
+    assert_eq!(code, 0, "{said}");
+    let public = env.path("signing.key.pub");
+    assert!(
+        std::fs::read_to_string(&public)
+            .unwrap()
+            .starts_with("untrusted comment:")
+    );
+    let dir = env.path("signed");
+    let w = qm_migrate::evidence::write(&env.cfg, &env.ledger(), &dir, Some(&key)).unwrap();
+    assert!(w.signed && dir.join("SHA256SUMS.minisig").exists());
+
+    let (code, said) = evidence_cli(&[
+        "--check".as_ref(),
+        dir.as_os_str(),
+        "--public-key".as_ref(),
+        public.as_os_str(),
+    ]);
+    assert_eq!(code, 0, "{said}");
+    assert!(said.contains("signature: verified"), "{said}");
+    // Another key does not verify it.
+    let other = env.path("other.key");
+    qm_migrate::evidence::new_key(&other).unwrap();
+    let other_pub = env.path("other.key.pub");
+    let c = qm_migrate::evidence::check(&dir, Some(&other_pub)).unwrap();
+    assert!(
+        !c.passed() && c.problems[0].starts_with("SHA256SUMS.minisig: "),
+        "{c:?}"
+    );
+
+    // A forger changes one byte of the manifest and writes SHA256SUMS again: every hash matches,
+    // the signature does not.
+    flip_one_byte(&dir.join("manifest.json"));
+    let sums: String = std::fs::read_to_string(dir.join("SHA256SUMS"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (_, name) = l.split_once("  ").unwrap();
+            format!(
+                "{}  {name}\n",
+                sha256_hex(&std::fs::read(dir.join(name)).unwrap())
+            )
+        })
+        .collect();
+    std::fs::write(dir.join("SHA256SUMS"), sums).unwrap();
+    assert!(sha256sum_check(&dir).0, "the forged sums match the files");
+    let (code, said) = evidence_cli(&[
+        "--check".as_ref(),
+        dir.as_os_str(),
+        "--public-key".as_ref(),
+        public.as_os_str(),
+    ]);
+    assert_eq!(code, 1, "{said}");
+    assert!(
+        said.contains("SHA256SUMS.minisig: does not verify SHA256SUMS"),
+        "{said}"
     );
 }

@@ -227,7 +227,17 @@ pub(super) async fn second_pass(
     let versions = state.evaluation_versions(&touched.changed.1);
     let drift_ids: std::collections::BTreeSet<&str> =
         drift.iter().map(|d| d.evaluation_id.as_str()).collect();
+    // Genesys' own audit trail names the supervisor's edit, and nothing else.
+    let audit: Option<crate::verify::AuditCheck> =
+        serde_json::from_value(j["verify"]["audit"].clone()).ok();
+    let audit_named: Option<Vec<(&str, &str)>> = audit.as_ref().map(|a| {
+        a.findings
+            .iter()
+            .map(|f| (f.evaluation_id.as_str(), f.action.as_str()))
+            .collect()
+    });
     let ok = updated == 1
+        && audit_named == Some(vec![(touched.edited_in_genesys.1.as_str(), "Update")])
         && created == 1
         && edited == 1
         && flagged == 1
@@ -276,6 +286,26 @@ pub(super) async fn second_pass(
                 "{} drift from the source as it stands (the two listed above); exit 1 until a person settles them",
                 drift.len()
             ),
+        ),
+        (
+            "audit trail",
+            match audit
+                .as_ref()
+                .and_then(|a| a.findings.first().map(|f| (a, f)))
+            {
+                Some((a, f)) => format!(
+                    "{}; named: {} {} by {} at {}",
+                    a.line(),
+                    f.record,
+                    f.what,
+                    f.who,
+                    f.when
+                ),
+                None => audit.as_ref().map_or_else(
+                    || "not checked ([verify] audit = false)".to_owned(),
+                    crate::verify::AuditCheck::line,
+                ),
+            },
         ),
     ];
     Ok(SecondPass {

@@ -170,6 +170,8 @@ struct ReportPage {
     timeline_chart: Option<crate::chart::Chart>,
     timeline_rows: Vec<timelines::TimelineRow>,
     timeline_diffs: Vec<String>,
+    audit_line: String,
+    audit_findings: Vec<String>,
     comment_limits: (usize, usize),
     edit_window_days: u32,
     shortened: (u64, u64),
@@ -543,8 +545,23 @@ fn html(cfg: &Config, ledger: &Ledger, out: &Path) -> Result<String> {
                 .collect(),
         })
         .unwrap_or_default();
+    // Genesys' own audit trail at the last verify: the summary and each finding.
+    let audit = ledger
+        .last_verify()?
+        .and_then(|(_, text)| serde_json::from_str::<crate::verify::VerifySummary>(&text).ok())
+        .and_then(|v| v.audit);
+    let (audit_line, audit_findings) = audit.map_or_else(
+        || (String::new(), Vec::new()),
+        |a| {
+            let mut lines: Vec<String> = a.findings.iter().map(|f| f.line()).collect();
+            lines.extend(a.pending.iter().map(|f| format!("pending: {}", f.line())));
+            (a.line(), lines)
+        },
+    );
 
     let page = ReportPage {
+        audit_line,
+        audit_findings,
         timeline_chart,
         timeline_rows,
         timeline_diffs,

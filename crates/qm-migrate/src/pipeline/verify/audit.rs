@@ -8,7 +8,7 @@
 //! write to now — is cut into windows of `[verify] audit_window_days` (Genesys publishes no longest
 //! interval), and each window is asked once per action (`Create`, `Update`, `Delete`: a filter holds
 //! one value, and reads, which the trail records too, are many and not wanted). The queries run
-//! side by side; their states are polled with a back-off from 100 ms to 5 s, every request counted,
+//! side by side; their states are polled in turn with a back-off from 0.5 s to 5 s, every request counted,
 //! for at most `[verify] audit_timeout_s`; what did not finish is named and not judged.
 //!
 //! An entry is about us when its evaluation is one the ledger wrote, or its `context.formId` is one
@@ -35,8 +35,8 @@ use crate::ledger::{Ledger, WriteRow};
 
 /// The actions of ours the trail is asked about.
 const ACTIONS: [&str; 3] = ["Create", "Update", "Delete"];
-/// Entries per page of results.
-const PAGE_SIZE: u32 = 100;
+/// Entries per page of results (the audit API's documented maximum: 500).
+const PAGE_SIZE: u32 = 500;
 
 /// What the cross-check found.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -213,7 +213,7 @@ async fn read_trail(
     }
     let clock = client.clock().clone();
     let deadline = clock.now() + Duration::from_secs(cfg.verify.audit_timeout_s);
-    let mut wait = Duration::from_millis(100);
+    let mut wait = Duration::from_millis(500);
     loop {
         if pending.iter().all(|p| p.done) {
             break;
@@ -231,6 +231,9 @@ async fn read_trail(
         }
         clock.sleep(wait).await;
         wait = (wait * 2).min(Duration::from_secs(5));
+        // The queries were started together: poll them in order, and the next only once the one
+        // before has finished (it is then likely done too), so a wait costs one request, not one
+        // per query.
         for p in pending.iter_mut().filter(|p| !p.done) {
             match client.audit_query_status(&p.transaction).await {
                 Ok(s) if s.state == "Succeeded" => p.done = true,
@@ -242,7 +245,7 @@ async fn read_trail(
                     p.done = true;
                     p.transaction.clear();
                 }
-                Ok(_) => {}
+                Ok(_) => break,
                 Err(e) => {
                     problems.push(format!(
                         "the state of the {} query for {} cannot be read: {e}",
