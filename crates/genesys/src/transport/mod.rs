@@ -7,13 +7,20 @@
 //! returned as [`GenesysError::Throttled`] (the per-agent daily cap: the caller parks that agent);
 //! reads are retried on 5xx and transport errors; creates are never blindly re-sent — a create that
 //! may have reached Genesys is returned as possibly sent, for the ledger to reconcile.
+//!
+//! This file holds the client and its requests; `health` the retry budget, back-offs and the outage
+//! pause; `regions` the hosts of each region.
+
+mod health;
+mod regions;
+
+pub use regions::{REGIONS, login_url_for, region_api_url};
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use backon::BackoffBuilder;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
@@ -25,41 +32,6 @@ use uuid::Uuid;
 use crate::clock::Clock;
 use crate::error::GenesysError;
 use crate::models::{EntityListing, ErrorBody, TokenResponse};
-
-/// The API hosts of the Genesys Cloud regions (reference/genesys-api.md §1).
-pub const REGIONS: &[(&str, &str)] = &[
-    ("us-east-1", "api.mypurecloud.com"),
-    ("eu-west-1", "api.mypurecloud.ie"),
-    ("ap-southeast-2", "api.mypurecloud.com.au"),
-    ("ap-northeast-1", "api.mypurecloud.jp"),
-    ("eu-central-1", "api.mypurecloud.de"),
-    ("us-west-2", "api.usw2.pure.cloud"),
-    ("ca-central-1", "api.cac1.pure.cloud"),
-    ("ap-northeast-2", "api.apne2.pure.cloud"),
-    ("eu-west-2", "api.euw2.pure.cloud"),
-    ("ap-south-1", "api.aps1.pure.cloud"),
-    ("us-east-2", "api.use2.us-gov-pure.cloud"),
-    ("sa-east-1", "api.sae1.pure.cloud"),
-    ("me-central-1", "api.mec1.pure.cloud"),
-    ("ap-northeast-3", "api.apne3.pure.cloud"),
-    ("eu-central-2", "api.euc2.pure.cloud"),
-    ("mx-central-1", "api.mxc1.pure.cloud"),
-    ("ap-southeast-1", "api.apse1.pure.cloud"),
-];
-
-/// The API base URL of a region, e.g. `https://api.mypurecloud.ie`.
-pub fn region_api_url(region: &str) -> Option<String> {
-    REGIONS
-        .iter()
-        .find(|(r, _)| r.eq_ignore_ascii_case(region))
-        .map(|(_, host)| format!("https://{host}"))
-}
-
-/// The login host of an API URL: `//api.` becomes `//login.` (the SDKs' rule); other hosts (an
-/// emulator) are their own login host.
-pub fn login_url_for(api_url: &str) -> String {
-    api_url.replacen("//api.", "//login.", 1)
-}
 
 /// Client settings.
 #[derive(Debug, Clone)]
@@ -235,157 +207,6 @@ impl GenesysClient {
     /// The clock.
     pub fn clock(&self) -> &Clock {
         &self.inner.cfg.clock
-    }
-
-    /// Takes `cost` from the retry budget; false when it is spent.
-    fn spend(&self, cost: i64) -> bool {
-        let left = self.inner.budget.fetch_sub(cost, Ordering::Relaxed) - cost;
-        if left < 0 {
-            self.inner.budget.fetch_add(cost, Ordering::Relaxed);
-            tracing::warn!("Retry budget spent; failures are returned without retrying.");
-            return false;
-        }
-        self.inner.retries.fetch_add(1, Ordering::Relaxed);
-        true
-    }
-
-    fn earn(&self) {
-        let cap = self.inner.cfg.retry_budget;
-        let _ = self
-            .inner
-            .budget
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
-                (b < cap).then_some(b + 1)
-            });
-    }
-
-    /// How long every request still waits (a 429's pause, or an outage's back-off).
-    fn paused_for(&self) -> Option<Duration> {
-        let until = *self
-            .inner
-            .paused_until
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        until
-            .and_then(|u| u.duration_since(self.clock().now()).ok())
-            .filter(|w| !w.is_zero())
-    }
-
-    /// Waits while a short 429 or an outage has paused every request, then for the rate limiter.
-    /// During an outage only one request is let through at a time (the returned guard, held until
-    /// its answer is in): the client probes, it does not send at the permitted rate.
-    async fn admit(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
-        loop {
-            if let Some(wait) = self.paused_for() {
-                self.clock().sleep(wait).await;
-                continue;
-            }
-            if !self.in_outage() {
-                self.inner.limiter.until_ready().await;
-                self.inner.requests.fetch_add(1, Ordering::Relaxed);
-                return None;
-            }
-            let probe = Arc::clone(&self.inner.outage_gate).lock_owned().await;
-            if self.paused_for().is_some() {
-                continue; // the probe before us failed: wait for the next step
-            }
-            self.inner.limiter.until_ready().await;
-            self.inner.requests.fetch_add(1, Ordering::Relaxed);
-            if self.in_outage() {
-                self.inner.outage_requests.fetch_add(1, Ordering::Relaxed);
-                return Some(probe);
-            }
-            return None;
-        }
-    }
-
-    /// True while requests keep failing (server errors, no answer): see [`OUTAGE_AFTER`].
-    pub fn in_outage(&self) -> bool {
-        self.inner.patient.load(Ordering::Relaxed)
-            && self.inner.failure_streak.load(Ordering::Relaxed) >= OUTAGE_AFTER
-    }
-
-    /// Whether the client backs off as a whole during an outage (the default, for long runs);
-    /// returns the previous setting. A one-shot check (preflight, probe) turns it off to report
-    /// failures as they come instead of waiting an outage out.
-    pub fn set_patient(&self, on: bool) -> bool {
-        self.inner.patient.swap(on, Ordering::Relaxed)
-    }
-
-    /// Requests in a row that met a server error or no answer (0 after any other answer).
-    pub fn failures_in_a_row(&self) -> u32 {
-        self.inner.failure_streak.load(Ordering::Relaxed)
-    }
-
-    /// Requests sent while an outage was under way (one at a time, backing off).
-    pub fn outage_requests(&self) -> u64 {
-        self.inner.outage_requests.load(Ordering::Relaxed)
-    }
-
-    /// How long until the client sends its next request during an outage (zero when none).
-    pub fn outage_wait(&self) -> Duration {
-        if self.in_outage() {
-            self.paused_for().unwrap_or_default()
-        } else {
-            Duration::ZERO
-        }
-    }
-
-    /// A request met a server error or no answer: from [`OUTAGE_AFTER`] in a row, every request
-    /// waits `initial_backoff × 2^n` (at most `outage_max_backoff`, equal jitter).
-    fn note_failure(&self) {
-        let n = self.inner.failure_streak.fetch_add(1, Ordering::Relaxed) + 1;
-        if n < OUTAGE_AFTER || !self.inner.patient.load(Ordering::Relaxed) {
-            return;
-        }
-        let cfg = &self.inner.cfg;
-        let step = (n - OUTAGE_AFTER).min(20);
-        let full = cfg
-            .initial_backoff
-            .max(Duration::from_millis(100))
-            .saturating_mul(1u32 << step)
-            .min(cfg.outage_max_backoff);
-        let wait = full / 2 + (full / 2).mul_f64(fastrand::f64());
-        if n == OUTAGE_AFTER {
-            tracing::warn!(
-                failures = n,
-                "Genesys is failing every request; backing off as a whole (one request at a time)."
-            );
-        }
-        self.pause(wait);
-    }
-
-    /// An answer other than a server error: the service is up.
-    fn note_answer(&self) {
-        let was = self.inner.failure_streak.swap(0, Ordering::Relaxed);
-        if was >= OUTAGE_AFTER {
-            tracing::warn!(failures = was, "Genesys answers again.");
-        }
-    }
-
-    /// A short 429 slows everyone: no request leaves before `wait` has passed.
-    fn pause(&self, wait: Duration) {
-        let until = self.clock().now() + wait;
-        let mut guard = self
-            .inner
-            .paused_until
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if guard.is_none_or(|u| u < until) {
-            *guard = Some(until);
-        }
-    }
-
-    fn backoff(&self) -> impl Iterator<Item = Duration> {
-        let cfg = &self.inner.cfg;
-        let exp = backon::ExponentialBuilder::default()
-            .with_min_delay(cfg.initial_backoff)
-            .with_max_delay(cfg.max_backoff)
-            .with_factor(2.0)
-            .without_max_times()
-            .build();
-        // Full jitter: anywhere between zero and the exponential delay.
-        exp.map(|d| d.mul_f64(fastrand::f64()))
     }
 
     async fn bearer(&self, force: bool) -> Result<SecretString, GenesysError> {
@@ -614,24 +435,6 @@ impl GenesysClient {
                 }
             }
         }
-    }
-
-    /// The wait after a 429 without `Retry-After`: `initial_backoff × 2^n` (n = such 429s in a row
-    /// on this client), at most `max_backoff`, with equal jitter (half fixed, half random), so it is
-    /// never close to zero.
-    fn throttle_backoff(&self) -> Duration {
-        let cfg = &self.inner.cfg;
-        let n = self
-            .inner
-            .throttle_streak
-            .fetch_add(1, Ordering::Relaxed)
-            .min(20);
-        let full = cfg
-            .initial_backoff
-            .max(Duration::from_millis(100))
-            .saturating_mul(1u32 << n)
-            .min(cfg.max_backoff);
-        full / 2 + (full / 2).mul_f64(fastrand::f64())
     }
 
     pub(crate) async fn get<T: DeserializeOwned>(
