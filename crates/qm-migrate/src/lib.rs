@@ -18,8 +18,11 @@ pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod context;
 pub mod fsutil;
 pub mod interrupt;
+#[cfg(test)]
+mod layout;
 pub mod ledger;
 pub mod pipeline;
 pub mod sample;
@@ -36,8 +39,9 @@ pub use pipeline::{
 };
 
 // The entry point and what every command shares; the commands' results.
-pub use app::{
-    client_for, client_today, client_with_clock, default_report_path, main, preflight_into,
-    progress_bar, stop_signal,
-};
+pub use app::main;
 pub use commands::{Outcome, RequestCounts, ledger_counts, load_counts, run_all, run_all_with};
+pub use context::{
+    client_for, client_today, client_with_clock, default_report_path, preflight_into, progress_bar,
+    stop_signal,
+};

@@ -7,7 +7,7 @@ use anyhow::Result;
 use serde_json::json;
 
 use super::Outcome;
-use crate::app::*;
+use crate::context::*;
 use crate::evidence;
 use crate::ledger::Ledger;
 

@@ -6,8 +6,8 @@ use anyhow::Result;
 use serde_json::json;
 
 use super::{Outcome, exit_code, table};
-use crate::app::*;
 use crate::config::Credentials;
+use crate::context::*;
 use crate::ledger::Ledger;
 #[allow(clippy::wildcard_imports)]
 use crate::*;

@@ -27,8 +27,8 @@ use std::path::PathBuf;
 use anyhow::Result;
 use serde_json::Value;
 
-use crate::app::*;
 use crate::cli::{Cli, Command};
+use crate::context::*;
 
 /// What a command reports: a JSON summary (for `--json`), a human text, and the exit code.
 pub struct Outcome {

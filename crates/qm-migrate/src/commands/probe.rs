@@ -6,9 +6,9 @@ use anyhow::Result;
 use serde_json::json;
 
 use super::Outcome;
-use crate::app::*;
 use crate::cli::ProbeArgs;
 use crate::config::Credentials;
+use crate::context::*;
 #[allow(clippy::wildcard_imports)]
 use crate::*;
 

@@ -7,8 +7,8 @@ use anyhow::Result;
 use serde_json::json;
 
 use super::Outcome;
-use crate::app::*;
 use crate::config::Credentials;
+use crate::context::*;
 use crate::ledger::Ledger;
 #[allow(clippy::wildcard_imports)]
 use crate::*;

@@ -150,7 +150,7 @@ pub fn write(cfg: &Config, ledger: &Ledger, dir: &Path, sign: Option<&Path>) -> 
         .iter()
         .map(|(f, n)| source_entry(f, *n))
         .collect();
-    let (records, dispositions, unplanned) = crate::ledger_counts(ledger)?;
+    let (records, dispositions, unplanned) = crate::accounting::ledger_counts(ledger)?;
     let left_source = ledger.left_source_count()?;
     let verify_line = last_verify
         .as_ref()
