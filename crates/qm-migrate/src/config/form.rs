@@ -48,13 +48,3 @@ impl Default for FormConfig {
         }
     }
 }
-
-impl FormConfig {
-    /// Genesys' comment limits as configured.
-    pub fn comment_limits(&self) -> crate::pipeline::forms::comments::Limits {
-        crate::pipeline::forms::comments::Limits {
-            comments: self.comment_limit,
-            answer: self.answer_comment_limit,
-        }
-    }
-}

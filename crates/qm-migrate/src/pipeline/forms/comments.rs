@@ -23,6 +23,16 @@ pub struct Limits {
     pub answer: usize,
 }
 
+impl Limits {
+    /// Genesys' comment limits as `[form]` configures them.
+    pub fn of(form: &crate::config::FormConfig) -> Limits {
+        Limits {
+            comments: form.comment_limit,
+            answer: form.answer_comment_limit,
+        }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {

@@ -184,7 +184,7 @@ pub(super) fn prepare_one(
     // and kept in the history.
     let mut answers = answers;
     let whose = format!("{} evaluation {}", cfg.source.system, ev.evaluation_id);
-    let limits = cfg.form.comment_limits();
+    let limits = crate::pipeline::forms::comments::Limits::of(&cfg.form);
     let shortened = crate::pipeline::forms::comments::fit_answers(&mut answers, limits, &whose);
     p.row.comments_shortened = i64::try_from(shortened).unwrap_or(i64::MAX);
     p.row.answers = serde_json::to_string(&answers).ok();
@@ -246,7 +246,7 @@ pub(super) fn mirror_one(
                 };
                 let cut = crate::pipeline::forms::comments::fit_answers(
                     &mut questions_only,
-                    cfg.form.comment_limits(),
+                    crate::pipeline::forms::comments::Limits::of(&cfg.form),
                     &whose,
                 );
                 answers.question_group_scores = questions_only.question_group_scores;
