@@ -8,7 +8,7 @@
 
 use std::collections::VecDeque;
 
-use super::pass::{Load, Writer};
+use super::writer::{Load, Writer};
 use super::*;
 
 /// Conversations asked in one request (the API takes up to 100 ids).

@@ -45,10 +45,14 @@ mod mapping;
 mod match_scope;
 mod pass;
 mod people;
+mod planner;
 mod resync;
+mod writer;
 
 use self::link::Links;
-use self::pass::{Pass, Planner, SyncCounts, Writer};
+use self::pass::Pass;
+use self::planner::Planner;
+use self::writer::{SyncCounts, Writer};
 use self::{decide::*, encode::*, mapping::*, people::*};
 pub use exceptions::write_exceptions;
 pub use match_scope::MatchEstimate;

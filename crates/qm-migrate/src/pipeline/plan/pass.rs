@@ -11,128 +11,14 @@ use std::sync::Arc;
 use indicatif::ProgressBar;
 
 use super::link::Links;
+use super::planner::Planner;
+use super::writer::{SyncCounts, Writer};
 use super::*;
 use crate::ledger::SyncRow;
 
 /// Records in a chunk between the two threads: three are alive at once (queued, being prepared,
 /// being written), each record with its parsed evaluation and answers beside it.
 const CHUNK: usize = 500;
-
-/// Commit every so many writes, so the WAL can be checkpointed.
-const COMMIT_EVERY: u64 = 5000;
-
-/// What planning consults, owned, so the preparing thread can share it.
-pub(super) struct Planner {
-    pub(super) ctx: Ctx,
-    /// The form the answers are scored against (the same for every record).
-    pub(super) def: genesys::models::EvaluationForm,
-    /// Mirror mode: every Calabrio form the source defined, mirrored once.
-    pub(super) mirrors: Mirrors,
-    /// Records already sent (or possibly sent): kept as they are.
-    pub(super) keep: HashSet<i64>,
-    /// Superseded records, with the record of the same evaluation that supersedes each.
-    pub(super) superseded: HashMap<i64, i64>,
-    /// Evaluation ids already sent, with where they were sent from: never sent again from
-    /// another record.
-    pub(super) sent_ids: HashMap<String, String>,
-}
-
-impl Planner {
-    /// Decides record `record_id` and, if it is to be an evaluation, encodes its answers.
-    /// `linked`: a conversation `match` found for it.
-    pub(super) fn plan(
-        &self,
-        record_id: i64,
-        locator: &str,
-        ev: CanonicalEvaluation,
-        linked: Option<(String, String)>,
-    ) -> Pending {
-        let mut p = plan_one(&self.ctx, record_id, locator, ev, linked);
-        if p.row.disposition.is_none() {
-            prepare_one(&self.ctx.cfg, &self.def, &self.mirrors, &mut p);
-        }
-        p
-    }
-
-    /// The part of planning a record that needs no ledger, for the preparing thread; `None` for
-    /// the records the writing thread decides (kept, superseded, already sent, unreadable).
-    fn prepare(&self, r: &RecordRow) -> Option<Result<Pending>> {
-        if self.keep.contains(&r.id)
-            || self.superseded.contains_key(&r.id)
-            || r.evaluation_id
-                .as_ref()
-                .is_some_and(|id| self.sent_ids.contains_key(id))
-        {
-            return None;
-        }
-        let text = r.canonical.as_ref()?;
-        Some(
-            serde_json::from_str::<CanonicalEvaluation>(text)
-                .with_context(|| format!("ledger record {} holds unreadable canonical JSON", r.id))
-                .map(|ev| self.plan(r.id, &r.locator, ev, None)),
-        )
-    }
-}
-
-/// The load item a plan row arms: the key of its create, its conversation and agent.
-pub(super) struct Load<'a> {
-    pub(super) key: uuid::Uuid,
-    pub(super) conversation: &'a str,
-    pub(super) agent: &'a str,
-}
-
-/// Writes each record's plan, once, with its load item (armed for an evaluation, dropped
-/// otherwise), and counts its disposition.
-pub(super) struct Writer<'a> {
-    pub(super) ledger: &'a Ledger,
-    pub(super) dispositions: BTreeMap<String, u64>,
-    written: u64,
-}
-
-impl<'a> Writer<'a> {
-    pub(super) fn new(ledger: &'a Ledger) -> Self {
-        Self {
-            ledger,
-            dispositions: Disposition::ALL
-                .iter()
-                .map(|d| (d.as_str().to_owned(), 0))
-                .collect(),
-            written: 0,
-        }
-    }
-
-    /// Writes `row` (a row without a disposition is written quarantined, as it is counted).
-    ///
-    /// # Errors
-    /// SQLite errors.
-    pub(super) fn write(&mut self, row: &PlanRow, load: Option<Load<'_>>) -> Result<()> {
-        let d = row.disposition.unwrap_or(Disposition::Quarantined);
-        if row.disposition.is_some() {
-            self.ledger.put_plan(row)?;
-        } else {
-            self.ledger.put_plan(&PlanRow {
-                disposition: Some(d),
-                ..row.clone()
-            })?;
-        }
-        match load {
-            Some(l) if d == Disposition::Evaluation => {
-                self.ledger
-                    .arm_load(row.record_id, &l.key.to_string(), l.conversation, l.agent)?;
-            }
-            _ => self.ledger.disarm_load(row.record_id)?,
-        }
-        *self.dispositions.entry(d.as_str().to_owned()).or_insert(0) += 1;
-        self.written += 1;
-        if self.written.is_multiple_of(COMMIT_EVERY) {
-            self.ledger.commit_bulk_step()?;
-        }
-        Ok(())
-    }
-}
-
-/// Counts of sync actions: (updates, flagged, withdrawals).
-pub(super) type SyncCounts = (u64, u64, u64);
 
 /// The pass over the records, and what it carries from one record to the next.
 pub(super) struct Pass<'a> {

@@ -2,7 +2,8 @@
 //! content since it was sent is a sync action (`[sync] on_change`), and a change that moves it
 //! off its conversation, agent or disposition is withdrawn or listed (`[sync] on_withdraw`).
 
-use super::pass::{Planner, SyncCounts};
+use super::planner::Planner;
+use super::writer::SyncCounts;
 use super::*;
 use crate::ledger::SyncRow;
 
