@@ -3,12 +3,15 @@
 //! The map:
 //!
 //! - [`main`] ([`app`]) parses the command line and hands it to [`commands`]: one file per command,
-//!   each opening what it needs, calling the [`pipeline`] and saying what happened (text or `--json`).
+//!   each opening what it needs ([`context`]: the configuration, the client, the progress bar, the
+//!   stop signal), calling the [`pipeline`] and saying what happened (text or `--json`).
 //!   Exit codes: `0` done, `1` done but some records quarantined, rejected or unknown, `2` fatal.
+//!   Imports point one way — `app` → `commands` → `context` → `pipeline` → `ledger` — and no folder's
+//!   files use each other in a circle (`layout.rs` checks it, and the 700-line limit, in every test run).
 //! - [`pipeline`] — the stages in the order a migration runs them: [`extract`] → [`plan`] →
 //!   [`provision`] (the [`form`] or its [`mirror`]s) → [`load`] (and the [`history`] and
-//!   [`scorecard`] channels) → [`verify`] / [`rollback`] → [`report`]; beside them [`preflight`] and
-//!   [`probe`].
+//!   [`scorecard`] channels) → [`verify`] / [`rollback`] → [`report`] and [`evidence`]; beside them
+//!   [`preflight`] and [`probe`].
 //! - [`ledger`] — the one SQLite file all state lives in, and the [`lease`] that keeps one writer.
 //! - [`config`] and [`cli`] — what the user says; [`sample`] — a synthetic Calabrio dataset with its
 //!   planted cases; [`demo`] — the whole job against the built-in emulators.

@@ -1,5 +1,6 @@
-//! The Genesys Cloud API, one file per area: `auth` (OAuth), `users`, `forms`, `evaluations`,
-//! `analytics`, `integrations`, `metrics`, and `faults` (the emulator's own controls). Each handler
+//! The Genesys Cloud API, one file per area: `auth` (OAuth), `users`, `forms`, `evaluations/` (the
+//! create, the changes, the reads), `analytics`, `aggregates`, `audits`, `gamification`,
+//! `integrations`, `metrics`, and `faults` (the emulator's own controls). Each handler
 //! answers as reference/genesys-api.md documents: status codes, `ErrorBody` codes, paging, the
 //! published-version rule and the per-agent cap. This file holds what they share: error bodies,
 //! admission (token and request rate), schema checks of request bodies, paging — and the router.

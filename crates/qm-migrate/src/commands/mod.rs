@@ -1,5 +1,7 @@
-//! The commands (DESIGN §4): `dispatch` runs one — parse the arguments, call the pipeline, say what
-//! happened as text or as `--json` — and `run` chains the stages.
+//! The commands (DESIGN §4), one file each: `dispatch` runs one — parse the arguments, call the
+//! pipeline, say what happened as text or as `--json` — and `run` chains the stages; `demo/` is the
+//! whole job on the built-in emulators. Only the entry point (`app`) uses them; what they share
+//! comes from below (`crate::context`).
 
 mod emulator;
 mod evidence;

@@ -18,8 +18,9 @@
 //! second thread decides the next chunk: `decide` for the disposition, `encode` for the answers);
 //! a record linked to a conversation waits in `link`, unwritten, until Genesys answers its check,
 //! and a record for `match` until its agent's day is queried; `resync` handles records already
-//! in Genesys. This file reads the inputs (directory, mapping files, mirrored forms, what was
-//! sent) and sums up.
+//! in Genesys. `planner` holds what a decision consults and `writer` writes each row once; the pass
+//! uses `link` and `resync`, and they use only the planner and the writer, never the pass. This
+//! file reads the inputs (directory, mapping files, mirrored forms, what was sent) and sums up.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
