@@ -431,8 +431,10 @@ fn html(cfg: &Config, ledger: &Ledger, out: &Path) -> Result<String> {
         .collect::<Vec<_>>();
 
     // The last verify, as it recorded itself.
-    let verify = ledger.last_verify()?.and_then(|(at, text)| {
-        let v: crate::verify::VerifySummary = serde_json::from_str(&text).ok()?;
+    let last_verify: Option<(String, crate::verify::VerifySummary)> = ledger
+        .last_verify()?
+        .and_then(|(at, text)| Some((at, serde_json::from_str(&text).ok()?)));
+    let verify = last_verify.clone().map(|(at, v)| {
         let mut rows: Vec<MismatchRow> = v
             .missing
             .iter()
@@ -479,7 +481,7 @@ fn html(cfg: &Config, ledger: &Ledger, out: &Path) -> Result<String> {
             ledger: String::new(),
             genesys: String::new(),
         }));
-        Some(VerifyView {
+        VerifyView {
             at,
             checked: v.checked,
             matched: v.matched,
@@ -501,7 +503,7 @@ fn html(cfg: &Config, ledger: &Ledger, out: &Path) -> Result<String> {
                     genesys_mean: pct(a.genesys_mean),
                 })
                 .collect(),
-        })
+        }
     });
 
     // Run metadata: the last run of each command.
@@ -532,10 +534,9 @@ fn html(cfg: &Config, ledger: &Ledger, out: &Path) -> Result<String> {
 
     // Where the history landed: three dates, and what Genesys' analytics showed at the last verify.
     let (timeline_chart, timeline_rows) = timelines::build(ledger)?;
-    let timeline_diffs = ledger
-        .last_verify()?
-        .and_then(|(_, text)| serde_json::from_str::<crate::verify::VerifySummary>(&text).ok())
-        .and_then(|v| v.timeline)
+    let timeline_diffs = last_verify
+        .as_ref()
+        .and_then(|(_, v)| v.timeline.clone())
         .map(|t| match t.unchecked {
             Some(why) => vec![format!("not checked: {why}")],
             None => t
@@ -546,10 +547,7 @@ fn html(cfg: &Config, ledger: &Ledger, out: &Path) -> Result<String> {
         })
         .unwrap_or_default();
     // Genesys' own audit trail at the last verify: the summary and each finding.
-    let audit = ledger
-        .last_verify()?
-        .and_then(|(_, text)| serde_json::from_str::<crate::verify::VerifySummary>(&text).ok())
-        .and_then(|v| v.audit);
+    let audit = last_verify.and_then(|(_, v)| v.audit);
     let (audit_line, audit_findings) = audit.map_or_else(
         || (String::new(), Vec::new()),
         |a| {
