@@ -359,3 +359,73 @@ async fn a_signed_evidence_folder_verifies_and_fails_after_a_change() {
         "{said}"
     );
 }
+
+#[tokio::test]
+async fn the_audit_cross_check_names_writes_the_ledger_and_the_trail_do_not_share() {
+    let mut env = setup(30, "csv", fast_settings()).await;
+    env.cfg.verify.audit_lag_s = 600;
+    env.run().await;
+    let ledger = env.ledger();
+    let created: Vec<(i64, String)> = ledger
+        .conn()
+        .prepare("SELECT record_id, evaluation_id FROM loads WHERE state = 'created' ORDER BY record_id LIMIT 1")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let (record, ours) = &created[0];
+    // The ledger loses the log of one of our creates: Genesys' trail still shows it, by our client.
+    ledger
+        .conn()
+        .execute(
+            "DELETE FROM genesys_writes WHERE evaluation_id = ?1",
+            [ours],
+        )
+        .unwrap();
+    // And the ledger claims two updates Genesys never saw: one an hour old, one just now.
+    let hour_ago = (Timestamp::now() - jiff::SignedDuration::from_hours(1)).to_string();
+    for (id, at) in [
+        ("never-sent-1", hour_ago.as_str()),
+        ("never-sent-2", &Timestamp::now().to_string()),
+    ] {
+        ledger
+            .conn()
+            .execute(
+                "INSERT INTO genesys_writes (record_id, evaluation_id, action, at) VALUES (?1, ?2, 'Update', ?3)",
+                rusqlite::params![record, id, at],
+            )
+            .unwrap();
+    }
+    let audit = verify(&env).await.audit.unwrap();
+    assert!(audit.unchecked.is_none(), "{audit:?}");
+    let named: Vec<(&str, &str, &str)> = audit
+        .findings
+        .iter()
+        .map(|f| (f.evaluation_id.as_str(), f.action.as_str(), f.what.as_str()))
+        .collect();
+    assert_eq!(
+        named,
+        vec![
+            (
+                "never-sent-1",
+                "Update",
+                "in the ledger but not in Genesys' audit trail"
+            ),
+            (
+                ours.as_str(),
+                "Create",
+                "written by this tool's OAuth client but not in the ledger"
+            ),
+        ],
+        "{audit:#?}"
+    );
+    let ours_finding = &audit.findings[1];
+    assert!(
+        ours_finding.who.contains(&env.credentials().client_id),
+        "{ours_finding:?}"
+    );
+    // The fresh one may still be on its way into the trail: pending, not a finding.
+    assert_eq!(audit.pending.len(), 1);
+    assert_eq!(audit.pending[0].evaluation_id, "never-sent-2");
+}
