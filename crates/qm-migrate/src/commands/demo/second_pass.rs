@@ -294,7 +294,7 @@ pub(super) async fn second_pass(
                 .and_then(|a| a.findings.first().map(|f| (a, f)))
             {
                 Some((a, f)) => format!(
-                    "{}; named: {} {} by {} at {}",
+                    "{}; named: {}, {}; who: {}; when: {}",
                     a.line(),
                     f.record,
                     f.what,

@@ -87,10 +87,10 @@ impl AuditFinding {
     /// In words, one line.
     pub fn line(&self) -> String {
         format!(
-            "{} {}: {} ({}) by {} at {}",
+            "{}: {} ({} of Genesys evaluation {}); who: {}; when: {}",
             self.record_or_id(),
-            self.action,
             self.what,
+            self.action,
             self.evaluation_id,
             self.who,
             self.when
