@@ -228,19 +228,24 @@ pub fn write(cfg: &Config, ledger: &Ledger, dir: &Path, sign: Option<&Path>) -> 
 fn read_secret_key(path: &Path) -> Result<(minisign::SecretKey, Option<minisign::PublicKey>)> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the signing key {}", path.display()))?;
-    let sk_box = minisign::SecretKeyBox::from_string(&text)
-        .map_err(|e| anyhow::anyhow!("{} is not a minisign secret key: {e}", path.display()))?;
-    let password = std::env::var(KEY_PASSWORD_ENV).ok();
-    let sk = match password {
-        Some(p) => sk_box.into_secret_key(Some(p)),
-        None => sk_box.into_unencrypted_secret_key(),
-    }
-    .map_err(|e| {
-        anyhow::anyhow!(
-            "cannot open the signing key {} ({e}); an encrypted key needs its password in {KEY_PASSWORD_ENV}",
-            path.display()
-        )
-    })?;
+    let boxed = || {
+        minisign::SecretKeyBox::from_string(&text)
+            .map_err(|e| anyhow::anyhow!("{} is not a minisign secret key: {e}", path.display()))
+    };
+    let sk = match boxed()?.into_unencrypted_secret_key() {
+        Ok(sk) => sk,
+        Err(_) => {
+            let Ok(password) = std::env::var(KEY_PASSWORD_ENV) else {
+                bail!(
+                    "the signing key {} is encrypted: put its password in {KEY_PASSWORD_ENV}",
+                    path.display()
+                );
+            };
+            boxed()?.into_secret_key(Some(password)).map_err(|e| {
+                anyhow::anyhow!("cannot open the signing key {}: {e}", path.display())
+            })?
+        }
+    };
     let pk = minisign::PublicKey::from_secret_key(&sk).ok();
     Ok((sk, pk))
 }

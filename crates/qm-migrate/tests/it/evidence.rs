@@ -187,9 +187,16 @@ fn sha256sum_check(dir: &std::path::Path) -> (bool, String) {
 
 /// `qm-migrate evidence ARGS`: exit code and stdout + stderr.
 fn evidence_cli(args: &[&std::ffi::OsStr]) -> (i32, String) {
+    evidence_cli_env(args, &[])
+}
+
+/// [`evidence_cli`] with `env` set.
+fn evidence_cli_env(args: &[&std::ffi::OsStr], env: &[(&str, &str)]) -> (i32, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_qm-migrate"))
         .arg("evidence")
         .args(args)
+        .env_remove("QM_MIGRATE_SIGN_PASSWORD")
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     (
@@ -428,4 +435,60 @@ async fn the_audit_cross_check_names_writes_the_ledger_and_the_trail_do_not_shar
     // The fresh one may still be on its way into the trail: pending, not a finding.
     assert_eq!(audit.pending.len(), 1);
     assert_eq!(audit.pending[0].evaluation_id, "never-sent-2");
+}
+
+#[tokio::test]
+async fn an_encrypted_signing_key_opens_with_its_password_from_the_environment_only() {
+    let env = setup(10, "csv", fast_settings()).await;
+    env.run().await;
+    let (config, _, _) = env.binary_config("bin.toml");
+    let password = "correct horse battery staple";
+    let key = env.path("locked.key");
+    let (code, said) = evidence_cli_env(
+        &["--new-key".as_ref(), key.as_os_str()],
+        &[("QM_MIGRATE_SIGN_PASSWORD", password)],
+    );
+    assert_eq!(code, 0, "{said}");
+    assert!(!std::fs::read_to_string(&key).unwrap().contains(password));
+    let out = env.path("locked-evidence");
+    let sign = |env_vars: &[(&str, &str)]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_qm-migrate"))
+            .arg("--config")
+            .arg(&config)
+            .args(["evidence", "--out"])
+            .arg(&out)
+            .arg("--sign")
+            .arg(&key)
+            .env_remove("QM_MIGRATE_SIGN_PASSWORD")
+            .envs(env_vars.iter().copied())
+            .output()
+            .unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
+        )
+    };
+    // Without the password: refused, naming where it goes; nothing written.
+    let (code, said) = sign(&[]);
+    assert_eq!(code, 2, "{said}");
+    assert!(
+        said.contains("is encrypted: put its password in QM_MIGRATE_SIGN_PASSWORD"),
+        "{said}"
+    );
+    assert!(!out.join("SHA256SUMS").exists());
+    // A wrong one: refused.
+    let (code, said) = sign(&[("QM_MIGRATE_SIGN_PASSWORD", "hunter2-not-it")]);
+    assert_eq!(code, 2, "{said}");
+    assert!(said.contains("cannot open the signing key"), "{said}");
+    assert!(
+        !said.contains("hunter2"),
+        "the password is never echoed: {said}"
+    );
+    // The right one: signed, and the public key verifies it.
+    let (code, said) = sign(&[("QM_MIGRATE_SIGN_PASSWORD", password)]);
+    assert_eq!(code, 0, "{said}");
+    assert!(!said.contains(password));
+    let public = env.path("locked.key.pub");
+    let c = qm_migrate::evidence::check(&out, Some(&public)).unwrap();
+    assert!(c.passed() && c.signature.starts_with("verified"), "{c:?}");
 }
