@@ -134,7 +134,8 @@ struct Pending {
 }
 
 /// The interval to ask: from a day before our first write (on this machine's clock and, when the
-/// client's clock is moved, on its clock too) to a minute past the client's now.
+/// client's clock is moved, on its clock too) to now — never later: Genesys documents no answer to
+/// an interval that ends in the future.
 fn interval(writes: &[WriteRow], client: &GenesysClient) -> (Timestamp, Timestamp) {
     let sys_now = Timestamp::now();
     let client_now = Timestamp::from_millisecond(client.clock().now_unix_ms()).unwrap_or(sys_now);
@@ -146,7 +147,7 @@ fn interval(writes: &[WriteRow], client: &GenesysClient) -> (Timestamp, Timestam
     let shifted = client_now - sys_now.duration_since(first);
     let day = SignedDuration::from_hours(24);
     let start = first.min(shifted) - day;
-    let end = client_now.max(sys_now) + SignedDuration::from_mins(1);
+    let end = client_now.max(sys_now);
     (start, end)
 }
 
