@@ -5,6 +5,15 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
+/// The SHA-256 of `bytes`, lower-case hex (`sha256sum`'s form): config, form definitions, evidence.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Creates `path` with mode 0600 if it does not exist (an existing file keeps its content; its mode
 /// is tightened to 0600).
 ///

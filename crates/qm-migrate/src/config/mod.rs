@@ -96,12 +96,7 @@ impl Config {
             .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
         let base = path.parent().unwrap_or(Path::new("."));
         cfg.rebase(base);
-        cfg.file_sha256 = Some(
-            <sha2::Sha256 as sha2::Digest>::digest(text.as_bytes())
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
-        );
+        cfg.file_sha256 = Some(crate::fsutil::sha256_hex(text.as_bytes()));
         cfg.validate()
             .with_context(|| format!("invalid config {}", path.display()))?;
         if cfg.form.max_comment_chars.is_some() {

@@ -496,10 +496,7 @@ impl Ledger {
     pub fn put_calabrio_forms(&self, forms: &[(String, String)]) -> Result<usize> {
         let mut changed = 0;
         for (id, definition) in forms {
-            let hash: String = <sha2::Sha256 as sha2::Digest>::digest(definition.as_bytes())
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
+            let hash = crate::fsutil::sha256_hex(definition.as_bytes());
             changed += self.conn.execute(
                 "INSERT INTO calabrio_forms (form_id, definition, hash, updated_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (form_id) DO UPDATE SET definition = excluded.definition, hash = excluded.hash,

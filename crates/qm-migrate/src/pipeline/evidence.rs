@@ -25,10 +25,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use crate::config::Config;
-use crate::fsutil::write_private;
+use crate::fsutil::{sha256_hex, write_private};
 use crate::ledger::Ledger;
 
 /// The checksum file.
@@ -69,13 +68,6 @@ impl Checked {
     pub fn passed(&self) -> bool {
         self.problems.is_empty()
     }
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// The SHA-256 and size of a source file as it stands, or why there is none.

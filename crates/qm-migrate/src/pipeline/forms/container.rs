@@ -230,12 +230,8 @@ pub fn for_create(def: &EvaluationForm) -> EvaluationForm {
 
 /// A stable hash of the definition (a changed config means a different form).
 pub fn definition_hash(def: &EvaluationForm) -> String {
-    use sha2::{Digest, Sha256};
     let text = serde_json::to_string(def).unwrap_or_default();
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::fsutil::sha256_hex(text.as_bytes())
 }
 
 /// Maps every logical id of `def` to the id at the same place in `published`.
